@@ -1,0 +1,51 @@
+# Leash developer tasks. Every tool comes from a virtual environment this file creates.
+#   make demo   - play an agent incident on an emulated AWS account (no credentials needed)
+#   make test   - the full offline test suite
+#   make lint   - cfn-lint and sam validate --lint on template.yaml
+#   make build  - sam build (python3.13, arm64)
+
+# The first python3.13 that really runs (a pyenv shim may exist and still refuse).
+PYTHON313 ?= $(shell for p in $$(command -v python3.13) $(wildcard /root/.pyenv/versions/3.13*/bin/python3.13); do \
+                "$$p" -c 'import sys' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+VENV      := .venv
+SAM_VENV  := .venv-sam
+BIN       := $(VENV)/bin
+SAM       := $(SAM_VENV)/bin/sam
+# sam build looks for python3.13 on PATH to build a python3.13 runtime.
+SAM_PATH  := $(dir $(PYTHON313)):$(PATH)
+
+.PHONY: demo test lint build patterns bench clean check-python
+
+check-python:
+	@test -n "$(PYTHON313)" || { echo "Leash needs Python 3.13 (the Lambda runtime). Install it, or run: make PYTHON313=/path/to/python3.13"; exit 1; }
+
+$(BIN)/.installed: pyproject.toml layers/leash/requirements.txt | check-python
+	$(PYTHON313) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+# aws-sam-cli pins its own boto3, so it lives in its own environment.
+$(SAM).installed: | check-python
+	$(PYTHON313) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli
+	@touch $@
+
+demo: $(BIN)/.installed
+	$(BIN)/leash demo
+
+test: $(BIN)/.installed
+	$(BIN)/pytest
+
+patterns: $(BIN)/.installed
+	$(BIN)/python -m leash.patterns --write template.yaml
+
+lint: $(BIN)/.installed $(SAM).installed
+	$(BIN)/cfn-lint template.yaml
+	PATH="$(SAM_PATH)" $(SAM) validate --lint --region us-east-1
+
+build: $(SAM).installed
+	PATH="$(SAM_PATH)" $(SAM) build --parallel
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache

@@ -1,0 +1,3 @@
+from leash_cli.main import app
+
+app()

@@ -1,0 +1,110 @@
+"""Read Leash's template.yaml and route events by its EventBridge rules, offline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from leash.cfn import Deployment
+from leash.eventpattern import compile_pattern
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = REPO_ROOT / "template.yaml"
+
+_SCALAR_TAGS = {"Ref": "Ref", "Condition": "Condition", "ImportValue": "Fn::ImportValue",
+                "GetAZs": "Fn::GetAZs", "Base64": "Fn::Base64"}
+_SEQUENCE_TAGS = ("If", "Not", "Equals", "And", "Or", "Join", "Split", "Select", "FindInMap", "Cidr")
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short-form tags, read into their long form ({"Fn::If": [...]})."""
+
+
+def _construct(long_name: str):
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if long_name == "Fn::GetAtt":
+                value = value.split(".", 1)
+        else:
+            value = loader.construct_sequence(node, deep=True)
+        return {long_name: value}
+
+    return construct
+
+
+for _tag, _long in _SCALAR_TAGS.items():
+    _CfnLoader.add_constructor(f"!{_tag}", _construct(_long))
+for _tag in (*_SEQUENCE_TAGS, "Sub", "GetAtt"):
+    _CfnLoader.add_constructor(f"!{_tag}", _construct(f"Fn::{_tag}"))
+
+
+def load_template(path: Path | str = TEMPLATE) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as f:
+        return yaml.load(f, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass with CFN tags only
+
+
+def deployment_for(
+    template: Mapping[str, Any],
+    overrides: Mapping[str, str] | None = None,
+    *,
+    account: str = "111122223333",
+    region: str = "us-east-1",
+    stack_name: str = "leash",
+) -> Deployment:
+    """Parameter values as `sam deploy` would pass them: template defaults, then overrides."""
+    parameters: dict[str, Any] = {}
+    for name, spec in template.get("Parameters", {}).items():
+        value = (overrides or {}).get(name, spec.get("Default"))
+        if value is None:
+            continue
+        if spec.get("Type") == "CommaDelimitedList":
+            value = [v.strip() for v in str(value).split(",")] if not isinstance(value, list) else value
+        parameters[name] = value
+    return Deployment(parameters=parameters, account=account, region=region, stack_name=stack_name,
+                      conditions=template.get("Conditions", {}))
+
+
+@dataclass(frozen=True)
+class RoutedRule:
+    name: str  # the SAM event name, e.g. "DestructiveData"
+    function: str  # logical id of the target function
+    pattern: Mapping[str, Any]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_match", compile_pattern(self.pattern))
+
+    def matches(self, event: Mapping[str, Any]) -> bool:
+        return self._match(event)  # type: ignore[attr-defined]
+
+
+def eventbridge_rules(template: Mapping[str, Any], deployment: Deployment) -> list[RoutedRule]:
+    """Every EventBridge rule of the template, resolved for this deployment, with its target function."""
+    rules = []
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        for name, source in (resource.get("Properties", {}).get("Events") or {}).items():
+            if source.get("Type") == "EventBridgeRule":
+                pattern = deployment.resolve(source["Properties"]["Pattern"])
+                rules.append(RoutedRule(name, logical_id, pattern))
+    return rules
+
+
+class Router:
+    """Which rules of template.yaml an event matches: what EventBridge would do with it."""
+
+    def __init__(self, rules: list[RoutedRule]):
+        self.rules = rules
+
+    @classmethod
+    def from_template(cls, path: Path | str = TEMPLATE, overrides: Mapping[str, str] | None = None, **kw: Any) -> Router:
+        template = load_template(path)
+        return cls(eventbridge_rules(template, deployment_for(template, overrides, **kw)))
+
+    def route(self, event: Mapping[str, Any]) -> list[RoutedRule]:
+        return [rule for rule in self.rules if rule.matches(event)]

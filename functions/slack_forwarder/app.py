@@ -1,0 +1,49 @@
+"""Slack forwarder: post each alert of the alerts topic to the Slack incoming webhook.
+
+Thin adapter: the logic lives in the leash layer (leash.slack).
+"""
+
+import os
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities import parameters
+
+from leash.slack import SlackDelivery, SqsDeadLetter, alerts_from_sns, webhook_url_from_secret
+
+logger = Logger()
+metrics = Metrics()
+
+SECRET_ARN = os.environ.get("SLACK_WEBHOOK_SECRET_ARN", "")
+_warned_unconfigured = False
+
+
+def _webhook_url():
+    if not SECRET_ARN:
+        return None
+    return webhook_url_from_secret(parameters.get_secret(SECRET_ARN, max_age=300))
+
+
+delivery = SlackDelivery(_webhook_url, SqsDeadLetter(boto3.client("sqs"), os.environ["SLACK_DEAD_LETTER_QUEUE_URL"]))
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def lambda_handler(event, context):
+    global _warned_unconfigured
+    results = []
+    for alert in alerts_from_sns(event):
+        result = delivery.deliver(alert)
+        results.append(result.status)
+        if result.status == "not-configured":
+            if not _warned_unconfigured:  # once per container, not once per alert
+                logger.warning(result.detail)
+                _warned_unconfigured = True
+            continue
+        metrics.add_metric(
+            name="SlackPosted" if result.status == "posted" else "SlackDeadLettered", unit=MetricUnit.Count, value=1
+        )
+        log = logger.info if result.status == "posted" else logger.error
+        log(result.detail, extra={"eventId": alert.event_id, "severity": str(alert.severity)})
+    return {"results": results}

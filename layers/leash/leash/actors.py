@@ -1,0 +1,238 @@
+"""Who made a call: agent, human, AWS service, Leash itself, an exempt principal, or root."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+MCP_MARKER = "CalledViaAWSMCP"  # additionalEventData key (SPEC)
+MCP_INVOKED_BY = "aws-mcp.amazonaws.com"  # userIdentity.invokedBy of calls through the AWS MCP Server
+
+
+class ActorKind(StrEnum):
+    AGENT = "agent"
+    HUMAN = "human"
+    AWS_SERVICE = "aws-service"
+    LEASH = "leash"
+    EXEMPT = "exempt"
+    ROOT = "root"
+
+
+def _split(value: str | None) -> frozenset[str]:
+    return frozenset(v.strip() for v in (value or "").split(",") if v.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class ActorConfig:
+    """The deploy-time signals that tell an agent, Leash itself and exempt principals apart."""
+
+    agent_role_names: frozenset[str] = frozenset()
+    agent_role_prefix: str = ""
+    agent_session_prefix: str = ""
+    agent_source_identity_prefix: str = ""
+    agent_tag_key: str = "Usage"
+    agent_tag_value: str = "Agent"
+    exempt_arns: frozenset[str] = frozenset()
+    leash_role_prefix: str = "leash-"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> ActorConfig:
+        """Read the LEASH_* variables that template.yaml sets on every function."""
+        return cls(
+            agent_role_names=_split(env.get("LEASH_AGENT_ROLE_NAMES")),
+            agent_role_prefix=env.get("LEASH_AGENT_ROLE_PREFIX", ""),
+            agent_session_prefix=env.get("LEASH_AGENT_SESSION_PREFIX", ""),
+            agent_source_identity_prefix=env.get("LEASH_AGENT_SOURCE_IDENTITY_PREFIX", ""),
+            exempt_arns=_split(env.get("LEASH_EXEMPT_ARNS")),
+            leash_role_prefix=env.get("LEASH_ROLE_PREFIX", "leash") + "-",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """The principal behind a call, classified, with what the event says about the human behind it."""
+
+    kind: ActorKind
+    arn: str
+    name: str  # role name, user name, "root", or the service principal
+    identity_type: str  # CloudTrail userIdentity.type
+    account: str = ""
+    role_arn: str | None = None  # the IAM role behind an assumed-role session
+    session_name: str | None = None
+    source_identity: str | None = None
+    signals: tuple[str, ...] = field(default=())  # why Leash calls it an agent
+
+    @property
+    def label(self) -> str:
+        """Kind and name, as an alert's title starts: "agent ai-agent-deploy", "root user"."""
+        return "root user" if self.kind is ActorKind.ROOT else f"{self.kind} {self.name}"
+
+    @property
+    def display(self) -> str:
+        """One line for an alert: "agent ai-agent-deploy, session sess_a8f3b21c, source identity jordan"."""
+        parts = [self.label]
+        if self.session_name:
+            parts.append(f"session {self.session_name}")
+        if self.source_identity:
+            parts.append(f"source identity {self.source_identity}")
+        return ", ".join(parts)
+
+    @property
+    def lockable(self) -> bool:
+        """Whether a lockdown of this principal makes sense (Leash refuses the others)."""
+        return self.kind in (ActorKind.AGENT, ActorKind.HUMAN) and self.identity_type in (
+            "AssumedRole",
+            "IAMUser",
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": str(self.kind),
+            "arn": self.arn,
+            "name": self.name,
+            "identityType": self.identity_type,
+            "account": self.account,
+            "roleArn": self.role_arn,
+            "sessionName": self.session_name,
+            "sourceIdentity": self.source_identity,
+            "signals": list(self.signals),
+            "label": self.label,
+            "display": self.display,
+        }
+
+
+TagLookup = Callable[[str], Mapping[str, str] | None]
+"""Role name -> its tags (None when they could not be read)."""
+
+
+class RoleTagCache:
+    """`iam:ListRoleTags` with a per-container cache, so a busy agent costs one IAM call per TTL."""
+
+    def __init__(self, iam_client: Any, ttl_seconds: float = 300.0, clock: Callable[[], float] = time.monotonic):
+        self._iam = iam_client
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._cache: dict[str, tuple[float, Mapping[str, str] | None]] = {}
+        self.errors = 0
+
+    def __call__(self, role_name: str) -> Mapping[str, str] | None:
+        now = self._clock()
+        hit = self._cache.get(role_name)
+        if hit and now - hit[0] < self._ttl:
+            return hit[1]
+        tags: Mapping[str, str] | None
+        try:
+            pages = self._iam.get_paginator("list_role_tags").paginate(RoleName=role_name)
+            tags = {t["Key"]: t["Value"] for page in pages for t in page.get("Tags", [])}
+        except Exception:  # noqa: BLE001 - an unreadable tag must not lose the alert
+            self.errors += 1
+            tags = None
+        self._cache[role_name] = (now, tags)
+        return tags
+
+
+def _role_name_from_arn(arn: str) -> str:
+    # arn:aws:iam::123:role/path/to/name -> name ; arn:aws:sts::123:assumed-role/name/session -> name
+    resource = arn.split(":", 5)[-1]
+    if resource.startswith("assumed-role/"):
+        return resource.split("/")[1]
+    return resource.rsplit("/", 1)[-1]
+
+
+def _session_from_arn(arn: str) -> str | None:
+    resource = arn.split(":", 5)[-1]
+    if resource.startswith("assumed-role/") and resource.count("/") >= 2:
+        return resource.split("/", 2)[2]
+    return None
+
+
+def classify_actor(
+    identity: Mapping[str, Any],
+    config: ActorConfig,
+    *,
+    additional_event_data: Mapping[str, Any] | None = None,
+    tag_lookup: TagLookup | None = None,
+) -> Actor:
+    """Classify a CloudTrail `userIdentity` per SPEC: root, aws-service, leash, exempt, agent or human."""
+    identity_type = str(identity.get("type") or "Unknown")
+    arn = str(identity.get("arn") or "")
+    account = str(identity.get("accountId") or "")
+    context = identity.get("sessionContext") or {}
+    issuer = context.get("sessionIssuer") or {}
+    source_identity = context.get("sourceIdentity") or None
+    role_arn = issuer.get("arn") if issuer.get("type") == "Role" else None
+
+    def actor(kind: ActorKind, name: str, signals: tuple[str, ...] = ()) -> Actor:
+        return Actor(
+            kind=kind,
+            arn=arn or str(identity.get("invokedBy") or ""),
+            name=name,
+            identity_type=identity_type,
+            account=account,
+            role_arn=role_arn,
+            session_name=_session_from_arn(arn) if identity_type == "AssumedRole" else None,
+            source_identity=source_identity,
+            signals=signals,
+        )
+
+    if identity_type == "Root":
+        return actor(ActorKind.ROOT, "root")
+    if identity_type == "AWSService" or (role_arn and ":role/aws-service-role/" in role_arn):
+        return actor(ActorKind.AWS_SERVICE, str(identity.get("invokedBy") or _role_name_from_arn(role_arn or arn)))
+
+    if identity_type == "AssumedRole":
+        name = issuer.get("userName") or _role_name_from_arn(arn)
+    elif identity_type == "IAMUser":
+        name = identity.get("userName") or _role_name_from_arn(arn)
+    else:
+        name = _role_name_from_arn(arn) if arn else identity_type
+
+    if identity_type == "AssumedRole" and name.startswith(config.leash_role_prefix):
+        return actor(ActorKind.LEASH, name)
+    if config.exempt_arns & {arn, role_arn, role_arn and _strip_role_path(role_arn)}:
+        return actor(ActorKind.EXEMPT, name)
+
+    via_mcp = MCP_MARKER in (additional_event_data or {}) or identity.get("invokedBy") == MCP_INVOKED_BY
+    signals = _agent_signals(identity_type, name, arn, source_identity, via_mcp, config)
+    if not signals and tag_lookup and identity_type == "AssumedRole":
+        tags = tag_lookup(name)
+        if tags and tags.get(config.agent_tag_key) == config.agent_tag_value:
+            signals = (f"role tag {config.agent_tag_key}={config.agent_tag_value}",)
+    if signals:
+        return actor(ActorKind.AGENT, name, signals)
+    return actor(ActorKind.HUMAN, name)
+
+
+def _strip_role_path(role_arn: str) -> str:
+    """arn:aws:iam::1:role/path/name -> arn:aws:iam::1:role/name (exempt lists are often written without paths)."""
+    head, _, resource = role_arn.partition(":role/")
+    return f"{head}:role/{resource.rsplit('/', 1)[-1]}"
+
+
+def _agent_signals(
+    identity_type: str,
+    name: str,
+    arn: str,
+    source_identity: str | None,
+    via_mcp: bool,
+    config: ActorConfig,
+) -> tuple[str, ...]:
+    signals: list[str] = []
+    if identity_type == "AssumedRole":
+        if name in config.agent_role_names:
+            signals.append(f"role {name} is a named agent role")
+        if config.agent_role_prefix and name.startswith(config.agent_role_prefix):
+            signals.append(f"role name starts with {config.agent_role_prefix}")
+        session = _session_from_arn(arn) or ""
+        if config.agent_session_prefix and session.startswith(config.agent_session_prefix):
+            signals.append(f"session name starts with {config.agent_session_prefix}")
+    if config.agent_source_identity_prefix and (source_identity or "").startswith(
+        config.agent_source_identity_prefix
+    ):
+        signals.append(f"source identity starts with {config.agent_source_identity_prefix}")
+    if via_mcp:
+        signals.append("called through the AWS MCP server")
+    return tuple(signals)

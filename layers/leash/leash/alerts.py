@@ -1,0 +1,156 @@
+"""One alert, rendered for each channel: Slack Block Kit, plain text for e-mail, JSON for machines."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from leash.actors import ActorKind
+from leash.catalog import Impact
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    @property
+    def emoji(self) -> str:
+        return _EMOJI[self]
+
+
+_RANK = {Severity.CRITICAL: 4, Severity.HIGH: 3, Severity.MEDIUM: 2, Severity.LOW: 1}
+_EMOJI = {Severity.CRITICAL: ":rotating_light:", Severity.HIGH: ":red_circle:",
+          Severity.MEDIUM: ":large_orange_circle:", Severity.LOW: ":large_blue_circle:"}
+
+
+def severity_for(impact: Impact, actor: ActorKind) -> Severity | None:
+    """SPEC's severity table: how bad, not how rare. None means: no alert."""
+    if actor in (ActorKind.LEASH, ActorKind.AWS_SERVICE):
+        return None
+    if actor is ActorKind.ROOT or impact in (Impact.IRREVERSIBLE, Impact.COVER_UP):
+        return Severity.CRITICAL
+    if impact is Impact.DESTRUCTIVE:
+        return {ActorKind.AGENT: Severity.HIGH, ActorKind.HUMAN: Severity.MEDIUM}.get(actor, Severity.LOW)
+    return Severity.MEDIUM if actor is ActorKind.AGENT else Severity.LOW
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """What the on-call engineer reads: who, what, where, how bad, and what Leash already did."""
+
+    severity: Severity
+    title: str  # "agent ai-agent-deploy deleted DB instance prod-db"
+    actor: Mapping[str, Any]  # Actor.to_dict()
+    action: str  # "rds:DeleteDBInstance"
+    resource: str
+    account: str
+    region: str
+    time: str  # ISO-8601 UTC, as CloudTrail wrote it
+    event_id: str
+    reasons: tuple[str, ...] = ()  # why this severity
+    leash_did: tuple[str, ...] = ()  # what Leash already did about it
+    source_ip: str | None = None
+    user_agent: str | None = None
+    kind: str = "api-call"
+    schema: int = field(default=1)
+
+    @property
+    def console_url(self) -> str:
+        return (
+            f"https://{self.region}.console.aws.amazon.com/cloudtrailv2/home"
+            f"?region={self.region}#/events/{self.event_id}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["severity"] = str(self.severity)
+        data["actor"] = dict(self.actor)
+        data["reasons"] = list(self.reasons)
+        data["leash_did"] = list(self.leash_did)
+        data["console_url"] = self.console_url
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Alert:
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        fields["severity"] = Severity(fields["severity"])
+        fields["reasons"] = tuple(fields.get("reasons") or ())
+        fields["leash_did"] = tuple(fields.get("leash_did") or ())
+        return cls(**fields)
+
+
+def _what_leash_did(alert: Alert) -> str:
+    return "\n".join(f"• {line}" for line in alert.leash_did) or "Nothing automatic: this alert is for a human to judge."
+
+
+def render_text(alert: Alert) -> str:
+    """Plain text for e-mail: readable top to bottom at 3 a.m."""
+    actor = alert.actor
+    lines = [
+        f"[{alert.severity.upper()}] {alert.title}",
+        "",
+        f"Who:       {actor.get('display')}",
+        f"           {actor.get('arn')}",
+        f"Action:    {alert.action}",
+        f"Resource:  {alert.resource}",
+        f"Where:     account {alert.account}, {alert.region}",
+        f"When:      {alert.time}",
+    ]
+    if alert.reasons:
+        lines.append(f"Why {alert.severity}: {'; '.join(alert.reasons)}")
+    lines += ["", "What Leash did:", _what_leash_did(alert), "", f"CloudTrail event {alert.event_id}:",
+              alert.console_url]
+    return "\n".join(lines) + "\n"
+
+
+def subject(alert: Alert) -> str:
+    """SNS subject: one line, under 100 characters."""
+    text = f"[Leash {alert.severity.upper()}] {alert.title}"
+    text = " ".join(text.split())
+    return text if len(text) < 100 else text[:96] + "..."
+
+
+def render_slack(alert: Alert) -> dict[str, Any]:
+    """Slack Block Kit payload for an incoming webhook."""
+    actor = alert.actor
+    header = f"{alert.severity.upper()}: {alert.title}"
+    fields = [
+        f"*Who*\n{actor.get('display')}",
+        f"*Action*\n`{alert.action}`",
+        f"*Resource*\n{alert.resource}",
+        f"*Where*\n{alert.account} · {alert.region}",
+        f"*When*\n{alert.time}",
+    ]
+    if alert.reasons:
+        fields.append(f"*Why {alert.severity}*\n{'; '.join(alert.reasons)}")
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _clip(header, 150), "emoji": True}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": _clip(f, 2000)} for f in fields]},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _clip(f"*What Leash did*\n{_what_leash_did(alert)}", 3000)}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": (
+            f"{alert.severity.emoji} <{alert.console_url}|CloudTrail event {alert.event_id}> · {actor.get('arn')}"
+        )}]},
+    ]
+    return {"text": f"{alert.severity.emoji} {header}", "blocks": blocks}
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def sns_message(alert: Alert) -> dict[str, str]:
+    """Publish arguments using SNS's per-protocol message structure."""
+    machine = json.dumps(alert.to_dict(), separators=(",", ":"), sort_keys=True)
+    text = render_text(alert)
+    body = {"default": text, "email": text, "email-json": machine, "lambda": machine, "sqs": machine,
+            "http": machine, "https": machine, "firehose": machine}
+    return {"Subject": subject(alert), "Message": json.dumps(body), "MessageStructure": "json"}

@@ -1,0 +1,238 @@
+"""EventBridge event patterns, compiled once into plain Python predicates.
+
+Implements the pattern language as AWS documents it (exact values, prefix, suffix,
+anything-but, equals-ignore-case, wildcard, exists, numeric, cidr, $or, null, arrays),
+so Leash can route events by the very patterns in template.yaml without calling AWS.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+Predicate = Callable[[Any], bool]
+_MISSING = object()
+
+
+class InvalidEventPattern(ValueError):
+    """The pattern would be rejected by EventBridge; the message says where and why."""
+
+
+def compile_pattern(pattern: Mapping[str, Any] | str) -> Callable[[Mapping[str, Any]], bool]:
+    """Compile a pattern (dict or JSON text) into `matches(event) -> bool`."""
+    if isinstance(pattern, str):
+        try:
+            pattern = json.loads(pattern)
+        except json.JSONDecodeError as exc:
+            raise InvalidEventPattern(f"Event pattern is not valid JSON: {exc}") from exc
+    if not isinstance(pattern, Mapping) or not pattern:
+        raise InvalidEventPattern("Event pattern must be a non-empty JSON object")
+    return _compile_object(pattern, "")
+
+
+def matches(pattern: Mapping[str, Any] | str, event: Mapping[str, Any]) -> bool:
+    """One-off match; compile once with compile_pattern when matching many events."""
+    return compile_pattern(pattern)(event)
+
+
+def _compile_object(pattern: Mapping[str, Any], where: str) -> Callable[[Any], bool]:
+    checks: list[Callable[[Any], bool]] = []
+    for key, sub in pattern.items():
+        path = f"{where}.{key}" if where else key
+        if key == "$or":
+            checks.append(_compile_or(sub, path))
+        elif isinstance(sub, Mapping):
+            checks.append(_field(key, _nested(_compile_object(sub, path)), absent_ok=False))
+        elif isinstance(sub, list):
+            leaf, absent_ok = _compile_leaf(sub, path)
+            checks.append(_field(key, leaf, absent_ok))
+        else:
+            raise InvalidEventPattern(f"Match value at {path} must be an array or an object, got {json.dumps(sub)}")
+    if len(checks) == 1:
+        return checks[0]
+    return lambda node: all(check(node) for check in checks)
+
+
+def _compile_or(clauses: Any, path: str) -> Callable[[Any], bool]:
+    if not isinstance(clauses, list) or len(clauses) < 2:
+        raise InvalidEventPattern(f"{path} must be an array of at least two objects")
+    compiled = []
+    for clause in clauses:
+        if not isinstance(clause, Mapping) or not clause:
+            raise InvalidEventPattern(f"{path} must contain only non-empty objects")
+        compiled.append(_compile_object(clause, path))
+    return lambda node: any(c(node) for c in compiled)
+
+
+def _nested(inner: Callable[[Any], bool]) -> Predicate:
+    def check(value: Any) -> bool:
+        if isinstance(value, list):  # arrays of objects: one element must match the whole sub-pattern
+            return any(isinstance(v, Mapping) and inner(v) for v in value)
+        return isinstance(value, Mapping) and inner(value)
+
+    return check
+
+
+def _field(key: str, check: Predicate, absent_ok: bool) -> Callable[[Any], bool]:
+    def field_check(node: Any) -> bool:
+        value = node.get(key, _MISSING) if isinstance(node, Mapping) else _MISSING
+        if value is _MISSING:
+            return absent_ok
+        return check(value)
+
+    return field_check
+
+
+def _compile_leaf(matchers: list[Any], path: str) -> tuple[Predicate, bool]:
+    """An array of matchers: the field matches when any matcher matches any of its values."""
+    if not matchers:
+        raise InvalidEventPattern(f"Empty arrays are not allowed, at {path}")
+    scalar_checks: list[Predicate] = []
+    exact: set[Any] = set()
+    absent_ok = False
+    exists_true = False
+    for m in matchers:
+        if isinstance(m, Mapping):
+            if len(m) != 1:
+                raise InvalidEventPattern(f"Only one key is allowed in a matcher object at {path}: {json.dumps(m)}")
+            (op, arg), = m.items()
+            if op == "exists":
+                if not isinstance(arg, bool):
+                    raise InvalidEventPattern(f"exists match pattern must be either true or false, at {path}")
+                if arg:
+                    exists_true = True
+                else:
+                    absent_ok = True
+                continue
+            scalar_checks.append(_compile_operator(op, arg, path))
+        elif isinstance(m, list):
+            raise InvalidEventPattern(f"Nested arrays are not allowed in a match pattern, at {path}")
+        else:
+            exact.add(_key(m))
+
+    def check_scalar(v: Any) -> bool:
+        if exists_true and not isinstance(v, Mapping):
+            return True
+        if _key(v) in exact:
+            return True
+        return any(c(v) for c in scalar_checks)
+
+    def check(value: Any) -> bool:
+        if isinstance(value, list):
+            return any(check_scalar(v) for v in value)
+        if isinstance(value, Mapping):  # leaf matchers (exists included) never match an object
+            return False
+        return check_scalar(value)
+
+    return check, absent_ok
+
+
+def _key(v: Any) -> Any:
+    # True == 1 in Python; keep JSON types apart, and compare numbers by value.
+    if isinstance(v, bool):
+        return ("bool", v)
+    if isinstance(v, int | float):
+        return ("num", float(v))
+    return (type(v).__name__, v)
+
+
+def _string(arg: Any, op: str, path: str) -> str:
+    if not isinstance(arg, str):
+        raise InvalidEventPattern(f"{op} match pattern must be a string, at {path}")
+    return arg
+
+
+def _compile_operator(op: str, arg: Any, path: str) -> Predicate:
+    if op == "prefix" or op == "suffix":
+        if isinstance(arg, Mapping) and set(arg) == {"equals-ignore-case"}:
+            text = _string(arg["equals-ignore-case"], op, path).casefold()
+            if op == "prefix":
+                return lambda v: isinstance(v, str) and v.casefold().startswith(text)
+            return lambda v: isinstance(v, str) and v.casefold().endswith(text)
+        text = _string(arg, op, path)
+        if op == "prefix":
+            return lambda v: isinstance(v, str) and v.startswith(text)
+        return lambda v: isinstance(v, str) and v.endswith(text)
+    if op == "equals-ignore-case":
+        text = _string(arg, op, path).casefold()
+        return lambda v: isinstance(v, str) and v.casefold() == text
+    if op == "wildcard":
+        regex = _wildcard(_string(arg, op, path), path)
+        return lambda v: isinstance(v, str) and regex.fullmatch(v) is not None
+    if op == "anything-but":
+        return _compile_anything_but(arg, path)
+    if op == "numeric":
+        return _compile_numeric(arg, path)
+    if op == "cidr":
+        try:
+            network = ipaddress.ip_network(_string(arg, op, path), strict=False)
+        except ValueError as exc:
+            raise InvalidEventPattern(f"Malformed CIDR, at {path}: {arg!r}") from exc
+
+        def in_network(v: Any) -> bool:
+            if not isinstance(v, str):
+                return False
+            try:
+                return ipaddress.ip_address(v) in network
+            except ValueError:
+                return False
+
+        return in_network
+    raise InvalidEventPattern(f"Unrecognized match type {op}, at {path}")
+
+
+def _wildcard(text: str, path: str) -> re.Pattern[str]:
+    if "**" in text:
+        raise InvalidEventPattern(f"Consecutive wildcard characters are not allowed, at {path}")
+    return re.compile(".*".join(re.escape(part) for part in text.split("*")), re.DOTALL)
+
+
+def _compile_anything_but(arg: Any, path: str) -> Predicate:
+    if isinstance(arg, Mapping):
+        if len(arg) != 1:
+            raise InvalidEventPattern(f"anything-but takes one of prefix, suffix, wildcard, equals-ignore-case, at {path}")
+        (op, inner), = arg.items()
+        if op in ("prefix", "suffix"):
+            positive = _compile_operator(op, _string(inner, f"anything-but/{op}", path), path)
+        elif op in ("wildcard", "equals-ignore-case"):
+            values = inner if isinstance(inner, list) else [inner]
+            if not values:
+                raise InvalidEventPattern(f"Empty arrays are not allowed, at {path}")
+            checks = [_compile_operator(op, _string(v, f"anything-but/{op}", path), path) for v in values]
+            positive = lambda v: any(c(v) for c in checks)  # noqa: E731
+        else:
+            raise InvalidEventPattern(f"Unsupported anything-but pattern: {op}, at {path}")
+        return lambda v: isinstance(v, str) and not positive(v)
+    values = arg if isinstance(arg, list) else [arg]
+    for v in values:
+        if isinstance(v, Mapping | list):
+            raise InvalidEventPattern(f"Inside anything-but list, start|null|boolean is not supported, at {path}")
+    excluded = {_key(v) for v in values}
+    return lambda v: _key(v) not in excluded
+
+
+_NUMERIC_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    "=": lambda a, b: a == b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def _compile_numeric(arg: Any, path: str) -> Predicate:
+    if not isinstance(arg, list) or not arg or len(arg) % 2 or len(arg) > 4:
+        raise InvalidEventPattern(f"Value of numeric must be an array of one or two comparisons, at {path}")
+    bounds: list[tuple[Callable[[float, float], bool], float]] = []
+    for op, bound in zip(arg[::2], arg[1::2], strict=True):
+        if op not in _NUMERIC_OPS:
+            raise InvalidEventPattern(f"Unrecognized numeric range operator: {op}, at {path}")
+        if isinstance(bound, bool) or not isinstance(bound, int | float):
+            raise InvalidEventPattern(f"Value of {op} must be numeric, at {path}")
+        bounds.append((_NUMERIC_OPS[op], float(bound)))
+    return lambda v: (
+        isinstance(v, int | float) and not isinstance(v, bool) and all(cmp(float(v), b) for cmp, b in bounds)
+    )

@@ -1,0 +1,160 @@
+"""The CloudTrail API call carried by an EventBridge event, as a typed object."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+
+
+class MalformedEvent(ValueError):
+    """The event is not a usable CloudTrail API call; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiCall:
+    """One CloudTrail record: who called what, where, with which parameters and outcome."""
+
+    event_id: str
+    event_name: str
+    event_source: str  # "rds.amazonaws.com"
+    region: str
+    account: str
+    time: datetime
+    user_identity: Mapping[str, Any]
+    request_parameters: Mapping[str, Any] = field(default_factory=dict)
+    response_elements: Mapping[str, Any] = field(default_factory=dict)
+    additional_event_data: Mapping[str, Any] = field(default_factory=dict)
+    resources: tuple[Mapping[str, Any], ...] = ()
+    error_code: str | None = None
+    error_message: str | None = None
+    read_only: bool | None = None
+    source_ip: str | None = None
+    user_agent: str | None = None
+
+    @property
+    def service(self) -> str:
+        """Short service name as IAM spells it in actions: "rds", "s3", "iam"."""
+        return self.event_source.split(".", 1)[0]
+
+    @property
+    def action(self) -> str:
+        """The IAM-style action, e.g. "rds:DeleteDBInstance"."""
+        return f"{self.service}:{self.event_name}"
+
+    @property
+    def failed(self) -> bool:
+        return self.error_code is not None
+
+    def param(self, path: str) -> Any:
+        """A request parameter by dotted path; lists are searched, first hit wins."""
+        values = list(iter_path(self.request_parameters, path))
+        return values[0] if values else None
+
+
+def iter_path(value: Any, path: str) -> Iterator[Any]:
+    """Every value found under a dotted path, flattening lists on the way (CloudTrail loves lists)."""
+    parts = path.split(".") if path else []
+
+    def walk(node: Any, i: int) -> Iterator[Any]:
+        if isinstance(node, list):
+            for item in node:
+                yield from walk(item, i)
+            return
+        if i == len(parts):
+            if node is not None:
+                yield node
+            return
+        if isinstance(node, Mapping) and parts[i] in node:
+            yield from walk(node[parts[i]], i + 1)
+
+    yield from walk(value, 0)
+
+
+def _mapping(detail: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = detail.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise MalformedEvent(f"detail.{key} is a {type(value).__name__}, expected an object")
+    return value
+
+
+def _required_str(detail: Mapping[str, Any], key: str) -> str:
+    value = detail.get(key)
+    if not isinstance(value, str) or not value:
+        raise MalformedEvent(f"detail.{key} is missing or not a string")
+    return value
+
+
+def parse_time(value: str) -> datetime:
+    """CloudTrail's ISO-8601 UTC timestamps ("2026-11-22T21:04:36Z")."""
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (AttributeError, ValueError) as exc:
+        raise MalformedEvent(f"time {value!r} is not an ISO-8601 timestamp") from exc
+
+
+def parse_cloudtrail_record(detail: Mapping[str, Any], *, account: str | None = None) -> ApiCall:
+    """Turn a raw CloudTrail record (the EventBridge `detail`) into an ApiCall."""
+    if not isinstance(detail, Mapping):
+        raise MalformedEvent("detail is not an object")
+    identity = detail.get("userIdentity")
+    if not isinstance(identity, Mapping):
+        raise MalformedEvent("detail.userIdentity is missing")
+    read_only = detail.get("readOnly")
+    resources = detail.get("resources") or ()
+    if not isinstance(resources, list | tuple):
+        raise MalformedEvent("detail.resources is not a list")
+    return ApiCall(
+        event_id=_required_str(detail, "eventID"),
+        event_name=_required_str(detail, "eventName"),
+        event_source=_required_str(detail, "eventSource"),
+        region=_required_str(detail, "awsRegion"),
+        account=str(detail.get("recipientAccountId") or account or identity.get("accountId") or ""),
+        time=parse_time(_required_str(detail, "eventTime")),
+        user_identity=identity,
+        request_parameters=_mapping(detail, "requestParameters"),
+        response_elements=_mapping(detail, "responseElements"),
+        additional_event_data=_mapping(detail, "additionalEventData"),
+        resources=tuple(r for r in resources if isinstance(r, Mapping)),
+        error_code=detail.get("errorCode"),
+        error_message=detail.get("errorMessage"),
+        read_only=read_only if isinstance(read_only, bool) else None,
+        source_ip=detail.get("sourceIPAddress"),
+        user_agent=detail.get("userAgent"),
+    )
+
+
+def parse_event(event: Mapping[str, Any]) -> ApiCall:
+    """Turn an EventBridge "AWS API Call via CloudTrail" event into an ApiCall.
+
+    Raises MalformedEvent with a reason a human can act on.
+    """
+    if not isinstance(event, Mapping):
+        raise MalformedEvent(f"event is a {type(event).__name__}, expected an object")
+    detail_type = event.get("detail-type")
+    if detail_type != CLOUDTRAIL_DETAIL_TYPE:
+        raise MalformedEvent(f"detail-type is {detail_type!r}, expected {CLOUDTRAIL_DETAIL_TYPE!r}")
+    if "detail" not in event:
+        raise MalformedEvent("event has no detail")
+    return parse_cloudtrail_record(event["detail"], account=event.get("account"))
+
+
+def wrap_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Wrap a CloudTrail log record in the EventBridge envelope it would arrive in."""
+    source = str(record.get("eventSource", "")).split(".", 1)[0]
+    return {
+        "version": "0",
+        "id": record.get("eventID", ""),
+        "detail-type": CLOUDTRAIL_DETAIL_TYPE,
+        "source": f"aws.{source}",
+        "account": record.get("recipientAccountId", ""),
+        "time": record.get("eventTime", ""),
+        "region": record.get("awsRegion", ""),
+        "resources": [],
+        "detail": dict(record),
+    }

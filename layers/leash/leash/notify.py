@@ -1,0 +1,172 @@
+"""From a CloudTrail event to at most one published alert."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from leash.actors import Actor, ActorConfig, ActorKind, TagLookup, classify_actor
+from leash.alerts import Alert, severity_for, sns_message
+from leash.catalog import CatalogAction, Impact, lookup
+from leash.events import ApiCall, MalformedEvent, parse_event
+
+Status = Literal["published", "duplicate", "ignored", "rejected"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the notify path did with one event, for the log line, the metric and the tests."""
+
+    status: Status
+    reason: str
+    alert: Alert | None = None
+    message_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "severity": str(self.alert.severity) if self.alert else None,
+            "eventId": self.alert.event_id if self.alert else None,
+            "messageId": self.message_id,
+        }
+
+
+def assess(call: ApiCall, actor: Actor, entry: CatalogAction | None) -> tuple[Alert | None, str]:
+    """Decide whether a call deserves an alert and how bad it is; pure, no AWS calls."""
+    if call.failed:
+        return None, f"the call failed ({call.error_code}), nothing changed"
+    if actor.kind in (ActorKind.LEASH, ActorKind.AWS_SERVICE):
+        return None, f"made by {actor.kind} {actor.name}"
+    if entry is None and actor.kind is not ActorKind.ROOT:
+        return None, f"{call.action} is not in the catalog"
+    if entry is not None and entry.impact is Impact.SENSITIVE and actor.kind not in (ActorKind.AGENT, ActorKind.ROOT):
+        return None, f"{call.action} is sensitive only when an agent makes it"
+
+    if entry is not None:
+        impact, reasons = entry.assess(call)
+        did, resource = entry.did, entry.resource_of(call)
+        detail = entry.detail_of(call)
+    else:
+        impact, reasons = Impact.DESTRUCTIVE, ()
+        did, resource, detail = f"called {call.action} on", _any_resource(call), ""
+    severity = severity_for(impact, actor.kind)
+    if severity is None:  # pragma: no cover - excluded above; kept as a guard for new actor kinds
+        return None, f"no severity for {impact} by {actor.kind}"
+
+    why = list(reasons)
+    if impact is Impact.COVER_UP:
+        why.append("covering tracks: audit or detection turned off")
+    if actor.kind is ActorKind.ROOT:
+        why.append("root activity: root cannot be restricted by IAM")
+    elif actor.kind is ActorKind.AGENT:
+        why.append("agent identity (" + "; ".join(actor.signals) + ")")
+    elif actor.kind is ActorKind.EXEMPT:
+        why.append("exempt principal: alert only, never remediated")
+
+    alert = Alert(
+        severity=severity,
+        title=" ".join(part for part in (actor.label, did, resource, detail) if part),
+        actor=actor.to_dict(),
+        action=call.action,
+        resource=resource,
+        account=call.account,
+        region=call.region,
+        time=call.time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        event_id=call.event_id,
+        reasons=tuple(why),
+        source_ip=call.source_ip,
+        user_agent=call.user_agent,
+    )
+    return alert, f"{severity} {call.action} by {actor.kind}"
+
+
+def _any_resource(call: ApiCall) -> str:
+    for resource in call.resources:
+        if resource.get("ARN"):
+            return str(resource["ARN"])
+    for value in call.request_parameters.values():
+        if isinstance(value, str):
+            return value
+    return ""
+
+
+Publish = Callable[[Alert], tuple[str, bool]]
+"""Publishes an alert; returns (message id, whether it was a duplicate already published)."""
+
+
+class Notifier:
+    """The notify function's logic, with its AWS dependencies passed in."""
+
+    def __init__(self, actor_config: ActorConfig, publish: Publish, tag_lookup: TagLookup | None = None):
+        self._config = actor_config
+        self._publish = publish
+        self._tag_lookup = tag_lookup
+
+    def handle(self, event: Mapping[str, Any]) -> Outcome:
+        try:
+            call = parse_event(event)
+        except MalformedEvent as exc:
+            return Outcome("rejected", str(exc))
+        entry = lookup(call)
+        # The Usage=Agent tag costs an IAM call: only look it up when the call matters.
+        needs_tags = entry is not None and not call.failed
+        actor = classify_actor(
+            call.user_identity,
+            self._config,
+            additional_event_data=call.additional_event_data,
+            tag_lookup=self._tag_lookup if needs_tags else None,
+        )
+        alert, reason = assess(call, actor, entry)
+        if alert is None:
+            return Outcome("ignored", reason)
+        message_id, duplicate = self._publish(alert)
+        return Outcome("duplicate" if duplicate else "published", reason, alert, message_id)
+
+
+class SnsPublisher:
+    """Publishes alerts to the alerts topic with a text body for e-mail and JSON for machines."""
+
+    def __init__(self, sns_client: Any, topic_arn: str):
+        self._sns = sns_client
+        self._topic_arn = topic_arn
+
+    def __call__(self, alert: Alert) -> str:
+        response = self._sns.publish(TopicArn=self._topic_arn, **sns_message(alert))
+        return response["MessageId"]
+
+
+def once_per_event(publish: Callable[[Alert], str], table_name: str, ttl_seconds: int = 86_400) -> tuple[Publish, Any]:
+    """Wrap a publisher so each CloudTrail eventID is published once (Powertools idempotency on DynamoDB).
+
+    Returns the wrapped publisher and the IdempotencyConfig (to register the Lambda context on).
+    """
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        IdempotencyConfig,
+        idempotent_function,
+    )
+
+    replayed: list[bool] = [False]
+
+    def mark_replayed(response: Any, _record: Any) -> Any:
+        replayed[0] = True
+        return response
+
+    config = IdempotencyConfig(
+        event_key_jmespath="event_id", expires_after_seconds=ttl_seconds, response_hook=mark_replayed
+    )
+    store = DynamoDBPersistenceLayer(table_name=table_name)
+
+    @idempotent_function(data_keyword_argument="alert", persistence_store=store, config=config, key_prefix="alert")
+    def publish_alert(alert: dict[str, Any]) -> dict[str, str]:
+        return {"messageId": publish(Alert.from_dict(alert))}
+
+    def publish_once(alert: Alert) -> tuple[str, bool]:
+        replayed[0] = False
+        result = publish_alert(alert=alert.to_dict())
+        return result["messageId"], replayed[0]
+
+    return publish_once, config
+

@@ -1,0 +1,238 @@
+"""EventBridge rules generated from the catalog.
+
+`python -m leash.patterns --write template.yaml` (or `make patterns`) rewrites the block
+between the GENERATED markers in template.yaml; tests/test_template.py fails when the
+template and the catalog drift apart. Patterns are written with CloudFormation intrinsics
+in long form ({"Ref": ...}, {"Fn::Sub": ...}) so they follow the deploy parameters.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from leash.catalog import CATALOG, CatalogAction, Impact
+from leash.cfn import Deployment
+from leash.events import CLOUDTRAIL_DETAIL_TYPE
+
+# EventBridge's default quota for one event pattern; patterns are packed to stay well under it.
+MAX_PATTERN_CHARS = 2048
+_PACK_LIMIT = 1800
+
+BEGIN_MARKER = "# BEGIN GENERATED RULES (make patterns) - edit leash/catalog.py, not this block"
+END_MARKER = "# END GENERATED RULES"
+
+# Rules group services so that one rule's name says what it watches.
+FAMILIES: dict[str, str] = {
+    "ec2": "Compute", "lambda": "Compute", "eks": "Compute", "ecs": "Compute", "ecr": "Compute",
+    "rds": "Data", "s3": "Data", "dynamodb": "Data", "elasticache": "Data", "es": "Data",
+    "elasticfilesystem": "Data", "backup": "Data",
+    "iam": "Identity", "organizations": "Identity", "kms": "Identity", "secretsmanager": "Identity",
+    "cloudtrail": "Audit", "config": "Audit", "guardduty": "Audit", "logs": "Audit", "bedrock": "Audit",
+    "events": "Audit",
+    "cloudformation": "Platform", "route53": "Platform", "sns": "Platform", "sqs": "Platform",
+}  # fmt: skip
+
+SUCCEEDED = [{"exists": False}]  # failed calls changed nothing; denials are the spike detector's business
+NOT_LEASH = [{"anything-but": {"prefix": {"Fn::Sub": "arn:${AWS::Partition}:sts::${AWS::AccountId}:assumed-role/${ResourcePrefix}-"}}}]
+
+
+def agent_clauses() -> list[Any]:
+    """The agent signals that a pattern can express; the Usage=Agent tag is looked up by the handler."""
+
+    def optional(condition: str, clause: Mapping[str, Any]) -> dict[str, Any]:
+        return {"Fn::If": [condition, clause, {"Ref": "AWS::NoValue"}]}
+
+    issuer = lambda matcher: {"userIdentity": {"sessionContext": {"sessionIssuer": {"userName": matcher}}}}  # noqa: E731
+    return [
+        issuer({"Ref": "AgentRoleNames"}),
+        optional("HasAgentRoleNamePrefix", issuer([{"prefix": {"Ref": "AgentRoleNamePrefix"}}])),
+        optional("HasAgentSessionNamePrefix", {"userIdentity": {"arn": [{"wildcard": {
+            "Fn::Sub": "arn:${AWS::Partition}:sts::${AWS::AccountId}:assumed-role/*/${AgentSessionNamePrefix}*"}}]}}),
+        optional("HasAgentSourceIdentityPrefix", {"userIdentity": {"sessionContext": {
+            "sourceIdentity": [{"prefix": {"Ref": "AgentSourceIdentityPrefix"}}]}}}),
+        {"additionalEventData": {"CalledViaAWSMCP": [{"exists": True}]}},
+        {"userIdentity": {"invokedBy": ["aws-mcp.amazonaws.com"]}},
+    ]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One EventBridge rule: its logical name in template.yaml, what it is for, and its pattern."""
+
+    name: str
+    description: str
+    pattern: dict[str, Any]
+
+
+def _call_clauses(actions: Iterable[CatalogAction]) -> list[dict[str, Any]]:
+    """Group actions by service into `{eventSource, eventName[, requestParameters]}` clauses."""
+    plain: dict[str, list[str]] = {}
+    clauses: list[dict[str, Any]] = []
+    for a in actions:
+        if a.only_when:
+            clauses.append({"eventSource": [a.event_source], "eventName": [a.name],
+                            "requestParameters": dict(a.only_when)})
+        else:
+            plain.setdefault(a.event_source, []).append(a.name)
+    plain_clauses = [{"eventSource": [src], "eventName": sorted(set(names))} for src, names in plain.items()]
+    return plain_clauses + clauses
+
+
+def _pattern(sources: Iterable[str], detail: dict[str, Any], clauses: list[dict[str, Any]]) -> dict[str, Any]:
+    detail = dict(detail)
+    if len(clauses) == 1:
+        detail.update(clauses[0])
+    else:
+        detail["$or"] = clauses
+    return {"source": sorted({f"aws.{s}" for s in sources}), "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
+            "detail": detail}
+
+
+def pattern_size(pattern: Mapping[str, Any], deployment: Deployment | None = None) -> int:
+    """Characters of the pattern as EventBridge receives it, with realistic parameter values."""
+    deployment = deployment or _SIZING
+    return len(json.dumps(deployment.resolve(pattern), separators=(",", ":")))
+
+
+def _packed(prefix: str, description: str, detail: dict[str, Any], actions: list[CatalogAction]) -> list[Rule]:
+    """One rule per family, split into numbered parts when a pattern would outgrow the quota."""
+    by_family: dict[str, list[CatalogAction]] = {}
+    for a in actions:
+        by_family.setdefault(FAMILIES[a.service], []).append(a)
+    rules: list[Rule] = []
+    for family, members in by_family.items():
+        parts: list[list[CatalogAction]] = [[]]
+        for service in dict.fromkeys(a.service for a in members):
+            group = [a for a in members if a.service == service]
+            trial = parts[-1] + group
+            pattern = _pattern({a.service for a in trial}, detail, _call_clauses(trial))
+            if parts[-1] and pattern_size(pattern) > _PACK_LIMIT:
+                parts.append(group)
+            else:
+                parts[-1] = trial
+        for i, part in enumerate(parts, start=1):
+            suffix = "" if len(parts) == 1 else str(i)
+            services = ", ".join(dict.fromkeys(a.service for a in part))
+            rules.append(Rule(f"{prefix}{family}{suffix}", f"{description} ({services})",
+                              _pattern({a.service for a in part}, detail, _call_clauses(part))))
+    return rules
+
+
+def notify_rules() -> list[Rule]:
+    """Every rule that routes to the notify function, derived from the catalog."""
+    destructive = [a for a in CATALOG if a.impact is not Impact.SENSITIVE]
+    sensitive = [a for a in CATALOG if a.impact is Impact.SENSITIVE]
+    rules = _packed("Destructive", "Leash: destructive calls by anyone but Leash and AWS services",
+                    {"errorCode": SUCCEEDED, "userIdentity": {"arn": NOT_LEASH}}, destructive)
+    # Sensitive calls matter only from agents: the agent signals are the rule's $or, so each
+    # family needs its own plain eventName list (a pattern has one $or per level).
+    for family in dict.fromkeys(FAMILIES[a.service] for a in sensitive):
+        members = [a for a in sensitive if FAMILIES[a.service] == family]
+        conditional = [a for a in members if a.only_when]
+        for service in dict.fromkeys(a.service for a in members if not a.only_when):
+            names = sorted({a.name for a in members if a.service == service and not a.only_when})
+            rules.append(Rule(
+                f"AgentSensitive{family}{service.capitalize()}",
+                f"Leash: sensitive {service} calls by agent identities",
+                {"source": [f"aws.{service}"], "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
+                 "detail": {"eventSource": [f"{service}.amazonaws.com"], "eventName": names,
+                            "errorCode": SUCCEEDED, "$or": agent_clauses()}}))
+        for a in conditional:
+            rules.append(Rule(
+                f"AgentSensitive{family}{a.name}",
+                f"Leash: {a.action} by agent identities, only in the form {json.dumps(a.only_when)}",
+                {"source": [f"aws.{a.service}"], "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
+                 "detail": {"eventSource": [a.event_source], "eventName": [a.name],
+                            "requestParameters": dict(a.only_when), "errorCode": SUCCEEDED,
+                            "$or": agent_clauses()}}))
+    rules.append(Rule("RootActivity", "Leash: any successful API call by the root user",
+                      {"detail-type": [CLOUDTRAIL_DETAIL_TYPE],
+                       "detail": {"userIdentity": {"type": ["Root"]}, "errorCode": SUCCEEDED}}))
+    return rules
+
+
+# Sizing assumes long-but-legal values, so a real deployment never exceeds the quota.
+_SIZING = Deployment(
+    parameters={"ResourcePrefix": "leash-security-prod", "AgentRoleNames": ["ai-agent-deploy-role-long-name"] * 4,
+                "AgentRoleNamePrefix": "ai-agent-role-prefix-", "AgentSessionNamePrefix": "agent-session-prefix-",
+                "AgentSourceIdentityPrefix": "agent-source-identity-"},
+    partition="aws-us-gov",
+    conditions={c: True for c in ("HasAgentRoleNamePrefix", "HasAgentSessionNamePrefix",
+                                  "HasAgentSourceIdentityPrefix")},
+)
+
+
+def sam_events(rules: Iterable[Rule]) -> dict[str, Any]:
+    """The `Events:` mapping of the notify function in template.yaml."""
+    return {
+        rule.name: {
+            "Type": "EventBridgeRule",
+            "Properties": {
+                "Pattern": rule.pattern,
+                "RetryPolicy": {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400},
+                "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["UndeliveredEventsQueue", "Arn"]}},
+            },
+        }
+        for rule in rules
+    }
+
+
+def render_block(indent: int = 8) -> str:
+    """The generated YAML block, markers included, indented for the notify function's Events."""
+    import yaml  # dev-only dependency; the Lambda runtime never renders the template
+
+    class Dumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:  # no &id001 anchors in a hand-read template
+            return True
+
+    def represent_list(dumper: yaml.SafeDumper, items: list[Any]) -> Any:
+        flow = all(not isinstance(i, dict | list) for i in items)  # ["a", "b"] on one line
+        return dumper.represent_sequence("tag:yaml.org,2002:seq", items, flow_style=flow)
+
+    Dumper.add_representer(list, represent_list)
+    body = yaml.dump(sam_events(notify_rules()), Dumper=Dumper, sort_keys=False, default_flow_style=False,
+                     width=110)
+    pad = " " * indent
+    lines = [pad + BEGIN_MARKER] + [pad + line for line in body.rstrip("\n").split("\n")] + [pad + END_MARKER]
+    return "\n".join(lines)
+
+
+def rewrite_template(text: str) -> str:
+    """template.yaml with its generated block replaced by the current catalog's rules."""
+    start = text.index(BEGIN_MARKER)
+    line_start = text.rindex("\n", 0, start) + 1
+    indent = start - line_start
+    end = text.index(END_MARKER, start) + len(END_MARKER)
+    return text[:line_start] + render_block(indent) + text[end:]
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description="Write the catalog's EventBridge rules into template.yaml.")
+    parser.add_argument("--write", metavar="TEMPLATE", help="rewrite the generated block of this template")
+    parser.add_argument("--check", metavar="TEMPLATE", help="exit 1 when the template's block is out of date")
+    args = parser.parse_args(argv)
+    target = args.write or args.check
+    if not target:
+        print(render_block())
+        return 0
+    path = Path(target)
+    current = path.read_text()
+    wanted = rewrite_template(current)
+    if args.check:
+        if current != wanted:
+            print(f"{path}: generated rules are out of date; run `make patterns`")
+            return 1
+        return 0
+    path.write_text(wanted)
+    print(f"{path}: wrote {len(notify_rules())} rules")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,113 @@
+"""Shared fixtures: real-shaped events from events/, the template's rules, and handlers on moto."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = ROOT / "events"
+ACCOUNT = "111122223333"
+
+
+@pytest.fixture(autouse=True)
+def offline_aws(monkeypatch):
+    """Fake credentials and a default region: nothing here may reach real AWS."""
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", ACCOUNT)
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Leash")
+    monkeypatch.setenv("POWERTOOLS_DEV", "false")
+
+
+def load_event(name: str) -> dict:
+    return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+def load_handler(function: str, module_name: str | None = None):
+    """Import functions/<function>/app.py fresh, as Lambda does on a cold start."""
+    name = module_name or f"leash_handler_{function}"
+    sys.modules.pop(name, None)
+    spec = importlib.util.spec_from_file_location(name, ROOT / "functions" / function / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class LambdaContext:
+    function_name = "leash-test"
+    memory_limit_in_mb = 256
+    invoked_function_arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:leash-test"
+    aws_request_id = "00000000-0000-4000-8000-000000000000"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
+        return 30_000
+
+
+@pytest.fixture
+def lambda_context():
+    return LambdaContext()
+
+
+@pytest.fixture
+def aws():
+    with mock_aws():
+        yield
+
+
+class AlertInbox:
+    """An SQS queue subscribed to the alerts topic: what any SNS subscriber would receive."""
+
+    def __init__(self, topic_arn: str):
+        self.sqs = boto3.client("sqs")
+        self.url = self.sqs.create_queue(QueueName="alert-inbox")["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        boto3.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
+
+    def drain(self) -> list[dict]:
+        """The SNS envelopes delivered so far (Subject, Message, ...)."""
+        out = []
+        while True:
+            got = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get("Messages", [])
+            if not got:
+                return out
+            for m in got:
+                out.append(json.loads(m["Body"]))
+                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
+
+
+@pytest.fixture
+def notify_stack(aws, monkeypatch):
+    """The notify function's world on moto: alerts topic, idempotency table, an inbox; env as template.yaml sets it."""
+    topic_arn = boto3.client("sns").create_topic(Name="leash-alerts")["TopicArn"]
+    boto3.client("dynamodb").create_table(
+        TableName="leash-idempotency",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    env = {
+        "ALERTS_TOPIC_ARN": topic_arn,
+        "IDEMPOTENCY_TABLE": "leash-idempotency",
+        "POWERTOOLS_SERVICE_NAME": "notify",
+        "LEASH_ROLE_PREFIX": "leash",
+        "LEASH_AGENT_ROLE_NAMES": "",
+        "LEASH_AGENT_ROLE_PREFIX": "ai-agent-",
+        "LEASH_AGENT_SESSION_PREFIX": "",
+        "LEASH_AGENT_SOURCE_IDENTITY_PREFIX": "",
+        "LEASH_EXEMPT_ARNS": f"arn:aws:iam::{ACCOUNT}:role/breakglass-admin",
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    inbox = AlertInbox(topic_arn)
+    return topic_arn, inbox
