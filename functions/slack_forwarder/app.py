@@ -25,6 +25,7 @@ def _webhook_url():
     return webhook_url_from_secret(parameters.get_secret(SECRET_ARN, max_age=300))
 
 
+_METRIC = {"posted": "SlackPosted", "dead-lettered": "SlackDeadLettered", "not-configured": "SlackNotConfigured"}
 delivery = SlackDelivery(_webhook_url, SqsDeadLetter(boto3.client("sqs"), os.environ["SLACK_DEAD_LETTER_QUEUE_URL"]))
 
 
@@ -36,14 +37,12 @@ def lambda_handler(event, context):
     for alert in alerts_from_sns(event):
         result = delivery.deliver(alert)
         results.append(result.status)
+        metrics.add_metric(name=_METRIC[result.status], unit=MetricUnit.Count, value=1)
         if result.status == "not-configured":
             if not _warned_unconfigured:  # once per container, not once per alert
                 logger.warning(result.detail)
                 _warned_unconfigured = True
             continue
-        metrics.add_metric(
-            name="SlackPosted" if result.status == "posted" else "SlackDeadLettered", unit=MetricUnit.Count, value=1
-        )
         log = logger.info if result.status == "posted" else logger.error
         log(result.detail, extra={"eventId": alert.event_id, "severity": str(alert.severity)})
     return {"results": results}

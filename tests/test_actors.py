@@ -1,0 +1,106 @@
+"""Actor classification per SPEC, from real-shaped userIdentity blocks."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import load_event
+from leash.actors import ActorConfig, ActorKind, RoleTagCache, classify_actor
+
+CONFIG = ActorConfig(
+    agent_role_names=frozenset({"copilot-runner"}),
+    agent_role_prefix="ai-agent-",
+    agent_session_prefix="agent-",
+    agent_source_identity_prefix="bot-",
+    exempt_arns=frozenset({"arn:aws:iam::111122223333:role/breakglass-admin"}),
+)
+
+
+def role(name, session="s", source_identity=None, path=""):
+    ident = {"type": "AssumedRole", "arn": f"arn:aws:sts::111122223333:assumed-role/{name}/{session}",
+             "accountId": "111122223333",
+             "sessionContext": {"sessionIssuer": {"type": "Role", "userName": name,
+                                                  "arn": f"arn:aws:iam::111122223333:role/{path}{name}"}}}
+    if source_identity:
+        ident["sessionContext"]["sourceIdentity"] = source_identity
+    return ident
+
+
+@pytest.mark.parametrize(
+    ("identity", "kind", "signal"),
+    [
+        (role("ai-agent-deploy"), ActorKind.AGENT, "role name starts with ai-agent-"),
+        (role("copilot-runner"), ActorKind.AGENT, "named agent role"),
+        (role("dev", session="agent-claude-1"), ActorKind.AGENT, "session name starts with agent-"),
+        (role("dev", source_identity="bot-jordan"), ActorKind.AGENT, "source identity starts with bot-"),
+        (role("dev"), ActorKind.HUMAN, None),
+        (role("leash-notify-us-east-1"), ActorKind.LEASH, None),
+        (role("breakglass-admin", path="admins/"), ActorKind.EXEMPT, None),  # exempt list written without the path
+        (role("AWSServiceRoleForAutoScaling", path="aws-service-role/autoscaling.amazonaws.com/"),
+         ActorKind.AWS_SERVICE, None),
+        ({"type": "AWSService", "invokedBy": "cloudtrail.amazonaws.com"}, ActorKind.AWS_SERVICE, None),
+        ({"type": "Root", "arn": "arn:aws:iam::111122223333:root", "accountId": "111122223333"}, ActorKind.ROOT, None),
+        ({"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/bob", "userName": "bob"}, ActorKind.HUMAN, None),
+    ],
+)
+def test_classification(identity, kind, signal):
+    actor = classify_actor(identity, CONFIG)
+    assert actor.kind is kind
+    if signal:
+        assert any(signal in s for s in actor.signals)
+
+
+def test_exempt_beats_agent_signals():
+    cfg = ActorConfig(agent_role_prefix="ai-agent-", exempt_arns=frozenset({"arn:aws:iam::111122223333:role/ai-agent-ci"}))
+    assert classify_actor(role("ai-agent-ci"), cfg).kind is ActorKind.EXEMPT
+
+
+def test_mcp_marker_in_additional_event_data_marks_an_agent():
+    actor = classify_actor(role("developer"), CONFIG, additional_event_data={"CalledViaAWSMCP": "aws-mcp.amazonaws.com"})
+    assert actor.kind is ActorKind.AGENT and actor.signals == ("called through the AWS MCP server",)
+
+
+def test_display_names_the_human_behind_the_agent_session():
+    call = load_event("rds-delete-db-instance-skip-final-snapshot-by-agent")["detail"]
+    actor = classify_actor(call["userIdentity"], CONFIG)
+    assert actor.display == "agent ai-agent-deploy, session sess_a8f3b21c, source identity jordan@example.com"
+
+
+def test_from_env_reads_template_variables():
+    cfg = ActorConfig.from_env({"LEASH_AGENT_ROLE_NAMES": "a, b,", "LEASH_EXEMPT_ARNS": "", "LEASH_ROLE_PREFIX": "guard"})
+    assert cfg.agent_role_names == {"a", "b"} and cfg.exempt_arns == frozenset() and cfg.leash_role_prefix == "guard-"
+
+
+class CountingIam:
+    def __init__(self, tags=None, fail=False):
+        self.calls, self.tags, self.fail = 0, tags or [], fail
+
+    def get_paginator(self, name):
+        assert name == "list_role_tags"
+        iam = self
+
+        class Paginator:
+            def paginate(self, RoleName):  # noqa: N803 - boto3's spelling
+                iam.calls += 1
+                if iam.fail:
+                    raise RuntimeError("AccessDenied")
+                return [{"Tags": iam.tags}]
+
+        return Paginator()
+
+
+def test_role_tag_lookup_is_cached_per_ttl():
+    now = [0.0]
+    iam = CountingIam([{"Key": "Usage", "Value": "Agent"}])
+    cache = RoleTagCache(iam, ttl_seconds=300, clock=lambda: now[0])
+    assert cache("bot") == {"Usage": "Agent"} and cache("bot") == {"Usage": "Agent"}
+    assert iam.calls == 1
+    now[0] = 301
+    cache("bot")
+    assert iam.calls == 2
+
+
+def test_role_tag_lookup_failure_classifies_as_human_not_crash():
+    cache = RoleTagCache(CountingIam(fail=True))
+    actor = classify_actor(role("data-bot"), ActorConfig(), tag_lookup=cache)
+    assert actor.kind is ActorKind.HUMAN and cache.errors == 1

@@ -1,0 +1,113 @@
+"""The notify path end to end on moto: one alert per event, clean rejection of bad input, channel renderings."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from conftest import load_event, load_handler
+from leash.actors import ActorConfig
+from leash.alerts import Alert, render_text, sns_message
+from leash.notify import Notifier
+
+AGENT_DELETES_DB = "rds-delete-db-instance-skip-final-snapshot-by-agent"
+
+
+@pytest.fixture
+def handler(notify_stack):
+    return load_handler("notify"), notify_stack[1]
+
+
+def test_agent_deleting_database_without_final_snapshot_is_critical_with_readable_channels(handler, lambda_context):
+    notify, inbox = handler
+    result = notify.lambda_handler(load_event(AGENT_DELETES_DB), lambda_context)
+    assert result["status"] == "published" and result["severity"] == "critical"
+
+    (envelope,) = inbox.drain()
+    assert envelope["Subject"] == "[Leash CRITICAL] agent ai-agent-deploy deleted DB instance prod-db"
+    alert = Alert.from_dict(json.loads(envelope["Message"]))
+    email = render_text(alert)
+    assert email.startswith("[CRITICAL] agent ai-agent-deploy deleted DB instance prod-db\n")
+    assert "Who:       agent ai-agent-deploy, session sess_a8f3b21c, source identity jordan@example.com" in email
+    assert "Where:     account 111122223333, us-east-1" in email
+    assert "final snapshot skipped" in email
+    assert "cloudtrailv2/home?region=us-east-1#/events/3f6c2a1e-7d4b-4c8e-9a21-5b0d6e8f1a01" in email
+
+
+def test_same_event_twice_alerts_once(handler, lambda_context):
+    notify, inbox = handler
+    event = load_event(AGENT_DELETES_DB)
+    first = notify.lambda_handler(event, lambda_context)
+    second = notify.lambda_handler(event, lambda_context)
+    assert (first["status"], second["status"]) == ("published", "duplicate")
+    assert second["messageId"] == first["messageId"]
+    assert len(inbox.drain()) == 1
+
+
+def test_same_cloudtrail_record_in_a_new_envelope_alerts_once(handler, lambda_context):
+    """Two rules (or two deliveries) carry the same eventID in different EventBridge envelopes."""
+    notify, inbox = handler
+    event = load_event("s3-put-bucket-policy-by-root")
+    again = dict(event, id="another-eventbridge-id")
+    notify.lambda_handler(event, lambda_context)
+    assert notify.lambda_handler(again, lambda_context)["status"] == "duplicate"
+    assert len(inbox.drain()) == 1
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        (None, "event is a NoneType"),
+        ([1, 2], "event is a list"),
+        ({"detail-type": "AWS API Call via CloudTrail"}, "event has no detail"),
+        ({"detail-type": "AWS API Call via CloudTrail", "detail": "oops"}, "detail is not an object"),
+        ({"detail-type": "AWS API Call via CloudTrail", "detail": {"eventName": "DeleteBucket"}},
+         "detail.userIdentity is missing"),
+    ],
+)
+def test_malformed_events_are_rejected_with_a_reason(handler, lambda_context, event, reason):
+    notify, inbox = handler
+    result = notify.lambda_handler(event, lambda_context)
+    assert result["status"] == "rejected" and reason in result["reason"]
+    assert inbox.drain() == []
+
+
+def test_bad_timestamp_is_rejected(handler, lambda_context):
+    notify, _ = handler
+    event = load_event(AGENT_DELETES_DB)
+    event["detail"]["eventTime"] = "yesterday"
+    assert "not an ISO-8601 timestamp" in notify.lambda_handler(event, lambda_context)["reason"]
+
+
+def test_sns_message_structure_gives_email_text_and_machines_json():
+    published = []
+    notifier = Notifier(ActorConfig(agent_role_prefix="ai-agent-"), lambda a: (published.append(a) or "m-1", False))
+    notifier.handle(load_event(AGENT_DELETES_DB))
+    args = sns_message(published[0])
+    body = json.loads(args["Message"])
+    assert args["MessageStructure"] == "json"
+    assert body["email"] == body["default"] and body["email"].startswith("[CRITICAL]")
+    for protocol in ("lambda", "sqs", "https", "email-json"):
+        assert json.loads(body[protocol])["severity"] == "critical"
+
+
+def test_exempt_principal_from_config_is_alert_only_low(notify_stack, lambda_context):
+    notify, inbox = load_handler("notify"), notify_stack[1]
+    result = notify.lambda_handler(load_event("ec2-delete-subnet-by-exempt-role"), lambda_context)
+    assert result["severity"] == "low"
+
+
+def test_unreadable_role_tags_do_not_lose_the_alert(notify_stack, lambda_context):
+    """No such role in IAM (or no permission): the call is alerted as a human's, not dropped."""
+    notify, inbox = load_handler("notify"), notify_stack[1]
+    result = notify.lambda_handler(load_event("lambda-delete-function-by-tagged-agent-role"), lambda_context)
+    assert (result["status"], result["severity"]) == ("published", "medium")
+
+
+def test_publish_failure_raises_so_lambda_retries_and_nothing_is_lost(notify_stack, lambda_context):
+    notify = load_handler("notify")
+    boto3.client("sns").delete_topic(TopicArn=notify_stack[0])
+    with pytest.raises(Exception, match="(?i)not.?found|does not exist"):
+        notify.lambda_handler(load_event(AGENT_DELETES_DB), lambda_context)

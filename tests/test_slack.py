@@ -1,0 +1,205 @@
+"""Slack delivery over real HTTP to a local stand-in for Slack: retries, Retry-After, dead letters."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import boto3
+import pytest
+
+from conftest import load_event, load_handler
+from leash.actors import ActorConfig, classify_actor
+from leash.catalog import lookup
+from leash.events import parse_event
+from leash.notify import assess
+from leash.slack import SlackDelivery, SqsDeadLetter, alert_from_sns_message, webhook_url_from_secret
+from leash.alerts import sns_message
+
+
+class FakeSlack:
+    """Answers webhook POSTs with scripted (status, headers, body) replies, then 200 "ok"."""
+
+    def __init__(self):
+        self.replies: list[tuple[int, dict, str]] = []
+        self.requests: list[dict] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                fake.requests.append(json.loads(body))
+                status, headers, text = fake.replies.pop(0) if fake.replies else (200, {}, "ok")
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(text)))
+                self.end_headers()
+                self.wfile.write(text.encode())
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/services/T000/B000/XXXX"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def slack():
+    fake = FakeSlack()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def alert():
+    call = parse_event(load_event("rds-delete-db-instance-skip-final-snapshot-by-agent"))
+    actor = classify_actor(call.user_identity, ActorConfig(agent_role_prefix="ai-agent-"))
+    alert, _ = assess(call, actor, lookup(call))
+    return alert
+
+
+@pytest.fixture
+def dead_letters():
+    return []
+
+
+def delivery_to(url, dead_letters, sleeps):
+    return SlackDelivery(lambda: url, dead_letters.append, sleep=sleeps.append)
+
+
+def test_posts_block_kit_alert(slack, alert, dead_letters):
+    result = delivery_to(slack.url, dead_letters, []).deliver(alert)
+    assert result.status == "posted"
+    payload = slack.requests[0]
+    assert payload["blocks"][0]["text"]["text"].startswith("CRITICAL: agent ai-agent-deploy deleted DB instance prod-db")
+    assert "final snapshot skipped" in json.dumps(payload["blocks"])
+    assert dead_letters == []
+
+
+def test_429_waits_for_retry_after_then_posts(slack, alert, dead_letters):
+    slack.replies = [(429, {"Retry-After": "7"}, "rate_limited")]
+    sleeps = []
+    result = delivery_to(slack.url, dead_letters, sleeps).deliver(alert)
+    assert result.status == "posted"
+    assert sleeps == [7.0]
+    assert len(slack.requests) == 2
+
+
+def test_5xx_backs_off_then_posts(slack, alert, dead_letters):
+    slack.replies = [(500, {}, "oops"), (503, {}, "busy")]
+    sleeps = []
+    assert delivery_to(slack.url, dead_letters, sleeps).deliver(alert).status == "posted"
+    assert sleeps == [0.5, 1.0]
+
+
+def test_permanent_failure_lands_in_dead_letter_queue(aws, slack, alert):
+    sqs = boto3.client("sqs")
+    queue = sqs.create_queue(QueueName="slack-dlq")["QueueUrl"]
+    slack.replies = [(500, {}, "down")] * 10
+    sleeps = []
+    delivery = SlackDelivery(lambda: slack.url, SqsDeadLetter(sqs, queue), sleep=sleeps.append)
+
+    result = delivery.deliver(alert)
+
+    assert result.status == "dead-lettered"
+    assert len(slack.requests) == 4  # the first try and three retries
+    (message,) = sqs.receive_message(QueueUrl=queue)["Messages"]
+    body = json.loads(message["Body"])
+    assert body["reason"].startswith("Slack answered HTTP 500")
+    assert body["alert"]["event_id"] == alert.event_id
+    assert body["slack"]["blocks"]  # ready to re-post by hand
+
+
+def test_invalid_webhook_is_not_retried(slack, alert, dead_letters):
+    slack.replies = [(404, {}, "no_service")]
+    sleeps = []
+    result = delivery_to(slack.url, dead_letters, sleeps).deliver(alert)
+    assert result.status == "dead-lettered" and "HTTP 404: no_service" in result.detail
+    assert sleeps == [] and len(slack.requests) == 1
+    assert dead_letters[0]["alert"]["title"] == alert.title
+
+
+def test_unreachable_slack_is_retried_then_dead_lettered(alert, dead_letters):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sleeps = []
+    result = delivery_to(f"http://127.0.0.1:{port}/hook", dead_letters, sleeps).deliver(alert)
+    assert result.status == "dead-lettered" and "unreachable" in result.detail
+    assert sleeps == [0.5, 1.0, 2.0]
+
+
+def test_unreadable_secret_dead_letters_instead_of_losing_the_alert(alert, dead_letters):
+    def broken():
+        raise RuntimeError("AccessDeniedException")
+
+    result = SlackDelivery(broken, dead_letters.append, sleep=lambda s: None).deliver(alert)
+    assert result.status == "dead-lettered"
+    assert "AccessDeniedException" in dead_letters[0]["reason"]
+
+
+@pytest.mark.parametrize("secret", ["https://hooks.slack.com/services/T/B/X", '{"webhook_url": "https://hooks.slack.com/services/T/B/X"}'])
+def test_webhook_secret_formats(secret):
+    assert webhook_url_from_secret(secret) == "https://hooks.slack.com/services/T/B/X"
+
+
+def test_webhook_secret_must_be_a_url():
+    with pytest.raises(ValueError, match="https://"):
+        webhook_url_from_secret("xoxb-not-a-webhook")
+
+
+def test_cloudwatch_alarm_on_the_topic_becomes_a_readable_alert():
+    alarm = {"AlarmName": "leash-UndeliveredEventsAlarm", "NewStateValue": "ALARM",
+             "NewStateReason": "Threshold Crossed: 1 datapoint [3.0] was greater than the threshold (0.0).",
+             "AlarmArn": "arn:aws:cloudwatch:us-east-1:111122223333:alarm:leash-UndeliveredEventsAlarm",
+             "AWSAccountId": "111122223333", "StateChangeTime": "2026-11-22T21:10:00.000+0000"}
+    alert = alert_from_sns_message(json.dumps(alarm))
+    assert alert.title == "CloudWatch alarm leash-UndeliveredEventsAlarm is ALARM"
+    assert alert.severity == "high" and alert.region == "us-east-1"
+
+
+@pytest.fixture
+def forwarder_env(aws, monkeypatch):
+    sqs = boto3.client("sqs")
+    queue = sqs.create_queue(QueueName="slack-dlq")["QueueUrl"]
+    monkeypatch.setenv("SLACK_DEAD_LETTER_QUEUE_URL", queue)
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "slack")
+    return sqs, queue
+
+
+def sns_event(alert):
+    body = json.loads(sns_message(alert)["Message"])
+    return {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": body["lambda"], "Subject": "x",
+                                                            "Timestamp": "2026-11-22T21:04:40.000Z"}}]}
+
+
+def test_forwarder_without_slack_logs_once_and_returns(forwarder_env, monkeypatch, alert, lambda_context, capsys):
+    monkeypatch.setenv("SLACK_WEBHOOK_SECRET_ARN", "")
+    handler = load_handler("slack_forwarder")
+    assert handler.lambda_handler(sns_event(alert), lambda_context) == {"results": ["not-configured"]}
+    assert handler.lambda_handler(sns_event(alert), lambda_context) == {"results": ["not-configured"]}
+    assert capsys.readouterr().out.count("no Slack webhook configured") == 1
+
+
+def test_forwarder_reads_webhook_from_secret_and_dead_letters_failures(forwarder_env, monkeypatch, slack, alert,
+                                                                       lambda_context):
+    sqs, queue = forwarder_env
+    arn = boto3.client("secretsmanager").create_secret(Name="leash/slack", SecretString=json.dumps(
+        {"webhook_url": slack.url}))["ARN"]
+    monkeypatch.setenv("SLACK_WEBHOOK_SECRET_ARN", arn)
+    handler = load_handler("slack_forwarder")
+
+    assert handler.lambda_handler(sns_event(alert), lambda_context) == {"results": ["posted"]}
+    slack.replies = [(403, {}, "invalid_token")]
+    assert handler.lambda_handler(sns_event(alert), lambda_context) == {"results": ["dead-lettered"]}
+    (message,) = sqs.receive_message(QueueUrl=queue)["Messages"]
+    assert "HTTP 403: invalid_token" in json.loads(message["Body"])["reason"]

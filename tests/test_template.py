@@ -1,0 +1,135 @@
+"""template.yaml and the catalog agree, the rules fit EventBridge's quota, and roles are least-privilege."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from leash.catalog import CATALOG, Impact
+from leash.patterns import MAX_PATTERN_CHARS, rewrite_template
+from leash_cli.template import TEMPLATE, Router, deployment_for, eventbridge_rules, load_template
+
+ACCT = "111122223333"
+
+
+@pytest.fixture(scope="module")
+def template():
+    return load_template()
+
+
+@pytest.fixture(scope="module")
+def router():
+    return Router.from_template()
+
+
+def test_generated_rules_match_the_catalog():
+    text = TEMPLATE.read_text()
+    assert rewrite_template(text) == text, "template.yaml drifted from leash/catalog.py: run `make patterns`"
+
+
+def test_every_rule_fits_eventbridge_pattern_quota_with_long_parameters(template):
+    deployment = deployment_for(template, {
+        "ResourcePrefix": "leash-security-prod1",
+        "AgentRoleNames": ",".join(f"ai-agent-role-with-a-long-name-{i}" for i in range(4)),
+        "AgentRoleNamePrefix": "ai-agent-long-prefix-", "AgentSessionNamePrefix": "agent-session-long-",
+        "AgentSourceIdentityPrefix": "agent-source-identity-",
+    }, account=ACCT)
+    for rule in eventbridge_rules(template, deployment):
+        size = len(json.dumps(rule.pattern, separators=(",", ":")))
+        assert size <= MAX_PATTERN_CHARS, f"{rule.name} is {size} characters"
+
+
+def identity(kind: str) -> dict:
+    names = {"agent": "ai-agent-deploy", "human": "platform-admin", "leash": "leash-notify-us-east-1"}
+    name = names[kind]
+    return {"type": "AssumedRole", "arn": f"arn:aws:sts::{ACCT}:assumed-role/{name}/s1", "accountId": ACCT,
+            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": f"arn:aws:iam::{ACCT}:role/{name}",
+                                                 "userName": name}}}
+
+
+def call(action, who="agent", **detail):
+    params = {}
+    for key, matchers in (action.only_when or {}).items():  # the stripping form, e.g. enable=false
+        first = matchers[0]
+        params[key] = "db.r6g.4xlarge" if isinstance(first, dict) else first
+    event = {"version": "0", "detail-type": "AWS API Call via CloudTrail", "source": f"aws.{action.service}",
+             "account": ACCT, "region": "us-east-1",
+             "detail": {"eventSource": action.event_source, "eventName": action.name, "awsRegion": "us-east-1",
+                        "userIdentity": identity(who), "requestParameters": params, "eventID": "e-1"}}
+    event["detail"].update(detail)
+    return event
+
+
+@pytest.mark.parametrize("action", CATALOG, ids=lambda a: a.action)
+def test_each_catalog_action_reaches_notify_when_it_matters(router, action):
+    agent_rules = router.route(call(action))
+    assert agent_rules and all(r.function == "NotifyFunction" for r in agent_rules)
+    human_rules = router.route(call(action, who="human"))
+    assert bool(human_rules) is (action.impact is not Impact.SENSITIVE)
+
+
+@pytest.mark.parametrize("action", CATALOG, ids=lambda a: a.action)
+def test_leash_own_and_failed_calls_never_invoke_anything(router, action):
+    assert router.route(call(action, who="leash")) == []
+    assert router.route(call(action, errorCode="AccessDenied")) == []
+
+
+@pytest.mark.parametrize("action", [a for a in CATALOG if a.only_when], ids=lambda a: a.action)
+def test_harmless_form_of_conditional_calls_invokes_nothing(router, action):
+    harmless = call(action)
+    harmless["detail"]["requestParameters"] = {"applyImmediately": True}
+    assert router.route(harmless) == []
+
+
+def test_guardduty_detector_enabled_again_is_not_an_alert(router):
+    (update,) = [a for a in CATALOG if a.action == "guardduty:UpdateDetector"]
+    event = call(update)
+    event["detail"]["requestParameters"] = {"detectorId": "d1", "enable": True}
+    assert router.route(event) == []
+
+
+def test_agent_signals_follow_the_deploy_parameters(template):
+    (attach,) = [a for a in CATALOG if a.action == "iam:AttachRolePolicy"]
+    event = call(attach, who="human")
+    event["detail"]["userIdentity"]["arn"] = f"arn:aws:sts::{ACCT}:assumed-role/platform-admin/agent-claude-42"
+    event["detail"]["userIdentity"]["sessionContext"]["sourceIdentity"] = "bot-jordan"
+
+    def routed(**overrides):
+        return [r.name for r in Router(eventbridge_rules(template, deployment_for(template, overrides))).route(event)]
+
+    assert routed() == []
+    assert routed(AgentSessionNamePrefix="agent-") == ["AgentSensitiveIdentityIam"]
+    assert routed(AgentSourceIdentityPrefix="bot-") == ["AgentSensitiveIdentityIam"]
+    assert routed(AgentRoleNames="ci-runner,platform-admin") == ["AgentSensitiveIdentityIam"]
+    assert routed(AgentRoleNamePrefix="") == []
+
+
+def _statements(template):
+    for logical_id, res in template["Resources"].items():
+        props = res.get("Properties", {})
+        for policy in props.get("Policies", []):
+            for st in policy["PolicyDocument"]["Statement"]:
+                yield logical_id, st
+
+
+def test_no_allow_on_every_action(template):
+    for logical_id, st in _statements(template):
+        st = st["Fn::If"][1] if "Fn::If" in st else st
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        assert st["Effect"] == "Allow" and "*" not in actions, logical_id
+        assert all(not a.endswith(":*") for a in actions), (logical_id, actions)
+
+
+def test_functions_run_python313_on_arm64_with_the_layer(template):
+    fn = template["Globals"]["Function"]
+    assert fn["Runtime"] == "python3.13" and fn["Architectures"] == ["arm64"]
+    layer = template["Resources"]["LeashLayer"]
+    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+
+
+def test_every_leash_role_carries_the_prefix_the_patterns_exclude(template):
+    roles = {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::IAM::Role"}
+    assert roles
+    for logical_id, role in roles.items():
+        assert role["Properties"]["RoleName"]["Fn::Sub"].startswith("${ResourcePrefix}-"), logical_id
