@@ -92,7 +92,7 @@ class CountingIam:
 def test_role_tag_lookup_is_cached_per_ttl():
     now = [0.0]
     iam = CountingIam([{"Key": "Usage", "Value": "Agent"}])
-    cache = RoleTagCache(iam, ttl_seconds=300, clock=lambda: now[0])
+    cache = RoleTagCache(lambda: iam, ttl_seconds=300, clock=lambda: now[0])
     assert cache("bot") == {"Usage": "Agent"} and cache("bot") == {"Usage": "Agent"}
     assert iam.calls == 1
     now[0] = 301
@@ -101,6 +101,6 @@ def test_role_tag_lookup_is_cached_per_ttl():
 
 
 def test_role_tag_lookup_failure_classifies_as_human_not_crash():
-    cache = RoleTagCache(CountingIam(fail=True))
+    cache = RoleTagCache(lambda: CountingIam(fail=True))
     actor = classify_actor(role("data-bot"), ActorConfig(), tag_lookup=cache)
     assert actor.kind is ActorKind.HUMAN and cache.errors == 1

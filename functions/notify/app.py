@@ -18,7 +18,7 @@ metrics = Metrics()
 _publish, _idempotency = once_per_event(
     SnsPublisher(boto3.client("sns"), os.environ["ALERTS_TOPIC_ARN"]), os.environ["IDEMPOTENCY_TABLE"]
 )
-notifier = Notifier(ActorConfig.from_env(os.environ), _publish, RoleTagCache(boto3.client("iam")))
+notifier = Notifier(ActorConfig.from_env(os.environ), _publish, RoleTagCache(lambda: boto3.client("iam")))
 
 _METRIC = {
     "published": "AlertsPublished",

@@ -111,8 +111,11 @@ TagLookup = Callable[[str], Mapping[str, str] | None]
 class RoleTagCache:
     """`iam:ListRoleTags` with a per-container cache, so a busy agent costs one IAM call per TTL."""
 
-    def __init__(self, iam_client: Any, ttl_seconds: float = 300.0, clock: Callable[[], float] = time.monotonic):
-        self._iam = iam_client
+    def __init__(
+        self, iam_client: Callable[[], Any], ttl_seconds: float = 300.0, clock: Callable[[], float] = time.monotonic
+    ):
+        self._new_client = iam_client  # a factory: the client is built on the first lookup, not at cold start
+        self._iam: Any = None
         self._ttl = ttl_seconds
         self._clock = clock
         self._cache: dict[str, tuple[float, Mapping[str, str] | None]] = {}
@@ -125,6 +128,7 @@ class RoleTagCache:
             return hit[1]
         tags: Mapping[str, str] | None
         try:
+            self._iam = self._iam or self._new_client()
             pages = self._iam.get_paginator("list_role_tags").paginate(RoleName=role_name)
             tags = {t["Key"]: t["Value"] for page in pages for t in page.get("Tags", [])}
         except Exception:  # noqa: BLE001 - an unreadable tag must not lose the alert

@@ -1,0 +1,64 @@
+"""Cold-start import time of each handler next to a bare `import boto3`, measured in one run.
+
+Each sample is a fresh interpreter (as a Lambda cold start is); prints the median of N runs.
+Run: .venv/bin/python benchmarks/coldstart.py [N]
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {
+    **os.environ,
+    "PYTHONPATH": str(ROOT / "layers" / "leash"),
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "ALERTS_TOPIC_ARN": "arn:aws:sns:us-east-1:111122223333:leash-alerts",
+    "IDEMPOTENCY_TABLE": "leash-idempotency",
+    "SLACK_DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/111122223333/slack-dlq",
+    "POWERTOOLS_METRICS_NAMESPACE": "Leash",
+}
+PROBE = """
+import time, importlib.util, sys
+t = time.perf_counter()
+{body}
+print((time.perf_counter() - t) * 1000)
+"""
+TARGETS = {
+    "import boto3 (bare)": "import boto3",
+    "boto3 + one client": "import boto3; boto3.client('sns')",
+    **{
+        f"functions/{fn}/app.py": (
+            f"spec = importlib.util.spec_from_file_location('app', {str(ROOT / 'functions' / fn / 'app.py')!r})\n"
+            "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)"
+        )
+        for fn in ("notify", "slack_forwarder")
+    },
+}
+
+
+def sample(body: str) -> float:
+    out = subprocess.run([sys.executable, "-c", PROBE.format(body=body)], env=ENV, capture_output=True, text=True,
+                         check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 15
+    for _ in range(2):  # warm the OS file cache so every target is measured alike
+        for body in TARGETS.values():
+            sample(body)
+    print(f"median of {runs} fresh interpreters, Python {sys.version.split()[0]}")
+    for name, body in TARGETS.items():
+        times = [sample(body) for _ in range(runs)]
+        print(f"  {name:34s} {statistics.median(times):7.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

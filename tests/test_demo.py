@@ -1,0 +1,27 @@
+"""The README's first command: the demo runs headless on an emulated account and shows the alerts."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from leash_cli.demo import print_demo, run_demo
+
+
+def test_demo_plays_every_sample_and_prints_alerts(monkeypatch):
+    monkeypatch.setenv("AWS_PROFILE", "a-real-profile-that-must-not-be-used")
+    steps = run_demo()
+    by_event = {s.event: s for s in steps}
+
+    db = by_event["rds-delete-db-instance-skip-final-snapshot-by-agent"]
+    assert (db.rules, db.status, str(db.alert.severity)) == (("DestructiveData",), "published", "critical")
+    assert by_event["rds-modify-db-instance-by-leash"].status == "not routed"
+    assert by_event["ec2-terminate-instances-by-autoscaling"].status == "ignored"
+    assert sum(1 for s in steps if s.alert) == 14
+
+    console = Console(record=True, width=120)
+    print_demo(steps, console)
+    text = console.export_text()
+    assert "[CRITICAL] agent ai-agent-deploy deleted DB instance prod-db" in text
+    assert "19 events, 14 alerts, 4 filtered out by EventBridge patterns." in text
+    import os
+    assert os.environ["AWS_PROFILE"] == "a-real-profile-that-must-not-be-used"  # restored afterwards
