@@ -14,7 +14,7 @@ SAM       := $(SAM_VENV)/bin/sam
 # sam build looks for python3.13 on PATH to build a python3.13 runtime.
 SAM_PATH  := $(dir $(PYTHON313)):$(PATH)
 
-.PHONY: demo test lint build patterns bench clean check-python
+.PHONY: demo test lint build patterns docs bench clean check-python
 
 check-python:
 	@test -n "$(PYTHON313)" || { echo "Leash needs Python 3.13 (the Lambda runtime). Install it, or run: make PYTHON313=/path/to/python3.13"; exit 1; }
@@ -37,8 +37,12 @@ demo: $(BIN)/.installed
 test: $(BIN)/.installed
 	$(BIN)/pytest
 
+# The catalog is the source of truth: regenerate the template's rules and the docs from it.
 patterns: $(BIN)/.installed
 	$(BIN)/python -m leash.patterns --write template.yaml
+
+docs: $(BIN)/.installed
+	$(BIN)/python -m leash.patterns --docs docs/catalog.md
 
 lint: $(BIN)/.installed $(SAM).installed
 	$(BIN)/cfn-lint template.yaml
@@ -46,6 +50,9 @@ lint: $(BIN)/.installed $(SAM).installed
 
 build: $(SAM).installed
 	PATH="$(SAM_PATH)" $(SAM) build --parallel
+
+bench: $(BIN)/.installed
+	$(BIN)/python benchmarks/coldstart.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache

@@ -133,3 +133,9 @@ def test_every_leash_role_carries_the_prefix_the_patterns_exclude(template):
     assert roles
     for logical_id, role in roles.items():
         assert role["Properties"]["RoleName"]["Fn::Sub"].startswith("${ResourcePrefix}-"), logical_id
+
+
+def test_catalog_docs_are_generated_from_the_catalog():
+    from leash.catalog import markdown
+
+    assert (TEMPLATE.parent / "docs" / "catalog.md").read_text() == markdown(), "run `make docs`"

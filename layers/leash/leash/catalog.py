@@ -311,3 +311,33 @@ def lookup(call: ApiCall) -> CatalogAction | None:
 
 def entries(impact: Impact | None = None) -> Iterator[CatalogAction]:
     return (e for e in CATALOG if impact is None or e.impact == impact)
+
+
+def markdown() -> str:
+    """docs/catalog.md, generated: what Leash watches and how bad each call is (`make docs`)."""
+    from leash.patterns import FAMILIES
+
+    lines = [
+        "# What Leash watches",
+        "",
+        "Generated from `layers/leash/leash/catalog.py` by `make docs`; a test fails when it is stale.",
+        "",
+        "Severity = impact x who: **irreversible** and **cover-up** calls are *critical* from anyone;",
+        "**destructive** calls are *high* from an agent, *medium* from a human, *low* from an exempt principal;",
+        "**sensitive** calls are alerted only for agents (*medium*). Root is always *critical*;",
+        "Leash's own roles and AWS service-linked roles never alert.",
+        "",
+        "| family | action | impact | worse when | alert says |",
+        "|---|---|---|---|---|",
+    ]
+    for a in sorted(CATALOG, key=lambda a: (FAMILIES[a.service], a.impact is Impact.SENSITIVE, a.action)):
+        worse = "; ".join(f"{e.because} → {e.impact}" for e in a.escalations)
+        only = f" (only when `{_pattern_text(a.only_when)}`)" if a.only_when else ""
+        lines.append(f"| {FAMILIES[a.service]} | `{a.action}`{only} | {a.impact} | {worse} | {a.did} … |")
+    return "\n".join(lines) + "\n"
+
+
+def _pattern_text(pattern: Mapping[str, Any]) -> str:
+    import json
+
+    return json.dumps(dict(pattern), separators=(",", ":"))

@@ -216,7 +216,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write the catalog's EventBridge rules into template.yaml.")
     parser.add_argument("--write", metavar="TEMPLATE", help="rewrite the generated block of this template")
     parser.add_argument("--check", metavar="TEMPLATE", help="exit 1 when the template's block is out of date")
+    parser.add_argument("--docs", metavar="MARKDOWN", help="write the catalog's table (docs/catalog.md)")
     args = parser.parse_args(argv)
+    if args.docs:
+        from leash.catalog import markdown
+
+        Path(args.docs).write_text(markdown())
+        print(f"{args.docs}: wrote {len(CATALOG)} actions")
+        return 0
     target = args.write or args.check
     if not target:
         print(render_block())
