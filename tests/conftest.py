@@ -14,6 +14,9 @@ from moto import mock_aws
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "events"
 ACCOUNT = "111122223333"
+GUARDRAIL_POLICY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/agent-guardrail-deny"
+BOUNDARY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/agent-boundary"
+FUNCTION_DIRS = {"NotifyFunction": "notify", "ReapplyFunction": "reapply"}
 
 
 @pytest.fixture(autouse=True)
@@ -90,10 +93,17 @@ class AlertInbox:
 def notify_stack(aws, monkeypatch):
     """The notify function's world on moto: alerts topic, idempotency table, an inbox; env as template.yaml sets it."""
     topic_arn = boto3.client("sns").create_topic(Name="leash-alerts")["TopicArn"]
-    boto3.client("dynamodb").create_table(
+    dynamodb = boto3.client("dynamodb")
+    dynamodb.create_table(
         TableName="leash-idempotency",
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.create_table(
+        TableName="leash-ledger",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
     env = {
@@ -106,8 +116,24 @@ def notify_stack(aws, monkeypatch):
         "LEASH_AGENT_SESSION_PREFIX": "",
         "LEASH_AGENT_SOURCE_IDENTITY_PREFIX": "",
         "LEASH_EXEMPT_ARNS": f"arn:aws:iam::{ACCOUNT}:role/breakglass-admin",
+        "LEDGER_TABLE": "leash-ledger",
+        "LEDGER_RETENTION_DAYS": "30",
+        "LEASH_GUARDRAIL_POLICY_ARNS": GUARDRAIL_POLICY_ARN,
+        "LEASH_PERMISSIONS_BOUNDARY_ARN": BOUNDARY_ARN,
+        "LEASH_ALERT_ONLY_PROTECTIONS": "",
     }
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     inbox = AlertInbox(topic_arn)
     return topic_arn, inbox
+
+
+def ledger_records(event_id: str) -> list[dict]:
+    """The ledger items written for one CloudTrail eventID, as plain values."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    des = TypeDeserializer()
+    items = boto3.client("dynamodb").query(
+        TableName="leash-ledger", KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"event#{event_id}"}})["Items"]
+    return [{k: des.deserialize(v) for k, v in item.items()} for item in items]

@@ -16,12 +16,18 @@ def test_demo_plays_every_sample_and_prints_alerts(monkeypatch):
     assert (db.rules, db.status, str(db.alert.severity)) == (("DestructiveData",), "published", "critical")
     assert by_event["rds-modify-db-instance-by-leash"].status == "not routed"
     assert by_event["ec2-terminate-instances-by-autoscaling"].status == "ignored"
-    assert sum(1 for s in steps if s.alert) == 14
+    assert sum(1 for s in steps if s.alert) == 32
+    assert by_event["cloudformation-update-termination-protection-disabled-by-agent"].status == "skipped"
+    versioning = by_event["s3-put-bucket-versioning-suspended-by-agent"]
+    assert versioning.rules == ("ReapplyData2",)
+    assert versioning.alert.leash_did[0].startswith("Leash re-enabled versioning")
+    trail = by_event["cloudtrail-stop-logging-by-agent"]
+    assert trail.alert.leash_did[0].startswith("Leash restarted logging")
 
     console = Console(record=True, width=120)
     print_demo(steps, console)
     text = console.export_text()
     assert "[CRITICAL] agent ai-agent-deploy deleted DB instance prod-db" in text
-    assert "19 events, 14 alerts, 4 filtered out by EventBridge patterns." in text
+    assert "38 events, 32 alerts, 20 protections put back, 4 filtered out by EventBridge patterns." in text
     import os
     assert os.environ["AWS_PROFILE"] == "a-real-profile-that-must-not-be-used"  # restored afterwards

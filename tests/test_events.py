@@ -11,7 +11,7 @@ import json
 import boto3
 import pytest
 
-from conftest import EVENTS, load_event, load_handler
+from conftest import BOUNDARY_ARN, EVENTS, FUNCTION_DIRS, GUARDRAIL_POLICY_ARN, load_event, load_handler
 from leash.alerts import Alert, render_slack
 from leash_cli.template import Router
 
@@ -31,7 +31,7 @@ EXPECTED = {
         ["AgentSensitiveIdentityIam"], "published", "medium",
         ["agent ai-agent-deploy attached a policy to role ai-agent-deploy", "role name starts with ai-agent-"]),
     "cloudtrail-stop-logging-by-agent": (
-        ["DestructiveAudit"], "published", "critical",
+        ["ReapplyAudit"], "published", "critical",
         ["stopped CloudTrail logging of arn:aws:cloudtrail:us-east-1:111122223333:trail/org-trail", "covering tracks"]),
     "ec2-delete-subnet-by-exempt-role": (
         ["DestructiveCompute"], "published", "low",
@@ -45,7 +45,7 @@ EXPECTED = {
         ["DestructiveAudit"], "published", "high", ["agent ai-agent-deploy disabled GuardDuty detector"]),
     "secretsmanager-delete-secret-force-by-iam-user": (
         ["DestructiveIdentity"], "published", "critical",
-        ["human bob deleted secret prod/payments/stripe-key", "deleted without a recovery window"]),
+        ["human bob deleted secret prod/payments/stripe-key without a recovery window"]),
     "ec2-terminate-instances-by-autoscaling": (
         ["DestructiveCompute"], "ignored", None, ["made by aws-service autoscaling.amazonaws.com"]),
     "lambda-delete-function-by-tagged-agent-role": (
@@ -58,10 +58,52 @@ EXPECTED = {
     "cloudformation-delete-stack-by-agent": (
         ["DestructivePlatform"], "published", "high", ["deleted CloudFormation stack webhooks-prod"]),
     "ec2-authorize-security-group-ingress-by-agent": (
-        ["AgentSensitiveComputeEc2"], "published", "medium", ["opened ingress on security group sg-0123456789abcdef0"]),
+        ["ReapplyAgentComputeEc2"], "published", "high",
+        ["opened ingress on security group sg-0123456789abcdef0", "opened to the whole internet"]),
     "kms-schedule-key-deletion-by-agent": (
-        ["DestructiveIdentity"], "published", "critical",
+        ["ReapplyIdentity"], "published", "critical",
         ["scheduled deletion of KMS key arn:aws:kms:us-east-1:111122223333:key/1234abcd", "in 7 days"]),
+    # Protections stripped: the reapply function owns these (tests/test_reapply.py puts each one back on
+    # moto; here no resource exists, so the alert says it is gone).
+    "cloudformation-update-termination-protection-disabled-by-agent": (
+        ["ReapplyPlatform"], "published", "high", ["disabled termination protection on stack webhooks-prod"]),
+    "cloudtrail-put-event-selectors-without-management-events-by-agent": (
+        ["ReapplyAudit"], "published", "critical", ["dropped management events from CloudTrail trail org-trail"]),
+    "cloudtrail-update-trail-single-region-by-agent": (
+        ["ReapplyAudit"], "published", "critical", ["weakened CloudTrail trail org-trail"]),
+    "config-stop-configuration-recorder-by-agent": (
+        ["ReapplyAudit"], "published", "high", ["stopped AWS Config recorder default"]),
+    "dynamodb-update-table-disable-deletion-protection-by-agent": (
+        ["ReapplyData1"], "published", "high", ["disabled deletion protection on orders"]),
+    "ec2-disable-ebs-encryption-by-default-by-agent": (
+        ["ReapplyCompute"], "published", "high", ["disabled EBS encryption by default", "eu-west-1"]),
+    "ec2-modify-instance-attribute-disable-termination-protection-by-agent": (
+        ["ReapplyCompute"], "published", "high", ["disabled termination protection on i-0b5a7e1c2d3f40516"]),
+    "iam-delete-role-permissions-boundary-by-agent": (
+        ["ReapplyIdentity"], "published", "high", ["removed the permissions boundary of role ai-agent-deploy"]),
+    "iam-detach-role-policy-guardrail-by-agent": (
+        ["ReapplyIdentity"], "published", "high",
+        ["detached guardrail policy from role ai-agent-deploy (arn:aws:iam::111122223333:policy/agent-guardrail-deny)"]),
+    "iam-put-role-permissions-boundary-replaced-by-human": (
+        ["ReapplyIdentity"], "published", "medium", ["replaced the permissions boundary of role ai-agent-deploy"]),
+    "kms-disable-key-by-agent": (["ReapplyIdentity"], "published", "high", ["disabled KMS key"]),
+    "rds-modify-db-cluster-disable-deletion-protection-by-agent": (
+        ["ReapplyData1"], "published", "high", ["disabled deletion protection on prod-aurora"]),
+    "rds-modify-db-instance-disable-deletion-protection-by-agent": (
+        ["ReapplyData1"], "published", "high", ["agent ai-agent-deploy disabled deletion protection on prod-db"]),
+    "rds-modify-db-instance-disable-deletion-protection-by-exempt-role": (
+        ["ReapplyData1"], "published", "low", ["Exempt principal: Leash did not touch"]),
+    "s3-delete-account-public-access-block-by-agent": (
+        ["ReapplyData2"], "published", "high", ["removed the account-wide S3 public access block"]),
+    "s3-delete-bucket-public-access-block-by-agent": (
+        ["ReapplyData2"], "published", "high", ["removed the public access block of customer-uploads"]),
+    "s3-put-bucket-public-access-block-weakened-by-human": (
+        ["ReapplyData2"], "published", "medium", ["weakened the public access block of customer-uploads"]),
+    "s3-put-bucket-versioning-suspended-by-agent": (
+        ["ReapplyData2"], "published", "high", ["suspended versioning on nightly-db-backups"]),
+    "secretsmanager-delete-secret-with-recovery-window-by-agent": (
+        ["ReapplyIdentity"], "published", "high",
+        ["deleted secret prod/payments/stripe-key (recovery window 7 days)"]),
     "malformed-ec2-state-change-notification": (
         [], "rejected", None, ["detail-type is 'EC2 Instance State-change Notification'"]),
 }  # fmt: skip
@@ -73,7 +115,10 @@ def test_every_sample_event_is_exercised():
 
 @pytest.fixture(scope="module")
 def router():
-    return Router.from_template()
+    # The deploy parameters that the handlers' environment mirrors (tests/conftest.py).
+    return Router.from_template(overrides={"GuardrailPolicyArns": GUARDRAIL_POLICY_ARN,
+                                           "AgentPermissionsBoundaryArn": BOUNDARY_ARN,
+                                           "ExemptPrincipalArns": "arn:aws:iam::111122223333:role/breakglass-admin"})
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -83,19 +128,23 @@ def test_template_rules_route_the_event(router, name):
 
 
 @pytest.fixture
-def notify(notify_stack):
+def handlers(notify_stack):
     # The role whose only agent signal is its Usage=Agent tag.
     iam = boto3.client("iam")
     iam.create_role(RoleName="data-pipeline-bot", AssumeRolePolicyDocument="{}", Tags=[{"Key": "Usage", "Value": "Agent"}])
-    return load_handler("notify"), notify_stack[1]
+    return {fn: load_handler(d) for fn, d in FUNCTION_DIRS.items()}, notify_stack[1]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_notify_handler_does_what_the_event_deserves(notify, lambda_context, name):
-    handler, inbox = notify
+def test_handler_does_what_the_event_deserves(router, handlers, lambda_context, name):
+    functions, inbox = handlers
     _, status, severity, phrases = EXPECTED[name]
+    event = load_event(name)
+    # The function its rules target; events no rule matches still get a clean answer from notify.
+    targets = {r.function for r in router.route(event)} or {"NotifyFunction"}
+    assert len(targets) == 1
 
-    result = handler.lambda_handler(load_event(name), lambda_context)
+    result = functions[targets.pop()].lambda_handler(event, lambda_context)
 
     assert result["status"] == status
     assert result["severity"] == severity

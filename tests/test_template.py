@@ -40,6 +40,17 @@ def test_every_rule_fits_eventbridge_pattern_quota_with_long_parameters(template
         assert size <= MAX_PATTERN_CHARS, f"{rule.name} is {size} characters"
 
 
+GUARDRAIL = f"arn:aws:iam::{ACCT}:policy/agent-guardrail-deny"
+BOUNDARY = f"arn:aws:iam::{ACCT}:policy/agent-boundary"
+
+
+@pytest.fixture(scope="module")
+def router(template):
+    """The template's rules with the guardrail parameters set, so their forms can match."""
+    return Router(eventbridge_rules(template, deployment_for(
+        template, {"GuardrailPolicyArns": GUARDRAIL, "AgentPermissionsBoundaryArn": BOUNDARY}, account=ACCT)))
+
+
 def identity(kind: str) -> dict:
     names = {"agent": "ai-agent-deploy", "human": "platform-admin", "leash": "leash-notify-us-east-1"}
     name = names[kind]
@@ -48,25 +59,52 @@ def identity(kind: str) -> dict:
                                                  "userName": name}}}
 
 
-def call(action, who="agent", **detail):
-    params = {}
-    for key, matchers in (action.only_when or {}).items():  # the stripping form, e.g. enable=false
-        first = matchers[0]
-        params[key] = "db.r6g.4xlarge" if isinstance(first, dict) else first
+def example(form: dict, negate: bool = False) -> dict:
+    """requestParameters that satisfy a routing form (or, negated, its harmless twin)."""
+    out = {}
+    for key, sub in form.items():
+        if key == "$or":
+            out.update(example(sub[0], negate))
+        elif isinstance(sub, dict):
+            if "Ref" in sub:
+                out[key] = "arn:aws:iam::aws:policy/ReadOnlyAccess" if negate else GUARDRAIL
+            else:
+                out[key] = example(sub, negate)
+        else:
+            first = sub[0]
+            if isinstance(first, bool):
+                out[key] = (not first) if negate else first
+            elif isinstance(first, str):
+                out[key] = "Enabled" if negate else first
+            elif first == {"exists": True}:
+                if not negate:
+                    out[key] = "db.r6g.4xlarge"
+            elif first == {"exists": False}:
+                if negate:
+                    out[key] = True
+            elif "anything-but" in first:
+                out[key] = BOUNDARY if negate else "arn:aws:iam::aws:policy/AdministratorAccess"
+    return out
+
+
+def call(action, who="agent", negate=False, **detail):
+    form = action.route_when or action.only_when or {}
     event = {"version": "0", "detail-type": "AWS API Call via CloudTrail", "source": f"aws.{action.service}",
              "account": ACCT, "region": "us-east-1",
              "detail": {"eventSource": action.event_source, "eventName": action.name, "awsRegion": "us-east-1",
-                        "userIdentity": identity(who), "requestParameters": params, "eventID": "e-1"}}
+                        "userIdentity": identity(who), "requestParameters": example(form, negate),
+                        "eventID": "e-1"}}
     event["detail"].update(detail)
     return event
 
 
 @pytest.mark.parametrize("action", CATALOG, ids=lambda a: a.action)
-def test_each_catalog_action_reaches_notify_when_it_matters(router, action):
+def test_each_catalog_action_reaches_its_function_when_it_matters(router, action):
+    wanted = "ReapplyFunction" if action.protection else "NotifyFunction"
     agent_rules = router.route(call(action))
-    assert agent_rules and all(r.function == "NotifyFunction" for r in agent_rules)
+    assert agent_rules and {r.function for r in agent_rules} == {wanted}
     human_rules = router.route(call(action, who="human"))
-    assert bool(human_rules) is (action.impact is not Impact.SENSITIVE)
+    assert bool(human_rules) is (not action.routed_for_agents_only)
 
 
 @pytest.mark.parametrize("action", CATALOG, ids=lambda a: a.action)
@@ -75,11 +113,14 @@ def test_leash_own_and_failed_calls_never_invoke_anything(router, action):
     assert router.route(call(action, errorCode="AccessDenied")) == []
 
 
-@pytest.mark.parametrize("action", [a for a in CATALOG if a.only_when], ids=lambda a: a.action)
-def test_harmless_form_of_conditional_calls_invokes_nothing(router, action):
-    harmless = call(action)
-    harmless["detail"]["requestParameters"] = {"applyImmediately": True}
-    assert router.route(harmless) == []
+# DeleteSecret's two forms (forced, recovery window) cover every DeleteSecret by design.
+CONDITIONAL = [a for a in CATALOG if (a.only_when or a.route_when) and a.action != "secretsmanager:DeleteSecret"]
+
+
+@pytest.mark.parametrize("action", CONDITIONAL, ids=lambda a: a.action)
+def test_harmless_form_of_each_conditional_call_invokes_nothing(router, action):
+    harmless = call(action, negate=True)
+    assert router.route(harmless) == [], harmless["detail"]["requestParameters"]
 
 
 def test_guardduty_detector_enabled_again_is_not_an_alert(router):
@@ -139,3 +180,21 @@ def test_catalog_docs_are_generated_from_the_catalog():
     from leash.catalog import markdown
 
     assert (TEMPLATE.parent / "docs" / "catalog.md").read_text() == markdown(), "run `make docs`"
+
+
+def test_reapply_role_grants_exactly_what_the_protections_declare(template):
+    from leash.protections import required_permissions
+
+    policy = next(p for p in template["Resources"]["ReapplyRole"]["Properties"]["Policies"]
+                  if p["PolicyName"] == "reapply-protections")
+    granted = set()
+    for st in policy["PolicyDocument"]["Statement"]:
+        st = st["Fn::If"][1] if "Fn::If" in st else st
+        granted |= set(st["Action"] if isinstance(st["Action"], list) else [st["Action"]])
+    assert granted == required_permissions()
+
+
+def test_every_protection_is_reachable_from_the_catalog():
+    from leash.protections import PROTECTIONS
+
+    assert {a.protection for a in CATALOG if a.protection} == set(PROTECTIONS)

@@ -6,6 +6,7 @@ import importlib.util
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +34,22 @@ DEMO_ENV = {
     "LEASH_AGENT_SOURCE_IDENTITY_PREFIX": "",
     "LEASH_EXEMPT_ARNS": f"arn:aws:iam::{ACCOUNT}:role/breakglass-admin",
     "IDEMPOTENCY_TABLE": "leash-idempotency",
+    "LEDGER_TABLE": "leash-ledger",
+    "LEASH_GUARDRAIL_POLICY_ARNS": f"arn:aws:iam::{ACCOUNT}:policy/agent-guardrail-deny",
+    "LEASH_PERMISSIONS_BOUNDARY_ARN": f"arn:aws:iam::{ACCOUNT}:policy/agent-boundary",
+    "LEASH_ALERT_ONLY_PROTECTIONS": "",
+}
+# The deploy parameters the demo's "stack" was deployed with (the handlers' environment mirrors them).
+DEMO_PARAMETERS = {
+    "GuardrailPolicyArns": DEMO_ENV["LEASH_GUARDRAIL_POLICY_ARNS"],
+    "AgentPermissionsBoundaryArn": DEMO_ENV["LEASH_PERMISSIONS_BOUNDARY_ARN"],
+    "ExemptPrincipalArns": DEMO_ENV["LEASH_EXEMPT_ARNS"],
+}
+FUNCTION_DIRS = {"NotifyFunction": "notify", "ReapplyFunction": "reapply"}
+# Samples whose remediation the emulator cannot perform (tests/test_reapply.py covers them with Stubber).
+EMULATOR_GAPS = {
+    "cloudformation-update-termination-protection-disabled-by-agent":
+        "moto does not emulate cloudformation:UpdateTerminationProtection",
 }
 
 
@@ -85,6 +102,65 @@ class _Context:
         return 30_000
 
 
+def seed_account() -> dict[str, dict[str, str]]:
+    """Create the resources the sample events name, as they are right after the agent stripped their protection.
+
+    Returns, per sample, the IDs to rewrite: moto invents instance, group and key IDs of its own.
+    """
+    import boto3
+
+    iam = boto3.client("iam")
+    iam.create_role(RoleName="data-pipeline-bot", AssumeRolePolicyDocument="{}",
+                    Tags=[{"Key": "Usage", "Value": "Agent"}])
+    for name in ("agent-guardrail-deny", "agent-boundary"):
+        iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "iam:*", "Resource": "*"}]}))
+    iam.create_role(RoleName="ai-agent-deploy", AssumeRolePolicyDocument="{}")
+    rds = boto3.client("rds")
+    rds.create_db_instance(DBInstanceIdentifier="prod-db", DBInstanceClass="db.r6g.large", Engine="postgres",
+                           MasterUsername="app", MasterUserPassword="demo-password", AllocatedStorage=100)
+    rds.create_db_cluster(DBClusterIdentifier="prod-aurora", Engine="aurora-postgresql", MasterUsername="app",
+                          MasterUserPassword="demo-password")
+    boto3.client("dynamodb").create_table(
+        TableName="orders", BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+    s3 = boto3.client("s3")
+    for bucket in ("nightly-db-backups", "customer-uploads", "org-trail-logs"):
+        s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket="nightly-db-backups", VersioningConfiguration={"Status": "Suspended"})
+    cloudtrail = boto3.client("cloudtrail")
+    cloudtrail.create_trail(Name="org-trail", S3BucketName="org-trail-logs", IsMultiRegionTrail=False)
+    config = boto3.client("config")
+    config.put_configuration_recorder(ConfigurationRecorder={
+        "name": "default", "roleARN": f"arn:aws:iam::{ACCOUNT}:role/config-recorder"})
+    config.put_delivery_channel(DeliveryChannel={"name": "default", "s3BucketName": "org-trail-logs"})
+    secrets = boto3.client("secretsmanager")
+    secrets.create_secret(Name="prod/payments/stripe-key", SecretString="sk_live_demo")
+    secrets.delete_secret(SecretId="prod/payments/stripe-key", RecoveryWindowInDays=7)
+
+    ec2 = boto3.client("ec2")
+    ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    instance = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    group = ec2.create_security_group(GroupName="web", Description="web", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
+    world_rule = next(r["SecurityGroupRuleId"] for r in ec2.describe_security_group_rules(
+        Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroupRules"] if not r["IsEgress"])
+    kms = boto3.client("kms")
+    disabled, scheduled = (kms.create_key()["KeyMetadata"]["KeyId"] for _ in range(2))
+    kms.disable_key(KeyId=disabled)
+    kms.schedule_key_deletion(KeyId=scheduled, PendingWindowInDays=7)
+    sample_key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    return {
+        "ec2-modify-instance-attribute-disable-termination-protection-by-agent": {"i-0b5a7e1c2d3f40516": instance},
+        "ec2-authorize-security-group-ingress-by-agent": {"sg-0123456789abcdef0": group,
+                                                          "sgr-0abc1234def567890": world_rule},
+        "kms-disable-key-by-agent": {sample_key: disabled},
+        "kms-schedule-key-deletion-by-agent": {sample_key: scheduled},
+    }
+
+
 def run_demo(events_dir: Path = EVENTS) -> list[DemoStep]:
     """Play every sample event; return what happened to each (the CLI prints it, tests assert it)."""
     import boto3
@@ -93,22 +169,40 @@ def run_demo(events_dir: Path = EVENTS) -> list[DemoStep]:
     with emulated_account():
         topic = boto3.client("sns").create_topic(Name="leash-alerts")["TopicArn"]
         os.environ["ALERTS_TOPIC_ARN"] = topic
-        boto3.client("dynamodb").create_table(
+        dynamodb = boto3.client("dynamodb")
+        dynamodb.create_table(
             TableName="leash-idempotency", BillingMode="PAY_PER_REQUEST",
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
-        boto3.client("iam").create_role(RoleName="data-pipeline-bot", AssumeRolePolicyDocument="{}",
-                                        Tags=[{"Key": "Usage", "Value": "Agent"}])
-        router = Router.from_template(account=ACCOUNT)
-        notify = _load_handler("notify")
+        dynamodb.create_table(
+            TableName="leash-ledger", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                  {"AttributeName": "sk", "AttributeType": "S"}])
+        bindings = seed_account()
+        router = Router.from_template(overrides=DEMO_PARAMETERS, account=ACCOUNT)
+        handlers = {fn: _load_handler(d) for fn, d in FUNCTION_DIRS.items()}
+        for handler in handlers.values():
+            handler._idempotency.register_lambda_context(_Context())
         for path in sorted(events_dir.glob("*.json")):
-            event = json.loads(path.read_text())
-            rules = tuple(r.name for r in router.route(event))
-            if not rules:
-                steps.append(DemoStep(path.stem, rules, "not routed", "filtered out by the patterns"))
+            if path.stem in EMULATOR_GAPS:
+                steps.append(DemoStep(path.stem, (), "skipped", EMULATOR_GAPS[path.stem]))
                 continue
-            outcome = notify.notifier.handle(event)
-            steps.append(DemoStep(path.stem, rules, outcome.status, outcome.reason, outcome.alert))
+            text = path.read_text()
+            for sample_id, real_id in bindings.get(path.stem, {}).items():
+                text = text.replace(sample_id, real_id)
+            event = json.loads(text)
+            if isinstance(event.get("detail"), dict) and "eventTime" in event["detail"]:
+                # Played as if it happened a moment ago, so "put back N s later" reads as it would live.
+                event["detail"]["eventTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
+            routed = router.route(event)
+            if not routed:
+                steps.append(DemoStep(path.stem, (), "not routed", "filtered out by the patterns"))
+                continue
+            for function in dict.fromkeys(r.function for r in routed):  # EventBridge invokes each target once
+                outcome = handlers[function].notifier.handle(event)
+                rules = tuple(r.name for r in routed if r.function == function)
+                steps.append(DemoStep(path.stem, rules, outcome.status, outcome.reason, outcome.alert))
     return steps
 
 
@@ -127,13 +221,16 @@ def print_demo(steps: list[DemoStep], console: Any) -> None:
                                 subtitle=f"{step.event} -> {', '.join(step.rules)}", border_style=style.split()[-1],
                                 expand=False))
     table = Table(title="What Leash did with each event")
-    for col in ("event", "rule", "outcome", "severity / reason"):
+    for col in ("event", "rule", "severity / reason", "Leash did"):
         table.add_column(col)
     for step in steps:
-        sev = str(step.alert.severity) if step.alert else step.reason
+        sev = str(step.alert.severity) if step.alert else f"{step.status}: {step.reason}"
         style = SEVERITY_STYLE.get(sev, "dim")
-        table.add_row(step.event, ", ".join(step.rules) or "-", step.status, f"[{style}]{sev}[/]")
+        did = step.alert.leash_did[0] if step.alert and step.alert.leash_did else ("alerted" if step.alert else "-")
+        table.add_row(step.event, ", ".join(step.rules) or "-", f"[{style}]{sev}[/]", did)
     console.print(table)
     alerts = sum(1 for s in steps if s.alert)
-    console.print(f"{len(steps)} events, {alerts} alerts, "
+    reapplied = sum(1 for s in steps if s.alert and any(d.startswith("Leash ") and " s later" in d
+                                                        for d in s.alert.leash_did))
+    console.print(f"{len({s.event for s in steps})} events, {alerts} alerts, {reapplied} protections put back, "
                   f"{sum(1 for s in steps if s.status == 'not routed')} filtered out by EventBridge patterns.")

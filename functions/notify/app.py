@@ -15,10 +15,13 @@ from leash.notify import Notifier, SnsPublisher, once_per_event
 logger = Logger()
 metrics = Metrics()
 
-_publish, _idempotency = once_per_event(
-    SnsPublisher(boto3.client("sns"), os.environ["ALERTS_TOPIC_ARN"]), os.environ["IDEMPOTENCY_TABLE"]
+_once, _idempotency = once_per_event(os.environ["IDEMPOTENCY_TABLE"], key_prefix="notify")
+notifier = Notifier(
+    ActorConfig.from_env(os.environ),
+    SnsPublisher(boto3.client("sns"), os.environ["ALERTS_TOPIC_ARN"]),
+    RoleTagCache(lambda: boto3.client("iam")),
+    once=_once,
 )
-notifier = Notifier(ActorConfig.from_env(os.environ), _publish, RoleTagCache(lambda: boto3.client("iam")))
 
 _METRIC = {
     "published": "AlertsPublished",

@@ -240,3 +240,15 @@ def _agent_signals(
     if via_mcp:
         signals.append("called through the AWS MCP server")
     return tuple(signals)
+
+
+def is_agent_role(role_name: str, config: ActorConfig, tag_lookup: TagLookup | None = None) -> bool:
+    """Whether a role (the target of a call, not the caller) is an agent role: by name, prefix or Usage tag."""
+    if not role_name or role_name.startswith(config.leash_role_prefix):
+        return False
+    if role_name in config.agent_role_names:
+        return True
+    if config.agent_role_prefix and role_name.startswith(config.agent_role_prefix):
+        return True
+    tags = tag_lookup(role_name) if tag_lookup else None
+    return bool(tags) and tags.get(config.agent_tag_key) == config.agent_tag_value

@@ -48,6 +48,13 @@ class CatalogAction:
     escalations: tuple[Escalation, ...] = ()
     lockdown: bool = False  # an agent doing this is locked down automatically (lockdown workflow)
     detail: str | None = None  # appended to the alert title, "{param}" filled from requestParameters
+    protection: str | None = None  # the protection this call strips; such calls go to the reapply function
+    route_when: Mapping[str, Any] | None = None  # routing-only form with deploy parameters (CFN intrinsics)
+    agents_only: bool | None = None  # routed only for agent identities (default: sensitive calls)
+
+    @property
+    def routed_for_agents_only(self) -> bool:
+        return self.impact is Impact.SENSITIVE if self.agents_only is None else self.agents_only
 
     @property
     def event_source(self) -> str:
@@ -114,6 +121,12 @@ def _actions(service: str, impact: Impact, *rows: tuple, **common: Any) -> list[
 
 I, C, D, S = Impact.IRREVERSIBLE, Impact.COVER_UP, Impact.DESTRUCTIVE, Impact.SENSITIVE
 NO_FINAL_SNAPSHOT = Escalation({"skipFinalSnapshot": [True]}, I, "final snapshot skipped")
+WORLD_INGRESS = {"$or": [
+    {"ipPermissions": {"items": {"ipRanges": {"items": {"cidrIp": ["0.0.0.0/0"]}}}}},
+    {"ipPermissions": {"items": {"ipv6Ranges": {"items": {"cidrIpv6": ["::/0"]}}}}},
+]}
+FALSE = [False]
+PAB_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
 CATALOG: tuple[CatalogAction, ...] = tuple(
     # --- EC2 and VPC -----------------------------------------------------------
@@ -208,12 +221,17 @@ CATALOG: tuple[CatalogAction, ...] = tuple(
     + _actions("sqs", I, ("PurgeQueue", "purged every message of SQS queue", ["queueUrl"]))
     # --- Keys and secrets -------------------------------------------------------------
     + _actions("kms", I, ("ScheduleKeyDeletion", "scheduled deletion of KMS key", ["keyId"],
-                          {"detail": "in {pendingWindowInDays} days"}))
-    + _actions("kms", D, ("DisableKey", "disabled KMS key", ["keyId"]))
+                          {"detail": "in {pendingWindowInDays} days", "protection": "kms-key-deletion"}))
+    + _actions("kms", D, ("DisableKey", "disabled KMS key", ["keyId"], {"protection": "kms-key-enabled"}))
+    + _actions("secretsmanager", I,
+        ("DeleteSecret", "deleted secret", ["secretId"], {"only_when": {"forceDeleteWithoutRecovery": [True]},
+                                                          "detail": "without a recovery window"}),
+    )
     + _actions("secretsmanager", D,
-        ("DeleteSecret", "deleted secret", ["secretId"], {"escalations": (
-            Escalation({"forceDeleteWithoutRecovery": [True]}, I, "deleted without a recovery window"),
-        )}),
+        ("DeleteSecret", "deleted secret", ["secretId"], {
+            "only_when": {"$or": [{"forceDeleteWithoutRecovery": [False]},
+                                  {"forceDeleteWithoutRecovery": [{"exists": False}]}]},
+            "detail": "(recovery window {recoveryWindowInDays} days)", "protection": "secret-deletion"}),
     )
     # --- IAM and Organizations --------------------------------------------------------
     + _actions("iam", D,
@@ -230,11 +248,10 @@ CATALOG: tuple[CatalogAction, ...] = tuple(
     + _actions("organizations", C, ("LeaveOrganization", "took the account out of its AWS Organization", []))
     # --- Audit and detection: the cover-up -------------------------------------------
     + _actions("cloudtrail", C,
-        ("StopLogging", "stopped CloudTrail logging of", ["name"], {"lockdown": True}),
+        ("StopLogging", "stopped CloudTrail logging of", ["name"], {"lockdown": True, "protection": "cloudtrail-logging"}),
         ("DeleteTrail", "deleted CloudTrail trail", ["name"], {"lockdown": True}),
     )
     + _actions("config", D,
-        ("StopConfigurationRecorder", "stopped AWS Config recorder", ["configurationRecorderName"]),
         ("DeleteConfigurationRecorder", "deleted AWS Config recorder", ["configurationRecorderName"]),
         ("DeleteDeliveryChannel", "deleted AWS Config delivery channel", ["deliveryChannelName"]),
     )
@@ -250,6 +267,63 @@ CATALOG: tuple[CatalogAction, ...] = tuple(
     + _actions("events", D,
         ("DeleteRule", "deleted EventBridge rule", ["name"]),
         ("DisableRule", "disabled EventBridge rule", ["name"]),
+    )
+    # --- Protections stripped: the reapply function puts them back (leash/protections.py) ---
+    + _actions("ec2", D,
+        ("ModifyInstanceAttribute", "disabled termination protection on", ["instanceId"],
+         {"only_when": {"disableApiTermination": {"value": FALSE}}, "protection": "ec2-termination-protection"}),
+        ("DisableEbsEncryptionByDefault", "disabled EBS encryption by default in", [],
+         {"protection": "ebs-encryption-by-default"}),
+    )
+    + _actions("rds", D,
+        ("ModifyDBInstance", "disabled deletion protection on", ["dBInstanceIdentifier"],
+         {"only_when": {"deletionProtection": FALSE}, "protection": "rds-instance-deletion-protection"}),
+        ("ModifyDBCluster", "disabled deletion protection on", ["dBClusterIdentifier"],
+         {"only_when": {"deletionProtection": FALSE}, "protection": "rds-cluster-deletion-protection"}),
+    )
+    + _actions("dynamodb", D,
+        ("UpdateTable", "disabled deletion protection on", ["tableName"],
+         {"only_when": {"deletionProtectionEnabled": FALSE}, "protection": "dynamodb-deletion-protection"}),
+    )
+    + _actions("s3", D,
+        ("PutBucketVersioning", "suspended versioning on", ["bucketName"],
+         {"only_when": {"VersioningConfiguration": {"Status": ["Suspended"]}}, "protection": "s3-versioning"}),
+        ("DeleteBucketPublicAccessBlock", "removed the public access block of", ["bucketName"],
+         {"protection": "s3-bucket-public-access-block"}),
+        ("PutBucketPublicAccessBlock", "weakened the public access block of", ["bucketName"],
+         {"only_when": {"$or": [{"PublicAccessBlockConfiguration": {flag: FALSE}} for flag in PAB_FLAGS]},
+          "protection": "s3-bucket-public-access-block"}),
+        ("DeleteAccountPublicAccessBlock", "removed the account-wide S3 public access block", [],
+         {"protection": "s3-account-public-access-block"}),
+        ("PutAccountPublicAccessBlock", "weakened the account-wide S3 public access block", [],
+         {"only_when": {"$or": [{"PublicAccessBlockConfiguration": {flag: FALSE}} for flag in PAB_FLAGS]},
+          "protection": "s3-account-public-access-block"}),
+    )
+    + _actions("cloudformation", D,
+        ("UpdateTerminationProtection", "disabled termination protection on stack", ["stackName"],
+         {"only_when": {"enableTerminationProtection": FALSE}, "protection": "cloudformation-termination-protection"}),
+    )
+    + _actions("cloudtrail", C,
+        ("UpdateTrail", "weakened CloudTrail trail", ["name"],
+         {"only_when": {"$or": [{"isMultiRegionTrail": FALSE}, {"enableLogFileValidation": FALSE}]},
+          "protection": "cloudtrail-trail-settings"}),
+        ("PutEventSelectors", "dropped management events from CloudTrail trail", ["trailName"],
+         {"only_when": {"eventSelectors": {"includeManagementEvents": FALSE}},
+          "protection": "cloudtrail-management-events"}),
+    )
+    + _actions("config", D,
+        ("StopConfigurationRecorder", "stopped AWS Config recorder", ["configurationRecorderName"],
+         {"protection": "config-recorder"}),
+    )
+    + _actions("iam", D,
+        ("DetachRolePolicy", "detached guardrail policy from role", ["roleName"],
+         {"route_when": {"policyArn": {"Ref": "GuardrailPolicyArns"}}, "protection": "agent-guardrail-policy",
+          "detail": "({policyArn})"}),
+        ("DeleteRolePermissionsBoundary", "removed the permissions boundary of role", ["roleName"],
+         {"protection": "agent-permissions-boundary"}),
+        ("PutRolePermissionsBoundary", "replaced the permissions boundary of role", ["roleName"],
+         {"route_when": {"permissionsBoundary": [{"anything-but": {"Ref": "AgentPermissionsBoundaryArn"}}]},
+          "protection": "agent-permissions-boundary", "detail": "with {permissionsBoundary}"}),
     )
     # --- Sensitive calls: alerted when an agent makes them -----------------------------
     + _actions("iam", S,
@@ -271,7 +345,9 @@ CATALOG: tuple[CatalogAction, ...] = tuple(
         ("UpdateLoginProfile", "changed the console password of", ["userName"]),
     )
     + _actions("ec2", S,
-        ("AuthorizeSecurityGroupIngress", "opened ingress on security group", ["groupId", "groupName"]),
+        ("AuthorizeSecurityGroupIngress", "opened ingress on security group", ["groupId", "groupName"], {
+            "protection": "security-group-open-ingress",
+            "escalations": (Escalation(WORLD_INGRESS, D, "opened to the whole internet"),)}),
         ("CreateNetworkAclEntry", "added a network ACL entry to", ["networkAclId"]),
         ("ModifySnapshotAttribute", "changed who can use EBS snapshot", ["snapshotId"]),
         ("ModifyImageAttribute", "changed who can use AMI", ["imageId"]),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from leash.actors import Actor, ActorConfig, ActorKind, TagLookup, classify_actor
@@ -92,17 +92,40 @@ def _any_resource(call: ApiCall) -> str:
     return ""
 
 
-Publish = Callable[[Alert], tuple[str, bool]]
-"""Publishes an alert; returns (message id, whether it was a duplicate already published)."""
+Publish = Callable[[Alert], str]
+"""Publishes an alert; returns the message id."""
+Respond = Callable[[ApiCall, Actor, CatalogAction], Any]
+"""Acts on a call whose catalog entry owns a protection; returns a leash.reapply.Remedy."""
+Once = Callable[[str, Callable[[], dict[str, Any]]], tuple[dict[str, Any], bool]]
+"""Runs the work for an eventID once; returns (its result, whether this was a replay)."""
+
+
+def every_time(_event_id: str, work: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+    """No deduplication (the demo and unit tests); Lambda handlers use `once_per_event`."""
+    return work(), False
 
 
 class Notifier:
-    """The notify function's logic, with its AWS dependencies passed in."""
+    """The logic of Leash's event handlers, with their AWS dependencies passed in.
 
-    def __init__(self, actor_config: ActorConfig, publish: Publish, tag_lookup: TagLookup | None = None):
+    The notify function has no `respond` step; the reapply function's puts the protection back
+    (leash.reapply.Reapplier) before the one alert goes out.
+    """
+
+    def __init__(
+        self,
+        actor_config: ActorConfig,
+        publish: Publish,
+        tag_lookup: TagLookup | None = None,
+        *,
+        respond: Respond | None = None,
+        once: Once = every_time,
+    ):
         self._config = actor_config
         self._publish = publish
         self._tag_lookup = tag_lookup
+        self._respond = respond
+        self._once = once
 
     def handle(self, event: Mapping[str, Any]) -> Outcome:
         try:
@@ -110,6 +133,9 @@ class Notifier:
         except MalformedEvent as exc:
             return Outcome("rejected", str(exc))
         entry = lookup(call)
+        if entry is not None and entry.protection and self._respond is None:
+            # e.g. root's StopLogging also matches RootActivity: the reapply function owns that alert.
+            return Outcome("ignored", f"{call.action} strips a protection: the reapply function handles it")
         # The Usage=Agent tag costs an IAM call: only look it up when the call matters.
         needs_tags = entry is not None and not call.failed
         actor = classify_actor(
@@ -121,8 +147,22 @@ class Notifier:
         alert, reason = assess(call, actor, entry)
         if alert is None:
             return Outcome("ignored", reason)
-        message_id, duplicate = self._publish(alert)
-        return Outcome("duplicate" if duplicate else "published", reason, alert, message_id)
+
+        def act() -> dict[str, Any]:
+            final = alert
+            if self._respond is not None and entry is not None and entry.protection:
+                remedy = self._respond(call, actor, entry)
+                if remedy.outcome == "not-applicable":
+                    return {"status": "ignored", "reason": remedy.sentence}
+                final = replace(alert, leash_did=(remedy.sentence,))
+            return {"status": "published", "reason": reason, "messageId": self._publish(final),
+                    "alert": final.to_dict()}
+
+        result, replayed = self._once(call.event_id, act)
+        if result["status"] == "ignored":
+            return Outcome("ignored", result["reason"])
+        status = "duplicate" if replayed else "published"
+        return Outcome(status, result["reason"], Alert.from_dict(result["alert"]), result.get("messageId"))
 
 
 class SnsPublisher:
@@ -137,21 +177,22 @@ class SnsPublisher:
         return response["MessageId"]
 
 
-def once_per_event(publish: Callable[[Alert], str], table_name: str, ttl_seconds: int = 86_400) -> tuple[Publish, Any]:
-    """Wrap a publisher so each CloudTrail eventID is published once (Powertools idempotency on DynamoDB).
+def once_per_event(table_name: str, key_prefix: str, ttl_seconds: int = 86_400) -> tuple[Once, Any]:
+    """Act on each CloudTrail eventID once (Powertools idempotency on DynamoDB, records expire after TTL).
 
-    Returns the wrapped publisher and the IdempotencyConfig (to register the Lambda context on).
+    Returns the runner and the IdempotencyConfig (to register the Lambda context on).
     """
     from aws_lambda_powertools.utilities.idempotency import (
         DynamoDBPersistenceLayer,
         IdempotencyConfig,
         idempotent_function,
     )
+    from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
-    replayed: list[bool] = [False]
+    state: dict[str, Any] = {"work": None, "replayed": False}
 
     def mark_replayed(response: Any, _record: Any) -> Any:
-        replayed[0] = True
+        state["replayed"] = True
         return response
 
     config = IdempotencyConfig(
@@ -159,14 +200,17 @@ def once_per_event(publish: Callable[[Alert], str], table_name: str, ttl_seconds
     )
     store = DynamoDBPersistenceLayer(table_name=table_name)
 
-    @idempotent_function(data_keyword_argument="alert", persistence_store=store, config=config, key_prefix="alert")
-    def publish_alert(alert: dict[str, Any]) -> dict[str, str]:
-        return {"messageId": publish(Alert.from_dict(alert))}
+    @idempotent_function(data_keyword_argument="call", persistence_store=store, config=config, key_prefix=key_prefix)
+    def run(call: dict[str, str]) -> dict[str, Any]:
+        return state["work"]()
 
-    def publish_once(alert: Alert) -> tuple[str, bool]:
-        replayed[0] = False
-        result = publish_alert(alert=alert.to_dict())
-        return result["messageId"], replayed[0]
+    def once(event_id: str, work: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+        state["work"], state["replayed"] = work, False
+        try:
+            result = run(call={"event_id": event_id})
+        except IdempotencyAlreadyInProgressError:
+            # The same event is being handled right now by a concurrent delivery.
+            return {"status": "ignored", "reason": "a concurrent delivery of this event is being handled"}, True
+        return result, state["replayed"]
 
-    return publish_once, config
-
+    return once, config

@@ -21,8 +21,8 @@ from leash.events import CLOUDTRAIL_DETAIL_TYPE
 MAX_PATTERN_CHARS = 2048
 _PACK_LIMIT = 1800
 
-BEGIN_MARKER = "# BEGIN GENERATED RULES (make patterns) - edit leash/catalog.py, not this block"
-END_MARKER = "# END GENERATED RULES"
+BEGIN_MARKER = "# BEGIN GENERATED RULES for {function} (make patterns) - edit leash/catalog.py, not this block"
+END_MARKER = "# END GENERATED RULES for {function}"
 
 # Rules group services so that one rule's name says what it watches.
 FAMILIES: dict[str, str] = {
@@ -67,15 +67,25 @@ class Rule:
     pattern: dict[str, Any]
 
 
+def routing_forms(action: CatalogAction) -> list[dict[str, Any]]:
+    """The requestParameters sub-patterns that route a call; a top-level $or becomes separate forms."""
+    form = action.route_when or action.only_when
+    if not form:
+        return []
+    if set(form) == {"$or"}:
+        return [dict(f) for f in form["$or"]]
+    return [dict(form)]
+
+
 def _call_clauses(actions: Iterable[CatalogAction]) -> list[dict[str, Any]]:
     """Group actions by service into `{eventSource, eventName[, requestParameters]}` clauses."""
     plain: dict[str, list[str]] = {}
     clauses: list[dict[str, Any]] = []
     for a in actions:
-        if a.only_when:
-            clauses.append({"eventSource": [a.event_source], "eventName": [a.name],
-                            "requestParameters": dict(a.only_when)})
-        else:
+        forms = routing_forms(a)
+        for form in forms:
+            clauses.append({"eventSource": [a.event_source], "eventName": [a.name], "requestParameters": form})
+        if not forms:
             plain.setdefault(a.event_source, []).append(a.name)
     plain_clauses = [{"eventSource": [src], "eventName": sorted(set(names))} for src, names in plain.items()]
     return plain_clauses + clauses
@@ -121,44 +131,61 @@ def _packed(prefix: str, description: str, detail: dict[str, Any], actions: list
     return rules
 
 
-def notify_rules() -> list[Rule]:
-    """Every rule that routes to the notify function, derived from the catalog."""
-    destructive = [a for a in CATALOG if a.impact is not Impact.SENSITIVE]
-    sensitive = [a for a in CATALOG if a.impact is Impact.SENSITIVE]
-    rules = _packed("Destructive", "Leash: destructive calls by anyone but Leash and AWS services",
-                    {"errorCode": SUCCEEDED, "userIdentity": {"arn": NOT_LEASH}}, destructive)
-    # Sensitive calls matter only from agents: the agent signals are the rule's $or, so each
-    # family needs its own plain eventName list (a pattern has one $or per level).
-    for family in dict.fromkeys(FAMILIES[a.service] for a in sensitive):
-        members = [a for a in sensitive if FAMILIES[a.service] == family]
-        conditional = [a for a in members if a.only_when]
-        for service in dict.fromkeys(a.service for a in members if not a.only_when):
-            names = sorted({a.name for a in members if a.service == service and not a.only_when})
+def _rules(prefix: str, agent_prefix: str, purpose: str, actions: list[CatalogAction]) -> list[Rule]:
+    """Rules for anyone's calls (packed per family) and for agents' calls (agent signals as the $or)."""
+    everyone = [a for a in actions if not a.routed_for_agents_only]
+    agents = [a for a in actions if a.routed_for_agents_only]
+    rules = _packed(prefix, f"Leash: {purpose} by anyone but Leash and AWS services",
+                    {"errorCode": SUCCEEDED, "userIdentity": {"arn": NOT_LEASH}}, everyone)
+    # A pattern has one $or per level and the agent signals take it, so each service (and each
+    # conditional form) gets its own rule with a plain eventName list.
+    for family in dict.fromkeys(FAMILIES[a.service] for a in agents):
+        members = [a for a in agents if FAMILIES[a.service] == family]
+        for service in dict.fromkeys(a.service for a in members if not routing_forms(a)):
+            names = sorted({a.name for a in members if a.service == service and not routing_forms(a)})
             rules.append(Rule(
-                f"AgentSensitive{family}{service.capitalize()}",
-                f"Leash: sensitive {service} calls by agent identities",
+                f"{agent_prefix}{family}{service.capitalize()}", f"Leash: {purpose} - {service} calls by agent identities",
                 {"source": [f"aws.{service}"], "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
                  "detail": {"eventSource": [f"{service}.amazonaws.com"], "eventName": names,
                             "errorCode": SUCCEEDED, "$or": agent_clauses()}}))
-        for a in conditional:
-            rules.append(Rule(
-                f"AgentSensitive{family}{a.name}",
-                f"Leash: {a.action} by agent identities, only in the form {json.dumps(a.only_when)}",
-                {"source": [f"aws.{a.service}"], "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
-                 "detail": {"eventSource": [a.event_source], "eventName": [a.name],
-                            "requestParameters": dict(a.only_when), "errorCode": SUCCEEDED,
-                            "$or": agent_clauses()}}))
+        for a in members:
+            forms = routing_forms(a)
+            for i, form in enumerate(forms, start=1):
+                suffix = str(i) if len(forms) > 1 else ""
+                rules.append(Rule(
+                    f"{agent_prefix}{family}{a.name}{suffix}",
+                    f"Leash: {purpose} - {a.action} by agent identities, only in the form {json.dumps(form)}",
+                    {"source": [f"aws.{a.service}"], "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
+                     "detail": {"eventSource": [a.event_source], "eventName": [a.name], "requestParameters": form,
+                                "errorCode": SUCCEEDED, "$or": agent_clauses()}}))
+    return rules
+
+
+def notify_rules() -> list[Rule]:
+    """Rules that route to the notify function: every catalog call no protection owns, and root activity."""
+    rules = _rules("Destructive", "AgentSensitive", "destructive and sensitive calls",
+                   [a for a in CATALOG if not a.protection])
     rules.append(Rule("RootActivity", "Leash: any successful API call by the root user",
                       {"detail-type": [CLOUDTRAIL_DETAIL_TYPE],
                        "detail": {"userIdentity": {"type": ["Root"]}, "errorCode": SUCCEEDED}}))
     return rules
 
 
+def reapply_rules() -> list[Rule]:
+    """Rules that route to the reapply function: only the forms of calls that strip a protection."""
+    return _rules("Reapply", "ReapplyAgent", "calls that strip a protection", [a for a in CATALOG if a.protection])
+
+
+RULES_BY_FUNCTION = {"NotifyFunction": notify_rules, "ReapplyFunction": reapply_rules}
+
+
 # Sizing assumes long-but-legal values, so a real deployment never exceeds the quota.
 _SIZING = Deployment(
     parameters={"ResourcePrefix": "leash-security-prod", "AgentRoleNames": ["ai-agent-deploy-role-long-name"] * 4,
                 "AgentRoleNamePrefix": "ai-agent-role-prefix-", "AgentSessionNamePrefix": "agent-session-prefix-",
-                "AgentSourceIdentityPrefix": "agent-source-identity-"},
+                "AgentSourceIdentityPrefix": "agent-source-identity-",
+                "GuardrailPolicyArns": ["arn:aws-us-gov:iam::123456789012:policy/agent-guardrail-deny-long-name"] * 3,
+                "AgentPermissionsBoundaryArn": "arn:aws-us-gov:iam::123456789012:policy/agent-permissions-boundary"},
     partition="aws-us-gov",
     conditions={c: True for c in ("HasAgentRoleNamePrefix", "HasAgentSessionNamePrefix",
                                   "HasAgentSourceIdentityPrefix")},
@@ -180,8 +207,8 @@ def sam_events(rules: Iterable[Rule]) -> dict[str, Any]:
     }
 
 
-def render_block(indent: int = 8) -> str:
-    """The generated YAML block, markers included, indented for the notify function's Events."""
+def render_block(function: str, indent: int = 8) -> str:
+    """The generated YAML block for one function's Events, markers included."""
     import yaml  # dev-only dependency; the Lambda runtime never renders the template
 
     class Dumper(yaml.SafeDumper):
@@ -193,20 +220,24 @@ def render_block(indent: int = 8) -> str:
         return dumper.represent_sequence("tag:yaml.org,2002:seq", items, flow_style=flow)
 
     Dumper.add_representer(list, represent_list)
-    body = yaml.dump(sam_events(notify_rules()), Dumper=Dumper, sort_keys=False, default_flow_style=False,
+    body = yaml.dump(sam_events(RULES_BY_FUNCTION[function]()), Dumper=Dumper, sort_keys=False, default_flow_style=False,
                      width=110)
     pad = " " * indent
-    lines = [pad + BEGIN_MARKER] + [pad + line for line in body.rstrip("\n").split("\n")] + [pad + END_MARKER]
+    begin, end = BEGIN_MARKER.format(function=function), END_MARKER.format(function=function)
+    lines = [pad + begin] + [pad + line for line in body.rstrip("\n").split("\n")] + [pad + end]
     return "\n".join(lines)
 
 
 def rewrite_template(text: str) -> str:
-    """template.yaml with its generated block replaced by the current catalog's rules."""
-    start = text.index(BEGIN_MARKER)
-    line_start = text.rindex("\n", 0, start) + 1
-    indent = start - line_start
-    end = text.index(END_MARKER, start) + len(END_MARKER)
-    return text[:line_start] + render_block(indent) + text[end:]
+    """template.yaml with each function's generated block replaced by the current catalog's rules."""
+    for function in RULES_BY_FUNCTION:
+        begin = BEGIN_MARKER.format(function=function)
+        start = text.index(begin)
+        line_start = text.rindex("\n", 0, start) + 1
+        end_marker = END_MARKER.format(function=function)
+        end = text.index(end_marker, start) + len(end_marker)
+        text = text[:line_start] + render_block(function, start - line_start) + text[end:]
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -226,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     target = args.write or args.check
     if not target:
-        print(render_block())
+        for function in RULES_BY_FUNCTION:
+            print(render_block(function))
         return 0
     path = Path(target)
     current = path.read_text()
@@ -237,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
     path.write_text(wanted)
-    print(f"{path}: wrote {len(notify_rules())} rules")
+    print(f"{path}: wrote {sum(len(rules()) for rules in RULES_BY_FUNCTION.values())} rules")
     return 0
 
 
