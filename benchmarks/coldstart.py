@@ -22,6 +22,7 @@ ENV = {
     "ALERTS_TOPIC_ARN": "arn:aws:sns:us-east-1:111122223333:leash-alerts",
     "IDEMPOTENCY_TABLE": "leash-idempotency",
     "SLACK_DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/111122223333/slack-dlq",
+    "LEDGER_TABLE": "leash-ledger",
     "POWERTOOLS_METRICS_NAMESPACE": "Leash",
 }
 PROBE = """
@@ -38,7 +39,7 @@ TARGETS = {
             f"spec = importlib.util.spec_from_file_location('app', {str(ROOT / 'functions' / fn / 'app.py')!r})\n"
             "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)"
         )
-        for fn in ("notify", "slack_forwarder")
+        for fn in ("notify", "reapply", "slack_forwarder")
     },
 }
 

@@ -405,3 +405,11 @@ def test_clients_retry_throttling_with_bounded_backoff():
     client = boto3_clients()("rds", "eu-west-1")
     assert client.meta.region_name == "eu-west-1"
     assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 5}
+
+
+@pytest.mark.parametrize("event", [None, {"detail-type": "AWS API Call via CloudTrail", "detail": {"eventName": "StopLogging"}}])
+def test_malformed_event_is_rejected_with_a_reason_and_nothing_touched(reapply, event):
+    handler, inbox, context = reapply
+    result = handler.lambda_handler(event, context)
+    assert result["status"] == "rejected" and result["reason"]
+    assert inbox.drain() == []

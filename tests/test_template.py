@@ -198,3 +198,13 @@ def test_every_protection_is_reachable_from_the_catalog():
     from leash.protections import PROTECTIONS
 
     assert {a.protection for a in CATALOG if a.protection} == set(PROTECTIONS)
+
+
+def test_readme_documents_every_parameter_and_protection(template):
+    from leash.protections import PROTECTIONS
+
+    readme = (TEMPLATE.parent / "README.md").read_text()
+    for name in template["Parameters"]:
+        assert f"`{name}`" in readme, f"README does not document the {name} parameter"
+    for name in PROTECTIONS:
+        assert f"`{name}`" in readme, f"README does not list the {name} protection"
