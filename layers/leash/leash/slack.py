@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -180,6 +181,12 @@ def alert_from_sns_message(message: str, subject: str | None = None, timestamp: 
             leash_did=(str(data.get("AlarmDescription") or ""),) if data.get("AlarmDescription") else (),
             kind="alarm",
         )
+    workflow = re.match(r"^\[Leash (critical|high|medium|low)\] ", subject or "")
+    if workflow and isinstance(message, str):  # the lockdown and release workflows publish text
+        title, _, rest = message.partition("\n")
+        return Alert(severity=Severity(workflow.group(1)), title=title, actor={"display": "Leash workflow", "arn": ""},
+                     action="leash:Workflow", resource="", account="", region="", time=timestamp, event_id="",
+                     reasons=tuple(line for line in rest.split("\n") if line.strip()), kind="workflow")
     return Alert(severity=Severity.LOW, title=subject or "Message on the Leash alerts topic",
                  actor={"display": "SNS", "arn": ""}, action="sns:Publish", resource="", account="", region="",
                  time=timestamp, event_id="", reasons=(str(message)[:1000],), kind="message")
