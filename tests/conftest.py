@@ -121,9 +121,13 @@ def notify_stack(aws, monkeypatch):
         "LEASH_GUARDRAIL_POLICY_ARNS": GUARDRAIL_POLICY_ARN,
         "LEASH_PERMISSIONS_BOUNDARY_ARN": BOUNDARY_ARN,
         "LEASH_ALERT_ONLY_PROTECTIONS": "",
+        "LEASH_AUTO_LOCKDOWN": "agents",
+        "LEASH_STACK_NAME": "leash",
+        "LEASH_EVENT_BUS": "leash-leash",
     }
     for k, v in env.items():
         monkeypatch.setenv(k, v)
+    boto3.client("events").create_event_bus(Name="leash-leash")
     inbox = AlertInbox(topic_arn)
     return topic_arn, inbox
 
@@ -139,27 +143,12 @@ def ledger_records(event_id: str) -> list[dict]:
     return [{k: des.deserialize(v) for k, v in item.items()} for item in items]
 
 
-STATE_MACHINES = ROOT / "statemachines"
-
-
 @pytest.fixture
 def workflows(monkeypatch):
     """The real ASL of statemachines/ executing on moto, with the ledger, the alerts topic and an inbox."""
-    from moto.stepfunctions.parser.backend import execution_worker
-    from moto.stepfunctions.parser.utils import TMP_THREADS
+    from leash_cli.emulator import Workflows, emulated_account
 
-    # moto hands $$.Execution.StartTime over as a datetime, which States.JsonToString cannot encode;
-    # AWS passes an ISO-8601 string with milliseconds.
-    original = execution_worker.ExecutionData
-
-    def iso_start_time(**fields):
-        start = fields["StartTime"]
-        if not isinstance(start, str):
-            fields["StartTime"] = start.strftime("%Y-%m-%dT%H:%M:%S.") + f"{start.microsecond // 1000:03d}Z"
-        return original(**fields)
-
-    monkeypatch.setattr(execution_worker, "ExecutionData", iso_start_time)
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+    with emulated_account():
         dynamodb = boto3.client("dynamodb")
         dynamodb.create_table(
             TableName="leash-ledger", BillingMode="PAY_PER_REQUEST",
@@ -168,52 +157,15 @@ def workflows(monkeypatch):
                                   {"AttributeName": "sk", "AttributeType": "S"}])
         topic = boto3.client("sns").create_topic(Name="leash-alerts")["TopicArn"]
         inbox = AlertInbox(topic)
-        substitutions = {
+        workflows = Workflows({
             "LedgerTable": "leash-ledger",
             "AlertsTopicArn": topic,
             "ResourcePrefix": "leash",
             "ExemptPrincipalArns": f"arn:aws:iam::{ACCOUNT}:role/breakglass-admin,arn:aws:iam::{ACCOUNT}:user/ci-deployer",
-        }
-        yield Workflows(substitutions, inbox, TMP_THREADS)
-
-
-class Workflows:
-    """Create the state machines from the ASL files and run executions to their end."""
-
-    def __init__(self, substitutions: dict, inbox: AlertInbox, threads: list):
-        self.sfn = boto3.client("stepfunctions")
-        self.inbox = inbox
-        self._threads = threads
-        self.arns = {}
-        for name in ("lockdown", "release"):
-            text = (STATE_MACHINES / f"{name}.asl.json").read_text()
-            for key, value in substitutions.items():
-                text = text.replace("${" + key + "}", value)
-            assert "${" not in text, f"{name}.asl.json has a substitution the template does not provide"
-            self.arns[name] = self.sfn.create_state_machine(
-                name=f"leash-{name}", definition=text, type="STANDARD",
-                roleArn=f"arn:aws:iam::{ACCOUNT}:role/leash-{name}-us-east-1")["stateMachineArn"]
-
-    def run(self, name: str, principal: str, **extra) -> dict:
-        """Start an execution and wait for it by joining moto's worker thread (no sleeping, no polling)."""
-        payload = {"principal": principal, "reason": "agent probing its fence", "requestedBy": "oncall@example.com",
-                   "trigger": "test", **extra}
-        return self.start(name, payload)
-
-    def start(self, name: str, payload: dict) -> dict:
-        self._count = getattr(self, "_count", 0) + 1
-        arn = self.sfn.start_execution(stateMachineArn=self.arns[name], name=f"{name}-{self._count}",
-                                       input=json.dumps(payload))["executionArn"]
-        return self.wait(arn)
-
-    def wait(self, execution_arn: str) -> dict:
-        for thread in list(self._threads):
-            thread.join(timeout=60)
-        result = self.sfn.describe_execution(executionArn=execution_arn)
-        history = self.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
-        result["transitions"] = sum(1 for e in history if e["type"].endswith("StateEntered"))
-        result["states"] = [e["stateEnteredEventDetails"]["name"] for e in history if e["type"].endswith("StateEntered")]
-        return result
-
-    def notices(self) -> list[dict]:
-        return [{"subject": m["Subject"], "message": m["Message"]} for m in self.inbox.drain()]
+        })
+        workflows.inbox_topic = topic
+        workflows.run = lambda name, principal, **extra: workflows.start(name, {
+            "principal": principal, "reason": "agent probing its fence", "requestedBy": "oncall@example.com",
+            "trigger": "test", **extra})
+        workflows.notices = lambda: [{"subject": m["Subject"], "message": m["Message"]} for m in inbox.drain()]
+        yield workflows

@@ -10,13 +10,18 @@ from leash_cli.demo import print_demo, run_demo
 def test_demo_plays_every_sample_and_prints_alerts(monkeypatch):
     monkeypatch.setenv("AWS_PROFILE", "a-real-profile-that-must-not-be-used")
     steps = run_demo()
-    by_event = {s.event: s for s in steps}
+    by_event = {}
+    for step in steps:  # the handler's step; a lockdown it requested follows it
+        by_event.setdefault(step.event, step)
 
     db = by_event["rds-delete-db-instance-skip-final-snapshot-by-agent"]
     assert (db.rules, db.status, str(db.alert.severity)) == (("DestructiveData",), "published", "critical")
     assert by_event["rds-modify-db-instance-by-leash"].status == "not routed"
     assert by_event["ec2-terminate-instances-by-autoscaling"].status == "ignored"
-    assert sum(1 for s in steps if s.alert) == 32
+    assert sum(1 for s in steps if s.alert) == 35
+    lockdown = next(s for s in steps if s.rules == ("LockdownRequested",))
+    assert lockdown.event == "cloudtrail-stop-logging-by-agent" and lockdown.status == "lockdown succeeded"
+    assert lockdown.alert.title.startswith("LOCKDOWN applied to role ai-agent-deploy: deny-all, sessions issued before")
     assert by_event["cloudformation-update-termination-protection-disabled-by-agent"].status == "skipped"
     versioning = by_event["s3-put-bucket-versioning-suspended-by-agent"]
     assert versioning.rules == ("ReapplyData2",)
@@ -28,6 +33,6 @@ def test_demo_plays_every_sample_and_prints_alerts(monkeypatch):
     print_demo(steps, console)
     text = console.export_text()
     assert "[CRITICAL] agent ai-agent-deploy deleted DB instance prod-db" in text
-    assert "38 events, 32 alerts, 20 protections put back, 4 filtered out by EventBridge patterns." in text
+    assert "38 events, 35 alerts, 20 protections put back, 1 lockdown, 4 filtered out by EventBridge patterns." in text
     import os
     assert os.environ["AWS_PROFILE"] == "a-real-profile-that-must-not-be-used"  # restored afterwards

@@ -158,8 +158,30 @@ def test_no_allow_on_every_action(template):
     for logical_id, st in _statements(template):
         st = st["Fn::If"][1] if "Fn::If" in st else st
         actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
-        assert st["Effect"] == "Allow" and "*" not in actions, logical_id
-        assert all(not a.endswith(":*") for a in actions), (logical_id, actions)
+        if st["Effect"] == "Allow":
+            assert "*" not in actions and all(not a.endswith(":*") for a in actions), (logical_id, actions)
+
+
+def test_workflow_roles_cannot_touch_leash_or_exempt_principals(template):
+    for role in ("LockdownRole", "ReleaseRole"):
+        statements = [st["Fn::If"][1] if "Fn::If" in st else st
+                      for _, st in _statements({"Resources": {role: template["Resources"][role]}})]
+        writes = {a for st in statements if st["Effect"] == "Allow" and not st["Sid"].startswith(("Read", "Ledger",
+                  "Notify", "UseAlertsKey")) for a in st["Action"]}
+        denies = [st for st in statements if st["Effect"] == "Deny"]
+        assert {d["Sid"] for d in denies} == {"NeverTouchLeashRoles", "NeverTouchExemptPrincipals"}
+        for deny in denies:
+            assert set(deny["Action"]) == writes, role
+
+
+def test_asl_substitutions_are_all_provided_by_the_template(template):
+    import re
+
+    for logical_id in ("LockdownStateMachine", "ReleaseStateMachine"):
+        props = template["Resources"][logical_id]["Properties"]
+        text = (TEMPLATE.parent / props["DefinitionUri"]).read_text()
+        used = set(re.findall(r"\$\{(\w+)\}", text))
+        assert used == set(props["DefinitionSubstitutions"]), logical_id
 
 
 def test_functions_run_python313_on_arm64_with_the_layer(template):

@@ -7,22 +7,17 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from leash.alerts import Alert, render_text
-from leash_cli.template import REPO_ROOT, Router
+from leash_cli.emulator import ACCOUNT, Workflows, emulated_account
+from leash.slack import alert_from_sns_message
+from leash_cli.template import REPO_ROOT, Router, deployment_for, load_template
 
 EVENTS = REPO_ROOT / "events"
-ACCOUNT = "111122223333"
 DEMO_ENV = {
-    "AWS_ACCESS_KEY_ID": "demo",
-    "AWS_SECRET_ACCESS_KEY": "demo",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "MOTO_ACCOUNT_ID": ACCOUNT,
     "POWERTOOLS_METRICS_NAMESPACE": "Leash",
     "POWERTOOLS_SERVICE_NAME": "notify",
     "POWERTOOLS_LOG_LEVEL": "ERROR",
@@ -38,6 +33,9 @@ DEMO_ENV = {
     "LEASH_GUARDRAIL_POLICY_ARNS": f"arn:aws:iam::{ACCOUNT}:policy/agent-guardrail-deny",
     "LEASH_PERMISSIONS_BOUNDARY_ARN": f"arn:aws:iam::{ACCOUNT}:policy/agent-boundary",
     "LEASH_ALERT_ONLY_PROTECTIONS": "",
+    "LEASH_AUTO_LOCKDOWN": "agents",
+    "LEASH_STACK_NAME": "leash",
+    "LEASH_EVENT_BUS": "leash-leash",
 }
 # The deploy parameters the demo's "stack" was deployed with (the handlers' environment mirrors them).
 DEMO_PARAMETERS = {
@@ -60,26 +58,6 @@ class DemoStep:
     status: str  # "not routed" | handler outcome status
     reason: str
     alert: Alert | None = None
-
-
-@contextmanager
-def emulated_account() -> Iterator[None]:
-    """moto in-process, with throwaway credentials: nothing here can reach a real account."""
-    from moto import mock_aws
-
-    saved = {k: os.environ.get(k) for k in [*DEMO_ENV, "AWS_PROFILE", "AWS_SESSION_TOKEN", "ALERTS_TOPIC_ARN"]}
-    os.environ.pop("AWS_PROFILE", None)
-    os.environ.pop("AWS_SESSION_TOKEN", None)
-    os.environ.update(DEMO_ENV)
-    try:
-        with mock_aws():
-            yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _load_handler(function: str) -> Any:
@@ -166,7 +144,7 @@ def run_demo(events_dir: Path = EVENTS) -> list[DemoStep]:
     import boto3
 
     steps: list[DemoStep] = []
-    with emulated_account():
+    with emulated_account(DEMO_ENV):
         topic = boto3.client("sns").create_topic(Name="leash-alerts")["TopicArn"]
         os.environ["ALERTS_TOPIC_ARN"] = topic
         dynamodb = boto3.client("dynamodb")
@@ -180,6 +158,7 @@ def run_demo(events_dir: Path = EVENTS) -> list[DemoStep]:
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
                                   {"AttributeName": "sk", "AttributeType": "S"}])
         bindings = seed_account()
+        lockdowns = LockdownTap(topic)
         router = Router.from_template(overrides=DEMO_PARAMETERS, account=ACCOUNT)
         handlers = {fn: _load_handler(d) for fn, d in FUNCTION_DIRS.items()}
         for handler in handlers.values():
@@ -203,7 +182,46 @@ def run_demo(events_dir: Path = EVENTS) -> list[DemoStep]:
                 outcome = handlers[function].notifier.handle(event)
                 rules = tuple(r.name for r in routed if r.function == function)
                 steps.append(DemoStep(path.stem, rules, outcome.status, outcome.reason, outcome.alert))
+            steps.extend(lockdowns.run(path.stem))
     return steps
+
+
+class LockdownTap:
+    """What EventBridge does with Leash's lockdown requests: the LockdownRequested rule starts the real ASL."""
+
+    def __init__(self, topic_arn: str):
+        import boto3
+
+        events = boto3.client("events")
+        events.create_event_bus(Name=DEMO_ENV["LEASH_EVENT_BUS"])
+        self._sqs = boto3.client("sqs")
+        self._queue = self._sqs.create_queue(QueueName="leash-bus-tap")["QueueUrl"]
+        arn = self._sqs.get_queue_attributes(QueueUrl=self._queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        bus = DEMO_ENV["LEASH_EVENT_BUS"]
+        template = load_template()
+        source = template["Resources"]["LockdownStateMachine"]["Properties"]["Events"]["LockdownRequested"]
+        self._pattern = deployment_for(template).resolve(source["Properties"]["Pattern"])
+        events.put_rule(Name="LockdownRequested", EventBusName=bus, EventPattern=json.dumps(self._pattern))
+        events.put_targets(Rule="LockdownRequested", EventBusName=bus, Targets=[{"Id": "tap", "Arn": arn}])
+        self._workflows = Workflows({"LedgerTable": DEMO_ENV["LEDGER_TABLE"], "AlertsTopicArn": topic_arn,
+                                     "ResourcePrefix": DEMO_ENV["LEASH_ROLE_PREFIX"],
+                                     "ExemptPrincipalArns": DEMO_ENV["LEASH_EXEMPT_ARNS"]})
+
+    def run(self, event_name: str) -> list[DemoStep]:
+        steps = []
+        for message in self._sqs.receive_message(QueueUrl=self._queue, MaxNumberOfMessages=10).get("Messages", []):
+            self._sqs.delete_message(QueueUrl=self._queue, ReceiptHandle=message["ReceiptHandle"])
+            request = json.loads(message["Body"])["detail"]  # the rule's InputPath: $.detail
+            execution = self._workflows.start("lockdown", request)
+            notice = json.loads(execution.get("output") or execution.get("input") or "{}").get("notice", {})
+            if not notice:
+                notice = {"severity": "critical", "subject": "[Leash critical] Lockdown failed",
+                          "headline": f"LOCKDOWN {execution['status']}: {execution.get('error')}",
+                          "detail": execution.get("cause", "")}
+            alert = alert_from_sns_message(f"{notice['headline']}\n\n{notice['detail']}", notice["subject"])
+            steps.append(DemoStep(event_name, ("LockdownRequested",), f"lockdown {execution['status'].lower()}",
+                                  f"{execution['transitions']} state transitions", alert))
+        return steps
 
 
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan"}
@@ -232,5 +250,7 @@ def print_demo(steps: list[DemoStep], console: Any) -> None:
     alerts = sum(1 for s in steps if s.alert)
     reapplied = sum(1 for s in steps if s.alert and any(d.startswith("Leash ") and " s later" in d
                                                         for d in s.alert.leash_did))
+    locked = sum(1 for s in steps if s.alert and s.alert.title.startswith("LOCKDOWN applied"))
     console.print(f"{len({s.event for s in steps})} events, {alerts} alerts, {reapplied} protections put back, "
-                  f"{sum(1 for s in steps if s.status == 'not routed')} filtered out by EventBridge patterns.")
+                  f"{locked} lockdown, {sum(1 for s in steps if s.status == 'not routed')} filtered out by "
+                  "EventBridge patterns.")

@@ -10,6 +10,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from leash.actors import ActorConfig, RoleTagCache
+from leash.lockdown import AutoLockdown, EventBusRequester
 from leash.notify import Notifier, SnsPublisher, once_per_event
 
 logger = Logger()
@@ -21,6 +22,8 @@ notifier = Notifier(
     SnsPublisher(boto3.client("sns"), os.environ["ALERTS_TOPIC_ARN"]),
     RoleTagCache(lambda: boto3.client("iam")),
     once=_once,
+    auto_lockdown=AutoLockdown.from_env(os.environ),
+    request_lockdown=EventBusRequester(lambda: boto3.client("events"), os.environ["LEASH_EVENT_BUS"]),
 )
 
 _METRIC = {

@@ -11,6 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from leash.actors import ActorConfig, RoleTagCache
 from leash.ledger import Ledger
+from leash.lockdown import AutoLockdown, EventBusRequester
 from leash.notify import Notifier, SnsPublisher, once_per_event
 from leash.protections import Settings
 from leash.reapply import Reapplier, boto3_clients
@@ -35,6 +36,8 @@ notifier = Notifier(
     _tags,
     respond=reapplier,
     once=_once,
+    auto_lockdown=AutoLockdown.from_env(os.environ),
+    request_lockdown=EventBusRequester(lambda: boto3.client("events"), os.environ["LEASH_EVENT_BUS"]),
 )
 
 _METRIC = {"published": "AlertsPublished", "duplicate": "DuplicateEvents", "ignored": "IgnoredEvents",

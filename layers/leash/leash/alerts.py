@@ -92,23 +92,28 @@ def _what_leash_did(alert: Alert) -> str:
     return "\n".join(f"• {line}" for line in alert.leash_did) or "Nothing automatic: this alert is for a human to judge."
 
 
+def _facts(alert: Alert) -> list[tuple[str, str]]:
+    """The labelled facts an alert has; workflow notices and alarms leave most of them empty."""
+    actor = alert.actor
+    where = f"account {alert.account}, {alert.region}" if alert.account else alert.region
+    facts = [("Who", str(actor.get("display") or "")), ("Action", alert.action if alert.kind == "api-call" else ""),
+             ("Resource", alert.resource), ("Where", where), ("When", alert.time)]
+    return [(label, value) for label, value in facts if value]
+
+
 def render_text(alert: Alert) -> str:
     """Plain text for e-mail: readable top to bottom at 3 a.m."""
-    actor = alert.actor
-    lines = [
-        f"[{alert.severity.upper()}] {alert.title}",
-        "",
-        f"Who:       {actor.get('display')}",
-        f"           {actor.get('arn')}",
-        f"Action:    {alert.action}",
-        f"Resource:  {alert.resource}",
-        f"Where:     account {alert.account}, {alert.region}",
-        f"When:      {alert.time}",
-    ]
+    lines = [f"[{alert.severity.upper()}] {alert.title}", ""]
+    for label, value in _facts(alert):
+        lines.append(f"{label + ':':10} {value}")
+        if label == "Who" and alert.actor.get("arn"):
+            lines.append(f"{'':10} {alert.actor['arn']}")
     if alert.reasons:
         lines.append(f"Why {alert.severity}: {'; '.join(alert.reasons)}")
-    lines += ["", "What Leash did:", _what_leash_did(alert), "", f"CloudTrail event {alert.event_id}:",
-              alert.console_url]
+    if alert.kind == "api-call" or alert.leash_did:
+        lines += ["", "What Leash did:", _what_leash_did(alert)]
+    if alert.event_id and alert.kind == "api-call":
+        lines += ["", f"CloudTrail event {alert.event_id}:", alert.console_url]
     return "\n".join(lines) + "\n"
 
 
@@ -121,25 +126,21 @@ def subject(alert: Alert) -> str:
 
 def render_slack(alert: Alert) -> dict[str, Any]:
     """Slack Block Kit payload for an incoming webhook."""
-    actor = alert.actor
     header = f"{alert.severity.upper()}: {alert.title}"
-    fields = [
-        f"*Who*\n{actor.get('display')}",
-        f"*Action*\n`{alert.action}`",
-        f"*Resource*\n{alert.resource}",
-        f"*Where*\n{alert.account} · {alert.region}",
-        f"*When*\n{alert.time}",
-    ]
+    fields = [f"*{label}*\n{f'`{value}`' if label == 'Action' else value}" for label, value in _facts(alert)]
     if alert.reasons:
         fields.append(f"*Why {alert.severity}*\n{'; '.join(alert.reasons)}")
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _clip(header, 150), "emoji": True}},
-        {"type": "section", "fields": [{"type": "mrkdwn", "text": _clip(f, 2000)} for f in fields]},
-        {"type": "section", "text": {"type": "mrkdwn", "text": _clip(f"*What Leash did*\n{_what_leash_did(alert)}", 3000)}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": (
-            f"{alert.severity.emoji} <{alert.console_url}|CloudTrail event {alert.event_id}> · {actor.get('arn')}"
-        )}]},
-    ]
+        {"type": "header", "text": {"type": "plain_text", "text": _clip(header, 150), "emoji": True}}]
+    if fields:
+        blocks.append({"type": "section", "fields": [{"type": "mrkdwn", "text": _clip(f, 2000)} for f in fields[:10]]})
+    if alert.kind == "api-call" or alert.leash_did:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _clip(
+            f"*What Leash did*\n{_what_leash_did(alert)}", 3000)}})
+    if alert.event_id and alert.kind == "api-call":
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
+            f"{alert.severity.emoji} <{alert.console_url}|CloudTrail event {alert.event_id}> · {alert.actor.get('arn')}"
+        )}]})
     return {"text": f"{alert.severity.emoji} {header}", "blocks": blocks}
 
 

@@ -267,7 +267,9 @@ CATALOG: tuple[CatalogAction, ...] = tuple(
     + _actions("events", D,
         ("DeleteRule", "deleted EventBridge rule", ["name"]),
         ("DisableRule", "disabled EventBridge rule", ["name"]),
+        ("DeleteEventBus", "deleted EventBridge event bus", ["name"]),
     )
+    + _actions("states", D, ("DeleteStateMachine", "deleted Step Functions state machine", ["stateMachineArn"]))
     # --- Protections stripped: the reapply function puts them back (leash/protections.py) ---
     + _actions("ec2", D,
         ("ModifyInstanceAttribute", "disabled termination protection on", ["instanceId"],

@@ -10,6 +10,7 @@ from leash.actors import Actor, ActorConfig, ActorKind, TagLookup, classify_acto
 from leash.alerts import Alert, severity_for, sns_message
 from leash.catalog import CatalogAction, Impact, lookup
 from leash.events import ApiCall, MalformedEvent, parse_event
+from leash.lockdown import AutoLockdown
 
 Status = Literal["published", "duplicate", "ignored", "rejected"]
 
@@ -120,12 +121,16 @@ class Notifier:
         *,
         respond: Respond | None = None,
         once: Once = every_time,
+        auto_lockdown: AutoLockdown | None = None,
+        request_lockdown: Callable[[Mapping[str, Any]], None] | None = None,
     ):
         self._config = actor_config
         self._publish = publish
         self._tag_lookup = tag_lookup
         self._respond = respond
         self._once = once
+        self._auto_lockdown = auto_lockdown
+        self._request_lockdown = request_lockdown
 
     def handle(self, event: Mapping[str, Any]) -> Outcome:
         try:
@@ -155,6 +160,10 @@ class Notifier:
                 if remedy.outcome == "not-applicable":
                     return {"status": "ignored", "reason": remedy.sentence}
                 final = replace(alert, leash_did=(remedy.sentence,))
+            if entry is not None and self._auto_lockdown and self._request_lockdown:
+                request = self._auto_lockdown.request_for(call, actor, entry)
+                if request is not None:
+                    final = replace(final, leash_did=(*final.leash_did, self._lockdown(request)))
             return {"status": "published", "reason": reason, "messageId": self._publish(final),
                     "alert": final.to_dict()}
 
@@ -163,6 +172,14 @@ class Notifier:
             return Outcome("ignored", result["reason"])
         status = "duplicate" if replayed else "published"
         return Outcome(status, result["reason"], Alert.from_dict(result["alert"]), result.get("messageId"))
+
+
+    def _lockdown(self, request: Mapping[str, Any]) -> str:
+        try:
+            self._request_lockdown(request)
+        except Exception as exc:  # noqa: BLE001 - the alert still goes out, saying the request failed
+            return f"Leash could not request a lockdown of {request['principal']}: {exc}"
+        return f"Leash requested a lockdown of {request['principal']} (the lockdown workflow notifies when done)."
 
 
 class SnsPublisher:

@@ -32,7 +32,7 @@ FAMILIES: dict[str, str] = {
     "iam": "Identity", "organizations": "Identity", "kms": "Identity", "secretsmanager": "Identity",
     "cloudtrail": "Audit", "config": "Audit", "guardduty": "Audit", "logs": "Audit", "bedrock": "Audit",
     "events": "Audit",
-    "cloudformation": "Platform", "route53": "Platform", "sns": "Platform", "sqs": "Platform",
+    "cloudformation": "Platform", "route53": "Platform", "sns": "Platform", "sqs": "Platform", "states": "Platform",
 }  # fmt: skip
 
 SUCCEEDED = [{"exists": False}]  # failed calls changed nothing; denials are the spike detector's business

@@ -1,0 +1,108 @@
+"""An emulated AWS account (moto, in-process) that runs Leash's real handlers and real ASL."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from leash_cli.template import REPO_ROOT
+
+ACCOUNT = "111122223333"
+STATE_MACHINES = REPO_ROOT / "statemachines"
+_THROWAWAY_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "emulated",
+    "AWS_SECRET_ACCESS_KEY": "emulated",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "MOTO_ACCOUNT_ID": ACCOUNT,
+}
+
+
+def _iso_start_time() -> Any:
+    """moto hands $$.Execution.StartTime to ASL as a datetime; AWS passes ISO-8601 text with milliseconds,
+    which is what States.JsonToString and the aws:TokenIssueTime condition need."""
+    from moto.stepfunctions.parser.backend import execution_worker
+
+    original = execution_worker.ExecutionData
+    if getattr(original, "leash_iso", False):
+        return original
+
+    def execution_data(**fields: Any) -> Any:
+        start = fields["StartTime"]
+        if not isinstance(start, str):
+            fields["StartTime"] = start.strftime("%Y-%m-%dT%H:%M:%S.") + f"{start.microsecond // 1000:03d}Z"
+        return original(**fields)
+
+    execution_data.leash_iso = True  # type: ignore[attr-defined]
+    execution_worker.ExecutionData = execution_data
+    return original
+
+
+@contextmanager
+def emulated_account(env: Mapping[str, str] | None = None) -> Iterator[None]:
+    """moto with ASL execution and throwaway credentials: nothing here can reach a real account."""
+    keys = [*_THROWAWAY_CREDENTIALS, *(env or {}), "AWS_PROFILE", "AWS_SESSION_TOKEN"]
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ.pop("AWS_PROFILE", None)
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    os.environ.update(_THROWAWAY_CREDENTIALS)
+    os.environ.update(env or {})
+    # Imported only now: importing moto's backends reads the AWS configuration of the environment.
+    from moto import mock_aws
+    from moto.stepfunctions.parser.backend import execution_worker
+
+    original = _iso_start_time()
+    # moto logs every expected workflow failure (refusals, NoSuchEntity) at ERROR: the notices say it better.
+    logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
+    try:
+        with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+            yield
+    finally:
+        execution_worker.ExecutionData = original
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+class Workflows:
+    """Leash's state machines created from statemachines/*.asl.json, with executions run to their end."""
+
+    def __init__(self, substitutions: Mapping[str, str]):
+        import boto3
+
+        self.sfn = boto3.client("stepfunctions")
+        self.arns: dict[str, str] = {}
+        self._count = 0
+        for name in ("lockdown", "release"):
+            text = (STATE_MACHINES / f"{name}.asl.json").read_text()
+            for key, value in substitutions.items():
+                text = text.replace("${" + key + "}", value)
+            if "${" in text:
+                raise ValueError(f"{name}.asl.json needs a substitution that was not given")
+            self.arns[name] = self.sfn.create_state_machine(
+                name=f"leash-{name}", definition=text, type="STANDARD",
+                roleArn=f"arn:aws:iam::{ACCOUNT}:role/leash-{name}-us-east-1")["stateMachineArn"]
+
+    def start(self, name: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        self._count += 1
+        arn = self.sfn.start_execution(stateMachineArn=self.arns[name], name=f"{name}-{self._count}",
+                                       input=json.dumps(payload))["executionArn"]
+        return self.wait(arn)
+
+    def wait(self, execution_arn: str) -> dict[str, Any]:
+        """Join moto's worker threads: the execution has ended when this returns (no sleeping, no polling)."""
+        from moto.stepfunctions.parser.utils import TMP_THREADS
+
+        for thread in list(TMP_THREADS):
+            thread.join(timeout=60)
+        result = self.sfn.describe_execution(executionArn=execution_arn)
+        history = self.sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+        entered = [e for e in history if e["type"].endswith("StateEntered")]
+        result["transitions"] = len(entered)
+        result["states"] = [e["stateEnteredEventDetails"]["name"] for e in entered]
+        return result

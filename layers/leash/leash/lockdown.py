@@ -1,0 +1,85 @@
+"""When Leash asks for a lockdown by itself, and the request it puts on its own event bus."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from leash.actors import Actor, ActorKind
+from leash.catalog import CatalogAction
+from leash.events import ApiCall
+from leash.protections import TARGETS_AGENT_ROLES
+
+SOURCE = "leash"
+DETAIL_TYPE = "Leash Lockdown Requested"
+MODES = {"off": frozenset(), "agents": frozenset({ActorKind.AGENT}),
+         "non-exempt": frozenset({ActorKind.AGENT, ActorKind.HUMAN})}
+
+# Calls that disarm Leash itself, and where the event names the target.
+_LEASH_TARGETS = {
+    "events:DeleteRule": "name", "events:DisableRule": "name", "events:DeleteEventBus": "name",
+    "lambda:DeleteFunction20150331": "functionName", "cloudformation:DeleteStack": "stackName",
+    "states:DeleteStateMachine": "stateMachineArn", "sns:DeleteTopic": "topicArn",
+}
+
+
+@dataclass(frozen=True)
+class AutoLockdown:
+    """Deploy-time policy: who gets locked down automatically (AutoLockdown parameter) and what Leash is."""
+
+    mode: str = "agents"
+    stack_name: str = ""
+    event_bus: str = ""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> AutoLockdown:
+        mode = env.get("LEASH_AUTO_LOCKDOWN", "agents")
+        if mode not in MODES:
+            raise ValueError(f"LEASH_AUTO_LOCKDOWN must be one of {sorted(MODES)}, not {mode!r}")
+        return cls(mode, env.get("LEASH_STACK_NAME", ""), env.get("LEASH_EVENT_BUS", ""))
+
+    def request_for(self, call: ApiCall, actor: Actor, entry: CatalogAction) -> dict[str, Any] | None:
+        """The lockdown request this call deserves, or None."""
+        if actor.kind not in MODES[self.mode] or not actor.lockable:
+            return None
+        reason = self._why(call, actor, entry)
+        if reason is None:
+            return None
+        return {
+            "principal": actor.arn,
+            "reason": f"{actor.label} {reason}",
+            "requestedBy": "leash",
+            "trigger": f"auto:{call.action}",
+            "evidence": {"eventId": call.event_id, "action": call.action, "resource": entry.resource_of(call),
+                         "region": call.region, "time": call.time.strftime("%Y-%m-%dT%H:%M:%SZ")},
+        }
+
+    def _why(self, call: ApiCall, actor: Actor, entry: CatalogAction) -> str | None:
+        if entry.lockdown:
+            return f"{entry.did} {entry.resource_of(call)}".strip()
+        if entry.protection in TARGETS_AGENT_ROLES and call.param("roleName") == actor.name:
+            return f"{entry.did} {actor.name}: its own guardrail"
+        field = _LEASH_TARGETS.get(call.action)
+        target = str(call.param(field) or "") if field else ""
+        if target and self.stack_name and (self.stack_name in target or (self.event_bus and self.event_bus in target)):
+            return f"tampered with Leash itself ({call.action} on {target})"
+        return None
+
+
+class EventBusRequester:
+    """Puts lockdown requests on Leash's own bus (its resource policy admits only Leash's roles)."""
+
+    def __init__(self, events_client: Callable[[], Any], bus_name: str):
+        self._new_client = events_client  # a factory: built on the first request, not at cold start
+        self._events: Any = None
+        self._bus = bus_name
+
+    def __call__(self, request: Mapping[str, Any]) -> None:
+        self._events = self._events or self._new_client()
+        response = self._events.put_events(Entries=[{
+            "Source": SOURCE, "DetailType": DETAIL_TYPE, "EventBusName": self._bus, "Detail": json.dumps(request)}])
+        if response.get("FailedEntryCount"):
+            entry = response["Entries"][0]
+            raise RuntimeError(f"lockdown request refused by EventBridge: {entry.get('ErrorCode')} {entry.get('ErrorMessage')}")

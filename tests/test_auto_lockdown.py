@@ -1,0 +1,117 @@
+"""Leash asks for a lockdown by itself for the worst calls by agents, and the request starts the real workflow."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from conftest import ACCOUNT, load_event, load_handler
+from leash.actors import ActorConfig, classify_actor
+from leash.catalog import lookup
+from leash.events import parse_event
+from leash.lockdown import AutoLockdown
+from leash_cli.template import TEMPLATE, deployment_for, load_template
+
+CONFIG = ActorConfig(agent_role_prefix="ai-agent-", exempt_arns=frozenset({f"arn:aws:iam::{ACCOUNT}:role/breakglass-admin"}))
+
+
+def request(name, mode="agents", mutate=None):
+    event = load_event(name)
+    if mutate:
+        mutate(event["detail"])
+    call = parse_event(event)
+    actor = classify_actor(call.user_identity, CONFIG)
+    return AutoLockdown(mode, stack_name="leash", event_bus="leash-leash").request_for(call, actor, lookup(call))
+
+
+def as_human(detail):
+    detail["userIdentity"]["arn"] = f"arn:aws:sts::{ACCOUNT}:assumed-role/platform-admin/alice"
+    detail["userIdentity"]["sessionContext"]["sessionIssuer"]["userName"] = "platform-admin"
+    detail["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = f"arn:aws:iam::{ACCOUNT}:role/platform-admin"
+
+
+def test_agent_stopping_cloudtrail_is_locked_down():
+    req = request("cloudtrail-stop-logging-by-agent")
+    assert req["principal"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/ai-agent-deploy/sess_a8f3b21c"
+    assert req["reason"].startswith("agent ai-agent-deploy stopped CloudTrail logging of")
+    assert req["trigger"] == "auto:cloudtrail:StopLogging" and req["requestedBy"] == "leash"
+    assert req["evidence"]["eventId"] == "d4e5f6a7-b8c9-4d0e-9f1a-2b3c4d5e6005"
+
+
+def test_modes():
+    assert request("cloudtrail-stop-logging-by-agent", mode="off") is None
+    assert request("cloudtrail-stop-logging-by-agent", mutate=as_human) is None
+    assert request("cloudtrail-stop-logging-by-agent", mode="non-exempt", mutate=as_human) is not None
+
+
+def test_agent_detaching_its_own_guardrail_is_locked_down_but_not_for_another_role():
+    assert "its own guardrail" in request("iam-detach-role-policy-guardrail-by-agent")["reason"]
+
+    def other_role(detail):
+        detail["requestParameters"]["roleName"] = "ai-agent-reviewer"
+
+    assert request("iam-detach-role-policy-guardrail-by-agent", mutate=other_role) is None
+
+
+def test_agent_tampering_with_leash_itself_is_locked_down():
+    def delete_leash_function(detail):
+        detail["requestParameters"]["functionName"] = "leash-NotifyFunction-1A2B3C4D5E6F"
+
+    req = request("lambda-delete-function-by-tagged-agent-role", mutate=delete_leash_function)
+    assert req is None  # data-pipeline-bot is an agent only by its tag, which this unit test does not look up
+
+    def agent_deletes_leash_function(detail):
+        delete_leash_function(detail)
+        detail["userIdentity"] = load_event("cloudtrail-stop-logging-by-agent")["detail"]["userIdentity"]
+
+    req = request("lambda-delete-function-by-tagged-agent-role", mutate=agent_deletes_leash_function)
+    assert "tampered with Leash itself" in req["reason"]
+    assert request("cloudformation-delete-stack-by-agent") is None  # webhooks-prod is not Leash
+
+
+def test_lockdown_request_from_the_reapply_path_starts_the_workflow(workflows, monkeypatch, lambda_context):
+    # The account: the agent role, the trail it stops, Leash's bus with a tap that shows what was put on it.
+    iam = boto3.client("iam")
+    iam.create_role(RoleName="ai-agent-deploy", AssumeRolePolicyDocument="{}")
+    boto3.client("s3").create_bucket(Bucket="org-trail-logs")
+    boto3.client("cloudtrail").create_trail(Name="org-trail", S3BucketName="org-trail-logs")
+    events = boto3.client("events")
+    events.create_event_bus(Name="leash-leash")
+    sqs = boto3.client("sqs")
+    tap = sqs.create_queue(QueueName="bus-tap")["QueueUrl"]
+    tap_arn = sqs.get_queue_attributes(QueueUrl=tap, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="tap", EventBusName="leash-leash", EventPattern=json.dumps({"source": ["leash"]}))
+    events.put_targets(Rule="tap", EventBusName="leash-leash", Targets=[{"Id": "tap", "Arn": tap_arn}])
+    boto3.client("dynamodb").create_table(
+        TableName="leash-idempotency", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+    for key, value in {"ALERTS_TOPIC_ARN": workflows.inbox_topic, "IDEMPOTENCY_TABLE": "leash-idempotency",
+                       "LEDGER_TABLE": "leash-ledger", "LEASH_ROLE_PREFIX": "leash", "LEASH_AGENT_ROLE_PREFIX": "ai-agent-",
+                       "LEASH_AUTO_LOCKDOWN": "agents", "LEASH_STACK_NAME": "leash", "LEASH_EVENT_BUS": "leash-leash",
+                       "POWERTOOLS_SERVICE_NAME": "reapply"}.items():
+        monkeypatch.setenv(key, value)
+
+    result = load_handler("reapply").lambda_handler(load_event("cloudtrail-stop-logging-by-agent"), lambda_context)
+
+    assert result["status"] == "published"
+    alert_text = workflows.notices()[0]["message"]
+    assert "Leash requested a lockdown of arn:aws:sts::111122223333:assumed-role/ai-agent-deploy/sess_a8f3b21c" in alert_text
+    (message,) = sqs.receive_message(QueueUrl=tap)["Messages"]
+    put = json.loads(message["Body"])
+
+    # EventBridge would now apply the template's rule: its pattern, then InputPath $.detail.
+    template = load_template(TEMPLATE)
+    source = template["Resources"]["LockdownStateMachine"]["Properties"]["Events"]["LockdownRequested"]["Properties"]
+    from leash.eventpattern import matches
+
+    assert matches(deployment_for(template).resolve(source["Pattern"]), put)
+    assert source["InputPath"] == "$.detail"
+    execution = workflows.start("lockdown", put["detail"])
+
+    assert execution["status"] == "SUCCEEDED", execution
+    assert set(iam.list_role_policies(RoleName="ai-agent-deploy")["PolicyNames"]) == {
+        "LeashEmergencyDenyAll", "LeashRevokeOlderSessions"}
+    assert "LOCKDOWN applied to role ai-agent-deploy" in workflows.notices()[-1]["message"]
