@@ -71,7 +71,20 @@ def test_agent_tampering_with_leash_itself_is_locked_down():
     assert request("cloudformation-delete-stack-by-agent") is None  # webhooks-prod is not Leash
 
 
-def test_lockdown_request_from_the_reapply_path_starts_the_workflow(workflows, monkeypatch, lambda_context):
+def agent_deletes_leash_rule():
+    event = load_event("cloudtrail-stop-logging-by-agent")
+    detail = event["detail"]
+    event["source"], detail["eventSource"], detail["eventName"] = "aws.events", "events.amazonaws.com", "DeleteRule"
+    detail["requestParameters"] = {"name": "leash-NotifyFunctionDestructiveData-1Q2W3E4R5T6Y", "force": False}
+    detail["eventID"] = "0d1e2f3a-4b5c-4d6e-8f7a-8b9c0d1e2f3a"
+    return event
+
+
+@pytest.mark.parametrize(("function", "make_event", "said"), [
+    ("reapply", lambda: load_event("cloudtrail-stop-logging-by-agent"), "stopped CloudTrail logging"),
+    ("notify", agent_deletes_leash_rule, "tampered with Leash itself"),
+], ids=["reapply-path-stop-logging", "notify-path-delete-leash-rule"])
+def test_lockdown_request_starts_the_workflow(workflows, monkeypatch, lambda_context, function, make_event, said):
     # The account: the agent role, the trail it stops, Leash's bus with a tap that shows what was put on it.
     iam = boto3.client("iam")
     iam.create_role(RoleName="ai-agent-deploy", AssumeRolePolicyDocument="{}")
@@ -91,16 +104,17 @@ def test_lockdown_request_from_the_reapply_path_starts_the_workflow(workflows, m
     for key, value in {"ALERTS_TOPIC_ARN": workflows.inbox_topic, "IDEMPOTENCY_TABLE": "leash-idempotency",
                        "LEDGER_TABLE": "leash-ledger", "LEASH_ROLE_PREFIX": "leash", "LEASH_AGENT_ROLE_PREFIX": "ai-agent-",
                        "LEASH_AUTO_LOCKDOWN": "agents", "LEASH_STACK_NAME": "leash", "LEASH_EVENT_BUS": "leash-leash",
-                       "POWERTOOLS_SERVICE_NAME": "reapply"}.items():
+                       "POWERTOOLS_SERVICE_NAME": function}.items():
         monkeypatch.setenv(key, value)
 
-    result = load_handler("reapply").lambda_handler(load_event("cloudtrail-stop-logging-by-agent"), lambda_context)
+    result = load_handler(function).lambda_handler(make_event(), lambda_context)
 
     assert result["status"] == "published"
     alert_text = workflows.notices()[0]["message"]
     assert "Leash requested a lockdown of arn:aws:sts::111122223333:assumed-role/ai-agent-deploy/sess_a8f3b21c" in alert_text
     (message,) = sqs.receive_message(QueueUrl=tap)["Messages"]
     put = json.loads(message["Body"])
+    assert said in put["detail"]["reason"] and put["detail"]["requestedBy"] == "leash"
 
     # EventBridge would now apply the template's rule: its pattern, then InputPath $.detail.
     template = load_template(TEMPLATE)
