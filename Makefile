@@ -54,6 +54,7 @@ build: $(SAM).installed
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/coldstart.py
 	$(BIN)/python benchmarks/reapply.py
+	$(BIN)/python benchmarks/spikes.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache

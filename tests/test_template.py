@@ -98,19 +98,26 @@ def call(action, who="agent", negate=False, **detail):
     return event
 
 
+def handlers(routed):
+    """The rules that invoke a handler directly (the spike rules feed a queue: tests/test_spikes.py)."""
+    return [r for r in routed if r.function != "SpikeQueue"]
+
+
 @pytest.mark.parametrize("action", CATALOG, ids=lambda a: a.action)
 def test_each_catalog_action_reaches_its_function_when_it_matters(router, action):
     wanted = "ReapplyFunction" if action.protection else "NotifyFunction"
     agent_rules = router.route(call(action))
-    assert agent_rules and {r.function for r in agent_rules} == {wanted}
+    assert {r.function for r in handlers(agent_rules)} == {wanted}
+    assert "AgentCallsRule" in {r.name for r in agent_rules}  # every agent call is counted for volume
     human_rules = router.route(call(action, who="human"))
     assert bool(human_rules) is (not action.routed_for_agents_only)
 
 
 @pytest.mark.parametrize("action", CATALOG, ids=lambda a: a.action)
-def test_leash_own_and_failed_calls_never_invoke_anything(router, action):
+def test_leash_own_and_failed_calls_never_invoke_a_handler(router, action):
     assert router.route(call(action, who="leash")) == []
-    assert router.route(call(action, errorCode="AccessDenied")) == []
+    denied = router.route(call(action, errorCode="AccessDenied"))
+    assert handlers(denied) == [] and "DeniedCallsRule" in {r.name for r in denied}
 
 
 # DeleteSecret's two forms (forced, recovery window) cover every DeleteSecret by design.
@@ -120,14 +127,14 @@ CONDITIONAL = [a for a in CATALOG if (a.only_when or a.route_when) and a.action 
 @pytest.mark.parametrize("action", CONDITIONAL, ids=lambda a: a.action)
 def test_harmless_form_of_each_conditional_call_invokes_nothing(router, action):
     harmless = call(action, negate=True)
-    assert router.route(harmless) == [], harmless["detail"]["requestParameters"]
+    assert handlers(router.route(harmless)) == [], harmless["detail"]["requestParameters"]
 
 
 def test_guardduty_detector_enabled_again_is_not_an_alert(router):
     (update,) = [a for a in CATALOG if a.action == "guardduty:UpdateDetector"]
     event = call(update)
     event["detail"]["requestParameters"] = {"detectorId": "d1", "enable": True}
-    assert router.route(event) == []
+    assert handlers(router.route(event)) == []
 
 
 def test_agent_signals_follow_the_deploy_parameters(template):
@@ -137,12 +144,13 @@ def test_agent_signals_follow_the_deploy_parameters(template):
     event["detail"]["userIdentity"]["sessionContext"]["sourceIdentity"] = "bot-jordan"
 
     def routed(**overrides):
-        return [r.name for r in Router(eventbridge_rules(template, deployment_for(template, overrides))).route(event)]
+        rules = Router(eventbridge_rules(template, deployment_for(template, overrides))).route(event)
+        return [r.name for r in rules]
 
     assert routed() == []
-    assert routed(AgentSessionNamePrefix="agent-") == ["AgentSensitiveIdentityIam"]
-    assert routed(AgentSourceIdentityPrefix="bot-") == ["AgentSensitiveIdentityIam"]
-    assert routed(AgentRoleNames="ci-runner,platform-admin") == ["AgentSensitiveIdentityIam"]
+    assert routed(AgentSessionNamePrefix="agent-") == ["AgentSensitiveIdentityIam", "AgentCallsRule"]
+    assert routed(AgentSourceIdentityPrefix="bot-") == ["AgentSensitiveIdentityIam", "AgentCallsRule"]
+    assert routed(AgentRoleNames="ci-runner,platform-admin") == ["AgentSensitiveIdentityIam", "AgentCallsRule"]
     assert routed(AgentRoleNamePrefix="") == []
 
 

@@ -36,6 +36,7 @@ DEMO_ENV = {
     "LEASH_AUTO_LOCKDOWN": "agents",
     "LEASH_STACK_NAME": "leash",
     "LEASH_EVENT_BUS": "leash-leash",
+    "SPIKE_TABLE": "leash-spikes",
 }
 # The deploy parameters the demo's "stack" was deployed with (the handlers' environment mirrors them).
 DEMO_PARAMETERS = {
@@ -43,7 +44,8 @@ DEMO_PARAMETERS = {
     "AgentPermissionsBoundaryArn": DEMO_ENV["LEASH_PERMISSIONS_BOUNDARY_ARN"],
     "ExemptPrincipalArns": DEMO_ENV["LEASH_EXEMPT_ARNS"],
 }
-FUNCTION_DIRS = {"NotifyFunction": "notify", "ReapplyFunction": "reapply"}
+FUNCTION_DIRS = {"NotifyFunction": "notify", "ReapplyFunction": "reapply", "SpikeQueue": "spikes"}
+PROBES = 60  # denied calls the agent makes while probing its fence
 # Samples whose remediation the emulator cannot perform (tests/test_reapply.py covers them with Stubber).
 EMULATOR_GAPS = {
     "cloudformation-update-termination-protection-disabled-by-agent":
@@ -157,12 +159,18 @@ def run_demo(events_dir: Path = EVENTS) -> list[DemoStep]:
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
                                   {"AttributeName": "sk", "AttributeType": "S"}])
+        dynamodb.create_table(
+            TableName="leash-spikes", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
         bindings = seed_account()
         lockdowns = LockdownTap(topic)
         router = Router.from_template(overrides=DEMO_PARAMETERS, account=ACCOUNT)
         handlers = {fn: _load_handler(d) for fn, d in FUNCTION_DIRS.items()}
         for handler in handlers.values():
-            handler._idempotency.register_lambda_context(_Context())
+            if hasattr(handler, "_idempotency"):
+                handler._idempotency.register_lambda_context(_Context())
+        spike_queue: list[dict[str, Any]] = []  # what the spike rules deliver, read later in one batch
         for path in sorted(events_dir.glob("*.json")):
             if path.stem in EMULATOR_GAPS:
                 steps.append(DemoStep(path.stem, (), "skipped", EMULATOR_GAPS[path.stem]))
@@ -178,12 +186,46 @@ def run_demo(events_dir: Path = EVENTS) -> list[DemoStep]:
             if not routed:
                 steps.append(DemoStep(path.stem, (), "not routed", "filtered out by the patterns"))
                 continue
-            for function in dict.fromkeys(r.function for r in routed):  # EventBridge invokes each target once
-                outcome = handlers[function].notifier.handle(event)
+            if any(r.function == "SpikeQueue" for r in routed):
+                spike_queue.append(event)
+                if all(r.function == "SpikeQueue" for r in routed):
+                    steps.append(DemoStep(path.stem, tuple(r.name for r in routed), "counted",
+                                          "counted by the spike detector, nothing to alert on its own"))
+            for function in dict.fromkeys(r.function for r in routed if r.function != "SpikeQueue"):
+                outcome = handlers[function].notifier.handle(event)  # EventBridge invokes each target once
                 rules = tuple(r.name for r in routed if r.function == function)
                 steps.append(DemoStep(path.stem, rules, outcome.status, outcome.reason, outcome.alert))
             steps.extend(lockdowns.run(path.stem))
+        # The agent probes its fence: dozens of denied calls, counted in one batch from the spike queue.
+        probes = probe_events(json.loads((events_dir / "dynamodb-delete-table-denied.json").read_text()), PROBES)
+        spike_queue += [e for e in probes if router.route(e)]
+        result = handlers["SpikeQueue"].consumer.handle({"Records": [
+            {"messageId": f"demo-{i}", "receiptHandle": "demo", "body": json.dumps(e), "attributes": {},
+             "messageAttributes": {}, "eventSource": "aws:sqs"} for i, e in enumerate(spike_queue)]})
+        for alert in result.alerts:
+            steps.append(DemoStep(f"{PROBES} denied probes", ("DeniedCallsRule", "AgentCallsRule"), "published",
+                                  f"{len(spike_queue)} calls in one batch", alert))
+        steps.extend(lockdowns.run(f"{PROBES} denied probes"))
     return steps
+
+
+def probe_events(sample: dict[str, Any], count: int) -> list[dict[str, Any]]:
+    """A prompt-injected agent collecting AccessDenied: iam:PassRole, s3:GetObject, secrets reads."""
+    probes = [("iam", "PassRole", f"arn:aws:iam::{ACCOUNT}:role/admin"),
+              ("s3", "GetObject", "arn:aws:s3:::nightly-db-backups/prod.dump"),
+              ("secretsmanager", "GetSecretValue", f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:prod/db-AbCdEf")]
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    events = []
+    for i in range(count):
+        service, action, resource = probes[i % len(probes)]
+        event = json.loads(json.dumps(sample))
+        detail = event["detail"]
+        event["source"] = f"aws.{service}"
+        detail.update(eventSource=f"{service}.amazonaws.com", eventName=action, eventID=f"probe-{i:04d}", eventTime=now,
+                      readOnly=action != "PassRole", errorMessage=f"User: {detail['userIdentity']['arn']} is not "
+                      f"authorized to perform: {service}:{action} on resource: {resource}")
+        events.append(event)
+    return events
 
 
 class LockdownTap:

@@ -86,6 +86,13 @@ def eventbridge_rules(template: Mapping[str, Any], deployment: Deployment) -> li
     """Every EventBridge rule of the template, resolved for this deployment, with its target function."""
     rules = []
     for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") == "AWS::Events::Rule" and "EventPattern" in resource.get("Properties", {}):
+            props = resource["Properties"]
+            for target in props.get("Targets", []):
+                arn = target.get("Arn", {})
+                destination = arn["Fn::GetAtt"][0] if isinstance(arn, dict) and "Fn::GetAtt" in arn else str(arn)
+                rules.append(RoutedRule(logical_id, destination, deployment.resolve(props["EventPattern"])))
+            continue
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
         for name, source in (resource.get("Properties", {}).get("Events") or {}).items():

@@ -176,7 +176,22 @@ def reapply_rules() -> list[Rule]:
     return _rules("Reapply", "ReapplyAgent", "calls that strip a protection", [a for a in CATALOG if a.protection])
 
 
+def spike_rules() -> list[Rule]:
+    """Rules that feed the spike detector's queue; they see reads too (most probing is Get/List/Describe)."""
+    from leash.spikes import DENIED_CODES
+
+    denied = [*DENIED_CODES, {"wildcard": "*AccessDenied*"}, {"wildcard": "*Unauthorized*"}]
+    return [
+        Rule("DeniedCallsRule", "Leash: denied calls by anyone but Leash and AWS services (reads included)",
+             {"detail-type": [CLOUDTRAIL_DETAIL_TYPE], "detail": {"errorCode": denied, "userIdentity": {"arn": NOT_LEASH}}}),
+        Rule("AgentCallsRule", "Leash: every call by an agent identity (reads included), for call-volume spikes",
+             {"detail-type": [CLOUDTRAIL_DETAIL_TYPE], "detail": {"$or": agent_clauses()}}),
+    ]
+
+
 RULES_BY_FUNCTION = {"NotifyFunction": notify_rules, "ReapplyFunction": reapply_rules}
+RULES_BY_QUEUE = {"SpikeQueue": spike_rules}
+GENERATED = [*RULES_BY_FUNCTION, *RULES_BY_QUEUE]
 
 
 # Sizing assumes long-but-legal values, so a real deployment never exceeds the quota.
@@ -190,6 +205,27 @@ _SIZING = Deployment(
     conditions={c: True for c in ("HasAgentRoleNamePrefix", "HasAgentSessionNamePrefix",
                                   "HasAgentSourceIdentityPrefix")},
 )
+
+
+def rule_resources(queue: str, rules: Iterable[Rule]) -> dict[str, Any]:
+    """AWS::Events::Rule resources that deliver to an SQS queue, matching reads as well as writes."""
+    return {
+        rule.name: {
+            "Type": "AWS::Events::Rule",
+            "Properties": {
+                "Description": rule.description,
+                "State": "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS",
+                "EventPattern": rule.pattern,
+                "Targets": [{
+                    "Id": queue,
+                    "Arn": {"Fn::GetAtt": [queue, "Arn"]},
+                    "RetryPolicy": {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400},
+                    "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["UndeliveredEventsQueue", "Arn"]}},
+                }],
+            },
+        }
+        for rule in rules
+    }
 
 
 def sam_events(rules: Iterable[Rule]) -> dict[str, Any]:
@@ -208,7 +244,7 @@ def sam_events(rules: Iterable[Rule]) -> dict[str, Any]:
 
 
 def render_block(function: str, indent: int = 8) -> str:
-    """The generated YAML block for one function's Events, markers included."""
+    """The generated YAML block for one function's Events (or one queue's rule resources), markers included."""
     import yaml  # dev-only dependency; the Lambda runtime never renders the template
 
     class Dumper(yaml.SafeDumper):
@@ -220,7 +256,9 @@ def render_block(function: str, indent: int = 8) -> str:
         return dumper.represent_sequence("tag:yaml.org,2002:seq", items, flow_style=flow)
 
     Dumper.add_representer(list, represent_list)
-    body = yaml.dump(sam_events(RULES_BY_FUNCTION[function]()), Dumper=Dumper, sort_keys=False, default_flow_style=False,
+    content = (sam_events(RULES_BY_FUNCTION[function]()) if function in RULES_BY_FUNCTION
+               else rule_resources(function, RULES_BY_QUEUE[function]()))
+    body = yaml.dump(content, Dumper=Dumper, sort_keys=False, default_flow_style=False,
                      width=110)
     pad = " " * indent
     begin, end = BEGIN_MARKER.format(function=function), END_MARKER.format(function=function)
@@ -230,7 +268,7 @@ def render_block(function: str, indent: int = 8) -> str:
 
 def rewrite_template(text: str) -> str:
     """template.yaml with each function's generated block replaced by the current catalog's rules."""
-    for function in RULES_BY_FUNCTION:
+    for function in GENERATED:
         begin = BEGIN_MARKER.format(function=function)
         start = text.index(begin)
         line_start = text.rindex("\n", 0, start) + 1
@@ -257,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     target = args.write or args.check
     if not target:
-        for function in RULES_BY_FUNCTION:
+        for function in GENERATED:
             print(render_block(function))
         return 0
     path = Path(target)
@@ -269,7 +307,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
     path.write_text(wanted)
-    print(f"{path}: wrote {sum(len(rules()) for rules in RULES_BY_FUNCTION.values())} rules")
+    count = sum(len(rules()) for rules in (*RULES_BY_FUNCTION.values(), *RULES_BY_QUEUE.values()))
+    print(f"{path}: wrote {count} rules")
     return 0
 
 

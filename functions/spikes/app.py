@@ -1,0 +1,50 @@
+"""Spikes: batches of denied calls and agent calls from SQS become windowed counters and, on a burst, one alert.
+
+Thin adapter: the logic lives in the leash layer (leash.spikes).
+"""
+
+import os
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from leash.actors import ActorConfig, RoleTagCache
+from leash.lockdown import MODES, EventBusRequester
+from leash.notify import SnsPublisher
+from leash.spikes import CounterStore, SpikeConfig, SpikeConsumer
+
+logger = Logger()
+metrics = Metrics()
+
+consumer = SpikeConsumer(
+    ActorConfig.from_env(os.environ),
+    SpikeConfig.from_env(os.environ),
+    CounterStore(boto3.client("dynamodb"), os.environ["SPIKE_TABLE"]),
+    SnsPublisher(boto3.client("sns"), os.environ["ALERTS_TOPIC_ARN"]),
+    tag_lookup=RoleTagCache(lambda: boto3.client("iam")),
+    lockdown_kinds=MODES[os.environ.get("LEASH_AUTO_LOCKDOWN", "agents")],
+    request_lockdown=EventBusRequester(lambda: boto3.client("events"), os.environ["LEASH_EVENT_BUS"]),
+)
+
+_METRIC = {"denied": "DeniedCalls", "calls": "AgentCalls"}
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def lambda_handler(event, context):
+    result = consumer.handle(event)
+    for (counter, kind), n in result.counted.items():
+        with single_metric(name=_METRIC[counter], unit=MetricUnit.Count, value=n,
+                           namespace=os.environ["POWERTOOLS_METRICS_NAMESPACE"]) as metric:
+            metric.add_dimension(name="ActorKind", value=kind)
+    metrics.add_metric(name="SpikeAlerts", unit=MetricUnit.Count, value=len(result.alerts))
+    # Account-wide, without dimensions but the service: what DeniedCallsAlarm watches.
+    metrics.add_metric(name="DeniedCallsTotal", unit=MetricUnit.Count,
+                       value=sum(n for (counter, _), n in result.counted.items() if counter == "denied"))
+    logger.info(
+        f"{sum(result.counted.values())} calls counted in {result.groups} groups, {result.writes} counter writes, "
+        f"{len(result.alerts)} alerts, {len(result.response['batchItemFailures'])} records failed",
+        extra={"alerts": [a.title for a in result.alerts], "lockdowns": [r["principal"] for r in result.lockdowns]},
+    )
+    return result.response
