@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import boto3
@@ -169,3 +171,52 @@ def workflows(monkeypatch):
             "trigger": "test", **extra})
         workflows.notices = lambda: [{"subject": m["Subject"], "message": m["Message"]} for m in inbox.drain()]
         yield workflows
+
+
+class FakeSlack:
+    """Answers webhook POSTs with scripted (status, headers, body) replies, then 200 "ok"."""
+
+    def __init__(self):
+        self.replies: list[tuple[int, dict, str]] = []
+        self.requests: list[dict] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                fake.requests.append(json.loads(body))
+                status, headers, text = fake.replies.pop(0) if fake.replies else (200, {}, "ok")
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(text)))
+                self.end_headers()
+                self.wfile.write(text.encode())
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/services/T000/B000/XXXX"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def slack():
+    fake = FakeSlack()
+    yield fake
+    fake.close()
+
+
+
+@pytest.fixture
+def slack():
+    """A local HTTP server standing in for Slack (incoming webhooks and response_url)."""
+    fake = FakeSlack()
+    yield fake
+    fake.close()

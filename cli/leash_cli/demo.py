@@ -171,6 +171,9 @@ def run_demo(events_dir: Path = EVENTS) -> list[DemoStep]:
             if hasattr(handler, "_idempotency"):
                 handler._idempotency.register_lambda_context(_Context())
         spike_queue: list[dict[str, Any]] = []  # what the spike rules deliver, read later in one batch
+        # Every call is played as if it happened a moment ago, all at the same moment (one spike window),
+        # so "put back N s later" reads as it would live.
+        played_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
         for path in sorted(events_dir.glob("*.json")):
             if path.stem in EMULATOR_GAPS:
                 steps.append(DemoStep(path.stem, (), "skipped", EMULATOR_GAPS[path.stem]))
@@ -180,8 +183,7 @@ def run_demo(events_dir: Path = EVENTS) -> list[DemoStep]:
                 text = text.replace(sample_id, real_id)
             event = json.loads(text)
             if isinstance(event.get("detail"), dict) and "eventTime" in event["detail"]:
-                # Played as if it happened a moment ago, so "put back N s later" reads as it would live.
-                event["detail"]["eventTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
+                event["detail"]["eventTime"] = played_at
             routed = router.route(event)
             if not routed:
                 steps.append(DemoStep(path.stem, (), "not routed", "filtered out by the patterns"))
@@ -197,7 +199,8 @@ def run_demo(events_dir: Path = EVENTS) -> list[DemoStep]:
                 steps.append(DemoStep(path.stem, rules, outcome.status, outcome.reason, outcome.alert))
             steps.extend(lockdowns.run(path.stem))
         # The agent probes its fence: dozens of denied calls, counted in one batch from the spike queue.
-        probes = probe_events(json.loads((events_dir / "dynamodb-delete-table-denied.json").read_text()), PROBES)
+        probes = probe_events(json.loads((events_dir / "dynamodb-delete-table-denied.json").read_text()), PROBES,
+                              played_at)
         spike_queue += [e for e in probes if router.route(e)]
         result = handlers["SpikeQueue"].consumer.handle({"Records": [
             {"messageId": f"demo-{i}", "receiptHandle": "demo", "body": json.dumps(e), "attributes": {},
@@ -209,19 +212,18 @@ def run_demo(events_dir: Path = EVENTS) -> list[DemoStep]:
     return steps
 
 
-def probe_events(sample: dict[str, Any], count: int) -> list[dict[str, Any]]:
+def probe_events(sample: dict[str, Any], count: int, at: str) -> list[dict[str, Any]]:
     """A prompt-injected agent collecting AccessDenied: iam:PassRole, s3:GetObject, secrets reads."""
     probes = [("iam", "PassRole", f"arn:aws:iam::{ACCOUNT}:role/admin"),
               ("s3", "GetObject", "arn:aws:s3:::nightly-db-backups/prod.dump"),
               ("secretsmanager", "GetSecretValue", f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:prod/db-AbCdEf")]
-    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     events = []
     for i in range(count):
         service, action, resource = probes[i % len(probes)]
         event = json.loads(json.dumps(sample))
         detail = event["detail"]
         event["source"] = f"aws.{service}"
-        detail.update(eventSource=f"{service}.amazonaws.com", eventName=action, eventID=f"probe-{i:04d}", eventTime=now,
+        detail.update(eventSource=f"{service}.amazonaws.com", eventName=action, eventID=f"probe-{i:04d}", eventTime=at,
                       readOnly=action != "PassRole", errorMessage=f"User: {detail['userIdentity']['arn']} is not "
                       f"authorized to perform: {service}:{action} on resource: {resource}")
         events.append(event)

@@ -141,6 +141,11 @@ def render_slack(alert: Alert) -> dict[str, Any]:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
             f"{alert.severity.emoji} <{alert.console_url}|CloudTrail event {alert.event_id}> · {alert.actor.get('arn')}"
         )}]})
+    from leash.interactions import action_buttons  # buttons work once Slack interactivity is set up
+
+    buttons = action_buttons(alert.to_dict())
+    if buttons:
+        blocks.append(buttons)
     return {"text": f"{alert.severity.emoji} {header}", "blocks": blocks}
 
 

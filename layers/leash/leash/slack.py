@@ -184,7 +184,9 @@ def alert_from_sns_message(message: str, subject: str | None = None, timestamp: 
     workflow = re.match(r"^\[Leash (critical|high|medium|low)\] ", subject or "")
     if workflow and isinstance(message, str):  # the lockdown and release workflows publish text
         title, _, rest = message.partition("\n")
-        return Alert(severity=Severity(workflow.group(1)), title=title, actor={"display": "", "arn": ""},
+        principal = re.search(r"^Principal: (\S+)$", message, re.MULTILINE)
+        return Alert(severity=Severity(workflow.group(1)), title=title,
+                     actor={"display": "", "arn": "", "lockdownPrincipal": principal.group(1) if principal else ""},
                      action="leash:Workflow", resource="", account="", region="", time=timestamp, event_id="",
                      reasons=tuple(line for line in rest.split("\n") if line.strip()), kind="workflow")
     return Alert(severity=Severity.LOW, title=subject or "Message on the Leash alerts topic",

@@ -1,0 +1,79 @@
+"""Slack interactivity: the Lock down / Release / Acknowledge buttons, behind a Lambda Function URL.
+
+Thin adapter: the logic lives in the leash layer (leash.interactions).
+"""
+
+import json
+import os
+import time
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
+from aws_lambda_powertools.utilities import parameters
+from slack_sdk.signature import SignatureVerifier
+from slack_sdk.webhook import WebhookClient
+
+from leash.interactions import Allowed, Interactions
+from leash.ledger import Ledger
+
+logger = Logger()
+app = LambdaFunctionUrlResolver()
+_sfn = boto3.client("stepfunctions")
+_dynamodb = boto3.client("dynamodb")
+_ledger = Ledger(_dynamodb, os.environ["LEDGER_TABLE"])
+_STATE_MACHINES = {"lockdown": os.environ["LOCKDOWN_STATE_MACHINE_ARN"], "release": os.environ["RELEASE_STATE_MACHINE_ARN"]}
+
+
+def _signing_secret() -> str:
+    secret = parameters.get_secret(os.environ["SLACK_SIGNING_SECRET_ARN"], max_age=300)
+    return json.loads(secret).get("signing_secret", "") if secret.strip().startswith("{") else secret.strip()
+
+
+def _seen_before(signature: str) -> bool:
+    """Remember every accepted signature for ten minutes (longer than Slack's five-minute window)."""
+    try:
+        _dynamodb.put_item(TableName=os.environ["IDEMPOTENCY_TABLE"], ConditionExpression="attribute_not_exists(id)",
+                           Item={"id": {"S": f"slack-signature#{signature}"},
+                                 "expiration": {"N": str(int(time.time()) + 600)}})
+    except _dynamodb.exceptions.ConditionalCheckFailedException:
+        return True
+    return False
+
+
+def _start(workflow: str, name: str, payload: dict) -> str:
+    try:
+        _sfn.start_execution(stateMachineArn=_STATE_MACHINES[workflow], name=name, input=json.dumps(payload))
+    except _sfn.exceptions.ExecutionAlreadyExists:
+        return "already-started"
+    return "started"
+
+
+def _update(response_url: str, payload: dict) -> None:
+    response = WebhookClient(response_url, timeout=5).send_dict(payload)
+    if response.status_code != 200:
+        logger.warning("could not update the Slack message", extra={"status": response.status_code})
+
+
+def _interactions() -> Interactions:
+    return Interactions(
+        SignatureVerifier(_signing_secret()),
+        Allowed.from_env(os.environ),
+        _seen_before,
+        _start,
+        _ledger.record,
+        _update,
+        log=lambda message, extra: logger.info(message, extra=extra),
+    )
+
+
+@app.post("/slack/interactions")
+def slack_interactions():
+    event = app.current_event
+    reply = _interactions().handle(event.decoded_body or "", event.headers)
+    return Response(status_code=reply.status, content_type="text/plain", body=reply.body)
+
+
+@logger.inject_lambda_context
+def lambda_handler(event, context):
+    return app.resolve(event, context)

@@ -1,0 +1,176 @@
+"""Act from the alert: Slack buttons to lock down, release or acknowledge, with verified requests.
+
+Every request is verified with the Slack signing secret (slack-sdk's SignatureVerifier, which also
+refuses requests older than five minutes), refused if replayed, and accepted only from the Slack
+user IDs allowed for that action. A double click starts one workflow: executions are named after
+the alert and the action, so Step Functions refuses the second start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+LOCKDOWN, RELEASE, ACKNOWLEDGE = "leash_lockdown", "leash_release", "leash_acknowledge"
+LOCKABLE_KINDS = ("agent", "human")
+
+
+# --- buttons on alerts ------------------------------------------------------------------------
+
+def button_value(principal: str, event_id: str, title: str) -> str:
+    """What a button carries back to Leash (Slack allows 2,000 characters)."""
+    return json.dumps({"principal": principal, "eventId": event_id, "title": title[:300]}, separators=(",", ":"))
+
+
+def action_buttons(alert: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The actions block for an alert: lock down a lockable principal, acknowledge; release after a lockdown."""
+    actor = alert.get("actor") or {}
+    title = str(alert.get("title", ""))
+    event_id = str(alert.get("event_id") or "")
+    elements = []
+    principal = actor.get("lockdownPrincipal") or ""
+    if alert.get("kind") == "workflow" and title.startswith("LOCKDOWN applied") and principal:
+        elements.append(_button(f"Release {principal.rsplit('/', 1)[-1]}", RELEASE,
+                                button_value(principal, event_id or title, title), None,
+                                "Release the lockdown? Sessions issued before it stay revoked."))
+    else:
+        if actor.get("kind") in LOCKABLE_KINDS and actor.get("identityType") in ("AssumedRole", "IAMUser"):
+            principal = actor.get("roleArn") or actor.get("arn") or ""
+            name = actor.get("name") or principal.rsplit("/", 1)[-1]
+            elements.append(_button(f"Lock down {name}", LOCKDOWN, button_value(principal, event_id, title), "danger",
+                                    f"Deny everything to {name} and revoke its current sessions?"))
+        if event_id:
+            elements.append(_button("Acknowledge", ACKNOWLEDGE, button_value(actor.get("arn", ""), event_id, title)))
+    return {"type": "actions", "block_id": "leash_actions", "elements": elements} if elements else None
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None, confirm: str | None = None) -> dict:
+    button: dict[str, Any] = {"type": "button", "action_id": action_id, "value": value,
+                              "text": {"type": "plain_text", "text": text[:75], "emoji": True}}
+    if style:
+        button["style"] = style
+    if confirm:
+        button["confirm"] = {"title": {"type": "plain_text", "text": "Are you sure?"},
+                             "text": {"type": "plain_text", "text": confirm[:300]},
+                             "confirm": {"type": "plain_text", "text": text[:30]},
+                             "deny": {"type": "plain_text", "text": "Cancel"}}
+    return button
+
+
+# --- the interaction endpoint -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: str
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """Slack user IDs allowed per action (deploy parameters)."""
+
+    lockdown: frozenset[str]
+    release: frozenset[str]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Allowed:
+        def split(key: str) -> frozenset[str]:
+            return frozenset(v.strip() for v in env.get(key, "").split(",") if v.strip())
+
+        return cls(split("LEASH_SLACK_LOCKDOWN_USERS"), split("LEASH_SLACK_RELEASE_USERS"))
+
+    def may(self, user: str, action: str) -> bool:
+        if action == LOCKDOWN:
+            return user in self.lockdown
+        if action == RELEASE:
+            return user in self.release
+        return user in self.lockdown | self.release  # acknowledging is for anyone who may act
+
+
+class Interactions:
+    """Verifies and performs one Slack interaction; every dependency is passed in."""
+
+    def __init__(
+        self,
+        verifier: Any,  # slack_sdk.signature.SignatureVerifier
+        allowed: Allowed,
+        seen_before: Callable[[str], bool],  # records a signature; True if it was already recorded
+        start_workflow: Callable[[str, str, Mapping[str, Any]], str],  # (lockdown|release, name, input) -> outcome
+        acknowledge: Callable[[Mapping[str, Any]], None],
+        update_message: Callable[[str, Mapping[str, Any]], None],  # (response_url, payload)
+        log: Callable[[str, Mapping[str, Any]], None] = lambda message, extra: None,
+        clock: Callable[[], float] = time.time,
+    ):
+        self._verifier = verifier
+        self._allowed = allowed
+        self._seen_before = seen_before
+        self._start = start_workflow
+        self._acknowledge = acknowledge
+        self._update = update_message
+        self._log = log
+        self._clock = clock
+
+    def handle(self, body: str, headers: Mapping[str, str]) -> Reply:
+        headers = {k.lower(): v for k, v in headers.items()}
+        timestamp, signature = headers.get("x-slack-request-timestamp"), headers.get("x-slack-signature")
+        if not self._verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
+            self._log("refused: bad or missing Slack signature, or a request older than five minutes",
+                      {"timestamp": timestamp})
+            return Reply(401, "invalid signature")
+        if self._seen_before(signature):
+            self._log("refused: replayed Slack request", {"timestamp": timestamp})
+            return Reply(401, "replayed request")
+        try:
+            payload = json.loads(parse_qs(body)["payload"][0])
+            user = payload["user"]
+            action = payload["actions"][0]
+            value = json.loads(action["value"])
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            self._log("refused: not a Leash button click", {"error": repr(exc)})
+            return Reply(400, "not a Leash action")
+        action_id, user_id = action.get("action_id"), user.get("id", "")
+        if action_id not in (LOCKDOWN, RELEASE, ACKNOWLEDGE):
+            return Reply(400, "unknown action")
+        if not self._allowed.may(user_id, action_id):
+            self._log("refused: Slack user not allowed", {"user": user_id, "action": action_id})
+            return Reply(403, "you are not allowed to do this")
+        who = f"slack:{user_id} ({user.get('username') or user.get('name') or '?'})"
+        now = datetime.fromtimestamp(self._clock(), UTC).strftime("%H:%M:%SZ")
+        if action_id == ACKNOWLEDGE:
+            self._acknowledge({"eventId": value.get("eventId", ""), "kind": "acknowledge", "outcome": "acknowledged",
+                               "actor": who, "resource": value.get("principal", ""), "detail": value.get("title", "")})
+            line = f":eyes: Acknowledged by <@{user_id}> at {now}."
+        else:
+            workflow = "lockdown" if action_id == LOCKDOWN else "release"
+            name = _execution_name(workflow, value)
+            outcome = self._start(workflow, name, {
+                "principal": value["principal"], "reason": f"from Slack: {value.get('title', '')}"[:1000],
+                "requestedBy": who, "trigger": "slack"})
+            verb = "Lockdown" if workflow == "lockdown" else "Release"
+            if outcome == "already-started":
+                line = f":hourglass: {verb} of {value['principal']} was already started; nothing more to do."
+            else:
+                line = f":lock: {verb} of {value['principal']} started by <@{user_id}> at {now}."
+        self._log("accepted", {"user": user_id, "action": action_id, "principal": value.get("principal")})
+        if payload.get("response_url"):
+            self._update(payload["response_url"], _updated_message(payload.get("message") or {}, line))
+        return Reply(200, "")
+
+
+def _execution_name(workflow: str, value: Mapping[str, Any]) -> str:
+    """Same alert, same action -> same name: Step Functions starts it once, whoever clicks twice."""
+    digest = hashlib.sha256(f"{value.get('eventId')}|{value.get('principal')}".encode()).hexdigest()[:32]
+    return f"slack-{workflow}-{digest}"
+
+
+def _updated_message(message: Mapping[str, Any], line: str) -> dict[str, Any]:
+    """The original message without its buttons, plus who did what and when."""
+    blocks = [b for b in message.get("blocks", []) if b.get("type") != "actions"]
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]})
+    return {"replace_original": True, "text": message.get("text", line), "blocks": blocks}
