@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import typer
+
+TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
 
 app = typer.Typer(
     help="Leash keeps AI coding agents on a leash in your AWS account.",
@@ -27,6 +32,92 @@ def demo() -> None:
     from leash_cli.demo import print_demo, run_demo
 
     print_demo(run_demo(), Console())
+
+
+@app.command()
+def replay(
+    paths: list[Path] = typer.Argument(..., help="CloudTrail log files (.json, .json.gz), directories of them, "
+                                                  "or JSON lines of EventBridge events."),
+    output: str = typer.Option("table", "--format", help="table (a summary) or jsonl (one line per matched event)."),
+    template: Path = typer.Option(TEMPLATE_PATH, help="The Leash template whose rules to apply."),
+    samconfig: Path = typer.Option(Path("samconfig.toml"), help="Deploy parameters from this samconfig.toml."),
+    parameter: list[str] = typer.Option([], "--parameter", "-p", help="A deploy parameter, Key=Value (repeatable; "
+                                                                      "overrides samconfig.toml)."),
+    account: str = typer.Option("123456789012", help="The account ID the history comes from."),
+) -> None:
+    """What Leash would have done with your CloudTrail history: alerts, protections put back, lockdowns.
+
+    Reads CloudTrail's S3 log files and JSON lines of EventBridge events, matches them against the rules
+    of template.yaml with your deploy parameters, and never calls AWS: roles that are agents only by
+    their Usage=Agent tag are not seen as agents (name them with -p AgentRoleNames=...).
+    """
+    import sys
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from leash_cli.replay import Problem, Replay, files, samconfig_parameters
+
+    if output not in ("table", "jsonl"):
+        raise typer.BadParameter("--format must be table or jsonl")
+    overrides = samconfig_parameters(samconfig)
+    for item in parameter:
+        if "=" not in item:
+            raise typer.BadParameter(f"--parameter takes Key=Value, not {item!r}")
+        key, value = item.split("=", 1)
+        overrides[key] = value
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise typer.BadParameter(f"no such file or directory: {', '.join(missing)}")
+    replayer = Replay(template, overrides, account=account)
+    err = Console(stderr=True)
+    from leash_cli.replay import events as read_events
+
+    inputs = list(files(paths))
+    with Progress(console=err, transient=True, disable=output == "jsonl" or len(inputs) < 20) as progress:
+        task = progress.add_task("replaying", total=len(inputs))
+        last_file = None
+        for item in read_events(paths):
+            if isinstance(item, Problem):
+                replayer.report.problems.append(item)
+                continue
+            location, event = item
+            current = location.split("#", 1)[0].rsplit(":", 1)[0]
+            if current != last_file:
+                progress.advance(task)
+                last_file = current
+            for decision in replayer.decide(location, event):
+                if output == "jsonl":
+                    sys.stdout.write(decision.to_json() + "\n")
+    spikes = replayer.finish_spikes()
+    if output == "jsonl":
+        for alert in spikes:
+            sys.stdout.write(json.dumps({"eventID": alert.event_id, "eventName": alert.action, "rules": ["DeniedCallsRule"],
+                                         "severity": str(alert.severity), "plannedActions": [alert.title]}) + "\n")
+    else:
+        print_report(replayer.report, spikes, Console())
+    for problem in replayer.report.problems:
+        err.print(f"[yellow]skipped[/] {problem.location}: {problem.reason}")
+
+
+def print_report(report, spikes, console) -> None:
+    from rich.table import Table
+
+    console.print(f"{report.read:,} calls read, {report.matched:,} matched Leash's rules, "
+                  f"{len(report.problems)} skipped (see stderr).")
+    for title, counts in (("Matched, per rule", report.rules), ("Alerts, by severity", report.severities),
+                          ("Protections Leash would have put back", report.protections),
+                          ("Lockdowns Leash would have started", report.lockdowns)):
+        table = Table(title=title, title_justify="left")
+        table.add_column("what")
+        table.add_column("count", justify="right")
+        for key, n in counts.most_common():
+            table.add_row(str(key), f"{n:,}")
+        if not counts:
+            table.add_row("(none)", "0")
+        console.print(table)
+    for alert in spikes:
+        console.print(f"[bold]{alert.severity.upper()}[/] {alert.title}")
 
 
 @app.command()

@@ -1,0 +1,289 @@
+"""`leash replay`: what Leash would have done with your CloudTrail history, without calling AWS.
+
+Reads CloudTrail log files (`{"Records": [...]}` as .json or .json.gz, directories walked) and
+JSON lines of EventBridge events, routes each call by the rules of template.yaml with your deploy
+parameters, and runs the handlers' own decision code with recorders in place of AWS.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import tomllib
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from leash.actors import ActorConfig
+from leash.alerts import Alert
+from leash.events import parse_time, wrap_record
+from leash.lockdown import MODES, AutoLockdown
+from leash.notify import Notifier
+from leash.protections import Settings
+from leash.reapply import Reapplier
+from leash.spikes import BatchAggregator, SpikeConfig, crossings, lockdown_for_spike, spike_alert
+from leash_cli.template import TEMPLATE, Router, deployment_for, eventbridge_rules, load_template
+
+SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson")
+
+
+@dataclass(frozen=True)
+class Problem:
+    location: str  # file, or file:line / file#record
+    reason: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One matched event and what Leash would do with it."""
+
+    event_id: str
+    event_name: str
+    actor_kind: str
+    rules: tuple[str, ...]
+    function: str
+    status: str
+    severity: str | None
+    actions: tuple[str, ...]
+
+    def to_json(self) -> str:
+        return json.dumps({"eventID": self.event_id, "eventName": self.event_name, "actorKind": self.actor_kind,
+                           "rules": list(self.rules), "function": self.function, "status": self.status,
+                           "severity": self.severity, "plannedActions": list(self.actions)}, separators=(",", ":"))
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+def files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(SUFFIXES))
+        else:
+            yield path
+
+
+def _open(path: Path):
+    return gzip.open(path, "rt", encoding="utf-8") if path.name.endswith(".gz") else open(path, encoding="utf-8")
+
+
+def events(paths: Iterable[str | Path]) -> Iterator[tuple[str, dict[str, Any]] | Problem]:
+    """EventBridge-shaped events, one file at a time (memory holds one log file, never the history)."""
+    for path in files(paths):
+        try:
+            with _open(path) as handle:
+                first = handle.read(1)
+                while first.isspace():
+                    first = handle.read(1)
+                handle.seek(0)
+                if first == "{" and not path.name.endswith((".jsonl", ".jsonl.gz", ".ndjson")):
+                    try:
+                        document = json.load(handle)
+                    except json.JSONDecodeError:
+                        handle.seek(0)
+                        yield from _lines(path, handle)  # JSON lines saved as .json
+                        continue
+                    yield from _document(path, document)
+                else:
+                    yield from _lines(path, handle)
+        except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
+            yield Problem(str(path), f"cannot read: {exc}")
+
+
+def _document(path: Path, document: Any) -> Iterator[tuple[str, dict[str, Any]] | Problem]:
+    if isinstance(document, Mapping) and isinstance(document.get("Records"), list):
+        for i, record in enumerate(document["Records"]):
+            if isinstance(record, Mapping) and "eventName" in record:
+                yield f"{path}#{i}", wrap_record(record)
+            else:
+                yield Problem(f"{path}#{i}", "not a CloudTrail record")
+    elif isinstance(document, Mapping) and "detail-type" in document:
+        yield str(path), dict(document)
+    else:
+        yield Problem(str(path), 'neither a CloudTrail log file ({"Records": [...]}) nor an EventBridge event')
+
+
+def _lines(path: Path, handle: Any) -> Iterator[tuple[str, dict[str, Any]] | Problem]:
+    for number, line in enumerate(handle, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield Problem(f"{path}:{number}", f"not JSON: {exc.msg}")
+            continue
+        if isinstance(item, Mapping) and "detail-type" in item:
+            yield f"{path}:{number}", dict(item)
+        elif isinstance(item, Mapping) and "eventName" in item:
+            yield f"{path}:{number}", wrap_record(item)
+        else:
+            yield Problem(f"{path}:{number}", "neither an EventBridge event nor a CloudTrail record")
+
+
+# --- deploy parameters -------------------------------------------------------------------------
+
+def samconfig_parameters(path: Path) -> dict[str, str]:
+    """parameter_overrides of samconfig.toml's default deploy section, as `sam deploy` reads them."""
+    if not path.exists():
+        return {}
+    config = tomllib.loads(path.read_text())
+    raw = config.get("default", {}).get("deploy", {}).get("parameters", {}).get("parameter_overrides", [])
+    items = raw.split() if isinstance(raw, str) else raw
+    return dict(item.split("=", 1) for item in items if "=" in item)
+
+
+def _env_from(parameters: Mapping[str, Any]) -> dict[str, str]:
+    """The environment template.yaml would give the functions, from the resolved parameters."""
+    join = lambda v: ",".join(v) if isinstance(v, list) else str(v or "")  # noqa: E731
+    return {
+        "LEASH_ROLE_PREFIX": join(parameters.get("ResourcePrefix", "leash")),
+        "LEASH_AGENT_ROLE_NAMES": join(parameters.get("AgentRoleNames")),
+        "LEASH_AGENT_ROLE_PREFIX": join(parameters.get("AgentRoleNamePrefix")),
+        "LEASH_AGENT_SESSION_PREFIX": join(parameters.get("AgentSessionNamePrefix")),
+        "LEASH_AGENT_SOURCE_IDENTITY_PREFIX": join(parameters.get("AgentSourceIdentityPrefix")),
+        "LEASH_EXEMPT_ARNS": join(parameters.get("ExemptPrincipalArns")),
+        "LEASH_GUARDRAIL_POLICY_ARNS": join(parameters.get("GuardrailPolicyArns")),
+        "LEASH_PERMISSIONS_BOUNDARY_ARN": join(parameters.get("AgentPermissionsBoundaryArn")),
+        "LEASH_ALERT_ONLY_PROTECTIONS": join(parameters.get("AlertOnlyProtections")),
+        "LEASH_AUTO_LOCKDOWN": join(parameters.get("AutoLockdown", "agents")),
+        "LEASH_SPIKE_WINDOW_MINUTES": join(parameters.get("SpikeWindowMinutes", 5)),
+        "LEASH_DENIED_THRESHOLDS_AGENT": join(parameters.get("DeniedThresholdsAgent", "10,50")),
+        "LEASH_DENIED_THRESHOLDS_HUMAN": join(parameters.get("DeniedThresholdsHuman", "30,200")),
+        "LEASH_DENIED_THRESHOLDS_OTHER": join(parameters.get("DeniedThresholdsOther", "50,500")),
+        "LEASH_AGENT_CALL_THRESHOLDS": join(parameters.get("AgentCallThresholds", "500,2000")),
+    }
+
+
+# --- deciding ----------------------------------------------------------------------------------
+
+class _RecordingClients:
+    """Stands in for boto3 clients: the reapply steps run, and nothing is called."""
+
+    def __call__(self, service: str, region: str) -> Any:
+        return self
+
+    def __getattr__(self, operation: str) -> Any:
+        return lambda **kwargs: {}
+
+
+@dataclass
+class Report:
+    matched: int = 0
+    read: int = 0
+    rules: Counter = field(default_factory=Counter)
+    severities: Counter = field(default_factory=Counter)
+    protections: Counter = field(default_factory=Counter)
+    lockdowns: Counter = field(default_factory=Counter)
+    problems: list[Problem] = field(default_factory=list)
+
+
+class Replay:
+    """Routes events like EventBridge and decides like the handlers, with no AWS call."""
+
+    def __init__(self, template_path: Path = TEMPLATE, overrides: Mapping[str, str] | None = None,
+                 account: str = "123456789012"):
+        template = load_template(template_path)
+        deployment = deployment_for(template, overrides, account=account)
+        self.router = Router(eventbridge_rules(template, deployment))
+        env = _env_from(deployment.parameters)
+        config = ActorConfig.from_env(env)
+        auto = AutoLockdown.from_env({**env, "LEASH_STACK_NAME": "leash"})
+        self._lockdowns: list[dict[str, Any]] = []
+        self._alerts: list[Alert] = []
+        publish = lambda alert: self._alerts.append(alert) or "replay"  # noqa: E731
+        plan = Reapplier(_RecordingClients(), Settings.from_env(env), config, clock=self._event_time)
+        self._handlers = {
+            "NotifyFunction": Notifier(config, publish, auto_lockdown=auto, request_lockdown=self._lockdowns.append),
+            "ReapplyFunction": Notifier(config, publish, respond=self._respond(plan), auto_lockdown=auto,
+                                        request_lockdown=self._lockdowns.append),
+        }
+        self._spikes = BatchAggregator(config, SpikeConfig.from_env(env))
+        self._spike_config = SpikeConfig.from_env(env)
+        self._lockdown_kinds = MODES[env["LEASH_AUTO_LOCKDOWN"]]
+        self._now = 0.0
+        self.report = Report()
+
+    def _event_time(self) -> float:
+        return self._now
+
+    @staticmethod
+    def _respond(plan: Reapplier):
+        def respond(call, actor, entry):
+            remedy = plan(call, actor, entry)
+            if remedy.outcome == "reapplied":
+                remedy = type(remedy)("planned", f"would put back: {remedy.sentence.removeprefix('Leash ')}"
+                                      .removesuffix(" 0 s later."), remedy.protection)
+            return remedy
+        return respond
+
+    def decide(self, location: str, event: Mapping[str, Any]) -> list[Decision]:
+        """Every decision for one event: one per function its rules reach."""
+        self.report.read += 1
+        routed = self.router.route(event)
+        if not routed:
+            return []
+        self.report.matched += 1
+        for rule in routed:
+            self.report.rules[rule.name] += 1
+        detail = event.get("detail") or {}
+        decisions = []
+        for function in dict.fromkeys(r.function for r in routed):
+            rules = tuple(r.name for r in routed if r.function == function)
+            if function == "SpikeQueue":
+                try:
+                    self._spikes.add(event, location)
+                except ValueError as exc:
+                    self.report.problems.append(Problem(location, str(exc)))
+                continue
+            handler = self._handlers.get(function)
+            if handler is None:
+                continue
+            self._alerts.clear()
+            self._lockdowns.clear()
+            try:
+                self._now = parse_time(str(detail.get("eventTime", ""))).timestamp()
+            except ValueError:
+                self._now = 0.0
+            outcome = handler.handle(event)
+            if outcome.status == "rejected":
+                self.report.problems.append(Problem(location, outcome.reason))
+            actions = outcome.alert.leash_did if outcome.alert else ()
+            severity = str(outcome.alert.severity) if outcome.alert else None
+            if severity:
+                self.report.severities[severity] += 1
+            for line in actions:
+                if line.startswith("would put back"):
+                    self.report.protections[line.removeprefix("would put back: ")] += 1
+            for request in self._lockdowns:
+                self.report.lockdowns[request["principal"]] += 1
+            decisions.append(Decision(str(detail.get("eventID", "")), str(detail.get("eventName", "")),
+                                      _actor_kind(outcome), rules, function, outcome.status, severity,
+                                      tuple(actions) + tuple(f"lockdown {r['principal']}" for r in self._lockdowns)))
+        return decisions
+
+    def finish_spikes(self) -> list[Alert]:
+        """Spike alerts over the whole history (windows as the deployed counters would have them)."""
+        alerts = []
+        totals: dict[str, dict[str, Any]] = {}
+        for group in self._spikes.groups.values():
+            item = totals.setdefault(group.key, {})
+            for counter, n in group.counts.items():
+                item[counter] = {"N": str(int(item.get(counter, {"N": "0"})["N"]) + n)}
+                for kind, counts in (("a", group.actions[counter]), ("r", group.resources[counter])):
+                    for name, c in counts.items():
+                        key = f"{counter}:{kind}:{name}"
+                        item[key] = {"N": str(int(item.get(key, {"N": "0"})["N"]) + c)}
+            for crossing in crossings(group, item, self._spike_config):
+                alert = spike_alert(crossing, self._spike_config.window_seconds)
+                alerts.append(alert)
+                self.report.severities[str(alert.severity)] += 1
+                request = lockdown_for_spike(crossing, self._spike_config.window_seconds, self._lockdown_kinds)
+                if request:
+                    self.report.lockdowns[request["principal"]] += 1
+        return alerts
+
+
+def _actor_kind(outcome: Any) -> str:
+    return str(outcome.alert.actor.get("kind", "")) if outcome.alert else ""

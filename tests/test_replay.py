@@ -1,0 +1,120 @@
+"""`leash replay` decides like the handlers, on CloudTrail log files and JSON lines, and skips bad input."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import BOUNDARY_ARN, EVENTS, GUARDRAIL_POLICY_ARN
+from leash_cli.main import app
+from leash_cli.replay import Problem, Replay, events
+from test_events import EXPECTED
+
+PARAMETERS = {"GuardrailPolicyArns": GUARDRAIL_POLICY_ARN, "AgentPermissionsBoundaryArn": BOUNDARY_ARN,
+              "ExemptPrincipalArns": "arn:aws:iam::111122223333:role/breakglass-admin"}
+
+
+def samples():
+    for path in sorted(EVENTS.glob("*.json")):
+        event = json.loads(path.read_text())
+        if isinstance(event.get("detail"), dict) and "eventName" in event["detail"]:
+            yield path.stem, event
+
+
+@pytest.fixture
+def trail_file(tmp_path):
+    """The samples as CloudTrail writes them to S3: one gzipped {"Records": [...]} per file, in a tree."""
+    folder = tmp_path / "AWSLogs" / "111122223333" / "CloudTrail" / "us-east-1" / "2026" / "11" / "22"
+    folder.mkdir(parents=True)
+    with gzip.open(folder / "111122223333_CloudTrail_us-east-1_20261122T2105Z_a1b2.json.gz", "wt") as f:
+        json.dump({"Records": [event["detail"] for _, event in samples()]}, f)
+    return tmp_path / "AWSLogs"
+
+
+def decisions_by_event(replayer, stream):
+    out = {}
+    for item in stream:
+        assert not isinstance(item, Problem), item
+        location, event = item
+        for decision in replayer.decide(location, event):
+            out.setdefault(decision.event_id, []).append(decision)
+    return out
+
+
+TAG_ONLY = "lambda-delete-function-by-tagged-agent-role"  # replay cannot read role tags: it calls no AWS
+
+
+def expected_by_event_id():
+    wanted = {}
+    for name, event in samples():
+        if name == TAG_ONLY:
+            continue
+        rules, status, severity, _ = EXPECTED[name]
+        if rules:
+            wanted[event["detail"]["eventID"]] = (name, status, severity)
+    return wanted
+
+
+def test_replay_of_trail_files_decides_like_the_handlers(trail_file):
+    replayer = Replay(overrides=PARAMETERS, account="111122223333")
+    got = decisions_by_event(replayer, events([trail_file]))
+    for event_id, (name, status, severity) in expected_by_event_id().items():
+        (decision,) = [d for d in got[event_id] if d.function != "SpikeQueue"]
+        assert (decision.status, decision.severity) == (status, severity), name
+
+
+def test_replay_of_eventbridge_json_lines_decides_the_same(tmp_path, trail_file):
+    lines = tmp_path / "events.jsonl"
+    lines.write_text("".join(json.dumps(event) + "\n" for _, event in samples()))
+    from_lines = decisions_by_event(Replay(overrides=PARAMETERS, account="111122223333"), events([lines]))
+    from_trail = decisions_by_event(Replay(overrides=PARAMETERS, account="111122223333"), events([trail_file]))
+    simplify = lambda d: {k: [(x.function, x.status, x.severity, x.actions) for x in v] for k, v in d.items()}  # noqa: E731
+    assert simplify(from_lines) == simplify(from_trail)
+
+
+def test_replay_plans_protections_and_lockdowns(trail_file):
+    replayer = Replay(overrides=PARAMETERS, account="111122223333")
+    got = decisions_by_event(replayer, events([trail_file]))
+    stop_logging = got["d4e5f6a7-b8c9-4d0e-9f1a-2b3c4d5e6005"][0]
+    assert stop_logging.actions[0] == "would put back: restarted logging"
+    assert stop_logging.actions[-1].startswith("lockdown arn:aws:sts::111122223333:assumed-role/ai-agent-deploy/")
+    assert replayer.report.protections["re-enabled deletion protection"] == 3  # the exempt role's is not touched
+
+
+def test_malformed_files_and_records_are_reported_with_their_location_and_skipped(tmp_path):
+    (tmp_path / "broken.json.gz").write_bytes(b"not gzip at all")
+    (tmp_path / "lines.jsonl").write_text('{"nope": 1}\nnot json\n' + json.dumps(dict(samples())["s3-delete-bucket-via-mcp"]) + "\n")
+    no_event_id = {"eventName": "DeleteBucket", "eventSource": "s3.amazonaws.com", "awsRegion": "us-east-1",
+                   "eventTime": "2026-11-22T21:04:36Z", "requestParameters": {"bucketName": "b"},
+                   "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/bob"}}
+    (tmp_path / "records.json").write_text(json.dumps({"Records": [no_event_id, 42]}))
+    items = list(events([tmp_path]))
+    problems = {p.location.split("/")[-1]: p.reason for p in items if isinstance(p, Problem)}
+    assert problems == {
+        "broken.json.gz": problems["broken.json.gz"],
+        "lines.jsonl:1": "neither an EventBridge event nor a CloudTrail record",
+        "lines.jsonl:2": problems["lines.jsonl:2"],
+        "records.json#1": "not a CloudTrail record",
+    }
+    assert problems["broken.json.gz"].startswith("cannot read") and problems["lines.jsonl:2"].startswith("not JSON")
+    replayer = Replay(overrides=PARAMETERS)
+    for item in items:
+        if not isinstance(item, Problem):
+            replayer.decide(*item)  # the record missing fields is rejected by the handler's parser, not a crash
+    assert any("detail.eventID is missing" in p.reason for p in replayer.report.problems)
+
+
+def test_cli_jsonl_and_table(trail_file):
+    runner = CliRunner()
+    result = runner.invoke(app, ["replay", str(trail_file), "--format", "jsonl",
+                                 *[f"-p{k}={v}" for k, v in PARAMETERS.items()]])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {"eventID", "eventName", "actorKind", "rules", "severity", "plannedActions"} <= set(lines[0])
+    table = runner.invoke(app, ["replay", str(trail_file)])
+    assert table.exit_code == 0 and "Alerts, by severity" in table.stdout
+    missing = runner.invoke(app, ["replay", "/no/such/trail"])
+    assert missing.exit_code != 0 and "no such file or directory" in missing.output
