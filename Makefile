@@ -55,6 +55,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/coldstart.py
 	$(BIN)/python benchmarks/reapply.py
 	$(BIN)/python benchmarks/spikes.py
+	$(BIN)/python benchmarks/replay.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache

@@ -120,6 +120,97 @@ def print_report(report, spikes, console) -> None:
         console.print(f"[bold]{alert.severity.upper()}[/] {alert.title}")
 
 
+def _stack(stack_name: str | None, region: str | None):
+    import boto3
+
+    from leash_cli.responder import find_stack, stack_defaults
+
+    default_name, default_region = stack_defaults(Path("samconfig.toml"))
+    session = boto3.Session(region_name=region or default_region)
+    return session, find_stack(session, stack_name or default_name or "leash")
+
+
+def _respond(workflow: str, principal: str, reason: str, stack_name: str | None, region: str | None) -> None:
+    from rich.console import Console
+
+    from leash_cli.responder import ResponderError, run_workflow
+
+    console = Console()
+    try:
+        session, stack = _stack(stack_name, region)
+        who = session.client("sts").get_caller_identity()["Arn"]
+        arn = stack.lockdown_arn if workflow == "lockdown" else stack.release_arn
+        with console.status(f"{workflow} of {principal} running in {stack.name} ({stack.region})..."):
+            outcome = run_workflow(session, arn, {"principal": principal, "reason": reason, "requestedBy": who,
+                                                  "trigger": "cli"})
+    except ResponderError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    style = "green" if outcome.status == "SUCCEEDED" else "red"
+    console.print(f"[{style}]{outcome.headline}[/]")
+    if outcome.detail:
+        console.print(outcome.detail)
+    console.print(f"[dim]execution {outcome.execution_arn}[/]")
+    if outcome.refused:
+        raise typer.Exit(3)
+    if outcome.status != "SUCCEEDED":
+        raise typer.Exit(1)
+
+
+STACK = typer.Option(None, "--stack-name", help="The Leash stack (default: samconfig.toml's, else 'leash').")
+REGION = typer.Option(None, "--region", help="Its region (default: samconfig.toml's, else your AWS config).")
+
+
+@app.command()
+def lockdown(
+    principal: str = typer.Argument(..., help="Role name, role ARN, assumed-role ARN (from the alert) or IAM user ARN."),
+    reason: str = typer.Option(..., "--reason", "-r", help="Why: goes into the ledger and the notification."),
+    stack_name: str | None = STACK,
+    region: str | None = REGION,
+) -> None:
+    """Lock a principal down now: deny-all, revoke older sessions, deactivate a user's keys. Waits for the outcome."""
+    _respond("lockdown", principal, reason, stack_name, region)
+
+
+@app.command()
+def release(
+    principal: str = typer.Argument(..., help="The principal that was locked down."),
+    reason: str = typer.Option("released by the responder", "--reason", "-r", help="Why: for the ledger."),
+    stack_name: str | None = STACK,
+    region: str | None = REGION,
+) -> None:
+    """Release a lockdown: remove the deny-all, reactivate only the keys Leash deactivated."""
+    _respond("release", principal, reason, stack_name, region)
+
+
+@app.command()
+def status(stack_name: str | None = STACK, region: str | None = REGION,
+           limit: int = typer.Option(20, help="How many records.")) -> None:
+    """Recent lockdowns, releases and remediations, from the audit ledger."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from leash_cli.responder import ResponderError, recent_ledger
+
+    console = Console()
+    try:
+        session, stack = _stack(stack_name, region)
+        records = recent_ledger(session, stack.ledger_table, limit)
+    except ResponderError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from exc
+    table = Table(title=f"Leash ledger - {stack.name} ({stack.region})")
+    for column in ("time", "what", "outcome", "principal / resource", "by / detail"):
+        table.add_column(column, overflow="fold")
+    for r in records:
+        what = r.get("kind") or r.get("protection") or ""
+        who = r.get("requestedBy") or r.get("actor") or ""
+        table.add_row(str(r.get("time", "")), what, str(r.get("outcome", "")),
+                      str(r.get("pk", "")).split("#", 1)[-1] if r.get("kind") else str(r.get("resource", "")),
+                      f"{who}\n{str(r.get('detail', ''))[:160]}")
+    console.print(table if records else "The ledger is empty.")
+
+
 @app.command()
 def rules() -> None:
     """List the EventBridge rules template.yaml deploys, with what each watches."""

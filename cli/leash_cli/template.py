@@ -107,6 +107,13 @@ class Router:
 
     def __init__(self, rules: list[RoutedRule]):
         self.rules = rules
+        # EventBridge-style pre-filter: most rules name their sources, so an event is tried only
+        # against the rules of its own source and the rules that take any source.
+        self._any_source = [r for r in rules if not _sources(r.pattern)]
+        self._by_source: dict[str, list[RoutedRule]] = {}
+        for rule in rules:
+            for source in _sources(rule.pattern):
+                self._by_source.setdefault(source, []).append(rule)
 
     @classmethod
     def from_template(cls, path: Path | str = TEMPLATE, overrides: Mapping[str, str] | None = None, **kw: Any) -> Router:
@@ -114,4 +121,18 @@ class Router:
         return cls(eventbridge_rules(template, deployment_for(template, overrides, **kw)))
 
     def route(self, event: Mapping[str, Any]) -> list[RoutedRule]:
-        return [rule for rule in self.rules if rule.matches(event)]
+        source = event.get("source")
+        candidates = self._by_source.get(source, ()) if isinstance(source, str) else ()
+        matched = [rule for rule in (*candidates, *self._any_source) if rule.matches(event)]
+        if len(matched) > 1:  # keep the template's order, as EventBridge lists its rules
+            order = {id(rule): i for i, rule in enumerate(self.rules)}
+            matched.sort(key=lambda rule: order[id(rule)])
+        return matched
+
+
+def _sources(pattern: Mapping[str, Any]) -> list[str]:
+    """The exact `source` values a pattern requires; empty when it takes any source."""
+    sources = pattern.get("source")
+    if isinstance(sources, list) and sources and all(isinstance(s, str) for s in sources):
+        return sources
+    return []

@@ -38,9 +38,21 @@ def matches(pattern: Mapping[str, Any] | str, event: Mapping[str, Any]) -> bool:
     return compile_pattern(pattern)(event)
 
 
+def _selectivity(item: tuple[str, Any]) -> int:
+    """Cheap, selective checks first: exact values, then other leaf matchers, nested objects, $or."""
+    key, sub = item
+    if key == "$or":
+        return 3
+    if isinstance(sub, Mapping):
+        return 2
+    if isinstance(sub, list) and all(not isinstance(m, Mapping | list) for m in sub):
+        return 0
+    return 1
+
+
 def _compile_object(pattern: Mapping[str, Any], where: str) -> Callable[[Any], bool]:
     checks: list[Callable[[Any], bool]] = []
-    for key, sub in pattern.items():
+    for key, sub in sorted(pattern.items(), key=_selectivity):
         path = f"{where}.{key}" if where else key
         if key == "$or":
             checks.append(_compile_or(sub, path))
@@ -53,7 +65,20 @@ def _compile_object(pattern: Mapping[str, Any], where: str) -> Callable[[Any], b
             raise InvalidEventPattern(f"Match value at {path} must be an array or an object, got {json.dumps(sub)}")
     if len(checks) == 1:
         return checks[0]
-    return lambda node: all(check(node) for check in checks)
+    if len(checks) == 2:
+        first, second = checks
+        return lambda node: first(node) and second(node)
+    if len(checks) == 3:
+        first, second, third = checks
+        return lambda node: first(node) and second(node) and third(node)
+
+    def every(node: Any) -> bool:
+        for check in checks:
+            if not check(node):
+                return False
+        return True
+
+    return every
 
 
 def _compile_or(clauses: Any, path: str) -> Callable[[Any], bool]:
@@ -69,19 +94,23 @@ def _compile_or(clauses: Any, path: str) -> Callable[[Any], bool]:
 
 def _nested(inner: Callable[[Any], bool]) -> Predicate:
     def check(value: Any) -> bool:
+        if type(value) is dict or isinstance(value, Mapping):
+            return inner(value)
         if isinstance(value, list):  # arrays of objects: one element must match the whole sub-pattern
             return any(isinstance(v, Mapping) and inner(v) for v in value)
-        return isinstance(value, Mapping) and inner(value)
+        return False
 
     return check
 
 
 def _field(key: str, check: Predicate, absent_ok: bool) -> Callable[[Any], bool]:
+    # Events come from JSON: a plain dict is the fast path, any other Mapping still works.
     def field_check(node: Any) -> bool:
-        value = node.get(key, _MISSING) if isinstance(node, Mapping) else _MISSING
-        if value is _MISSING:
-            return absent_ok
-        return check(value)
+        if type(node) is dict or isinstance(node, Mapping):
+            value = node.get(key, _MISSING)
+            if value is not _MISSING:
+                return check(value)
+        return absent_ok
 
     return field_check
 
@@ -113,17 +142,24 @@ def _compile_leaf(matchers: list[Any], path: str) -> tuple[Predicate, bool]:
         else:
             exact.add(_key(m))
 
+    exact_strings = frozenset(v for kind, v in exact if kind == "str")
+
     def check_scalar(v: Any) -> bool:
-        if exists_true and not isinstance(v, Mapping):
+        if type(v) is str and v in exact_strings:  # the common case: one set lookup
             return True
-        if _key(v) in exact:
+        if exists_true:
             return True
-        return any(c(v) for c in scalar_checks)
+        if exact and _key(v) in exact:
+            return True
+        for c in scalar_checks:
+            if c(v):
+                return True
+        return False
 
     def check(value: Any) -> bool:
-        if isinstance(value, list):
+        if type(value) is list:
             return any(check_scalar(v) for v in value)
-        if isinstance(value, Mapping):  # leaf matchers (exists included) never match an object
+        if type(value) is dict or isinstance(value, Mapping):  # leaf matchers (exists too) never match objects
             return False
         return check_scalar(value)
 
