@@ -11,6 +11,8 @@ VENV      := .venv
 SAM_VENV  := .venv-sam
 BIN       := $(VENV)/bin
 SAM       := $(SAM_VENV)/bin/sam
+# LocalStack's EventBridge rule engine, the oracle of the matcher's differential test; it pins its own boto3.
+LOCALSTACK_VENV := .venv-localstack
 # sam build looks for python3.13 on PATH to build a python3.13 runtime.
 SAM_PATH  := $(dir $(PYTHON313)):$(PATH)
 
@@ -31,10 +33,15 @@ $(SAM).installed: | check-python
 	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli
 	@touch $@
 
+$(LOCALSTACK_VENV)/.installed: | check-python
+	$(PYTHON313) -m venv $(LOCALSTACK_VENV)
+	$(LOCALSTACK_VENV)/bin/pip install --quiet "localstack-core[base-runtime]==2026.3.0"
+	@touch $@
+
 demo: $(BIN)/.installed
 	$(BIN)/leash demo
 
-test: $(BIN)/.installed
+test: $(BIN)/.installed $(LOCALSTACK_VENV)/.installed
 	$(BIN)/pytest
 
 # The catalog is the source of truth: regenerate the template's rules and the docs from it.
@@ -51,11 +58,12 @@ lint: $(BIN)/.installed $(SAM).installed
 build: $(SAM).installed
 	PATH="$(SAM_PATH)" $(SAM) build --parallel
 
-bench: $(BIN)/.installed
+bench: $(BIN)/.installed $(LOCALSTACK_VENV)/.installed
 	$(BIN)/python benchmarks/coldstart.py
 	$(BIN)/python benchmarks/reapply.py
 	$(BIN)/python benchmarks/spikes.py
 	$(BIN)/python benchmarks/replay.py
+	$(BIN)/python benchmarks/matcher.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache
+	rm -rf $(VENV) $(SAM_VENV) $(LOCALSTACK_VENV) .aws-sam .pytest_cache

@@ -93,3 +93,25 @@ def test_json_text_patterns():
 def test_invalid_patterns_are_rejected_like_aws(pattern, message):
     with pytest.raises(InvalidEventPattern, match=message):
         compile_pattern(pattern)
+
+
+@pytest.mark.parametrize(
+    ("detail_pattern", "event_detail", "expected"),
+    [
+        ({"tags": [{"exists": False}]}, {"tags": []}, True),  # an empty array does not exist
+        ({"tags": ["a"]}, {"tags": []}, False),
+        ({"nested": {"deep": [{"exists": False}]}}, {}, True),  # a missing object has missing fields
+        ({"nested": {"deep": ["x"]}}, {}, False),
+        ({"state": [{"anything-but": {"prefix": "x"}}]}, {"state": 5}, True),  # not a string starting with x
+        ({"state": [{"anything-but": {"suffix": "ng"}}]}, {"state": None}, True),
+        ({"state": [{"wildcard": "*ing"}]}, {"state": "ing"}, True),  # * is zero or more characters
+    ],
+)
+def test_edge_semantics(detail_pattern, event_detail, expected):
+    assert matches({"detail": detail_pattern}, {"detail": event_detail}) is expected
+
+
+@pytest.mark.parametrize("numeric", [[">", 5, "<", 5], [">", 1, ">", 2], ["=", 1, "<", 3]])
+def test_invalid_numeric_ranges(numeric):
+    with pytest.raises(InvalidEventPattern):
+        compile_pattern({"n": [{"numeric": numeric}]})

@@ -21,8 +21,14 @@ class InvalidEventPattern(ValueError):
     """The pattern would be rejected by EventBridge; the message says where and why."""
 
 
-def compile_pattern(pattern: Mapping[str, Any] | str) -> Callable[[Mapping[str, Any]], bool]:
-    """Compile a pattern (dict or JSON text) into `matches(event) -> bool`."""
+def compile_pattern(pattern: Mapping[str, Any] | str, *, star_matches_empty: bool = True) -> Callable[[Mapping[str, Any]], bool]:
+    """Compile a pattern (dict or JSON text) into `matches(event) -> bool`.
+
+    A wildcard `*` matches zero or more characters, as AWS's Ruler does; LocalStack's engine reads it
+    as one or more (`star_matches_empty=False` reproduces that, for the differential test).
+    """
+    global _STAR
+    _STAR = ".*" if star_matches_empty else ".+"
     if isinstance(pattern, str):
         try:
             pattern = json.loads(pattern)
@@ -57,10 +63,15 @@ def _compile_object(pattern: Mapping[str, Any], where: str) -> Callable[[Any], b
         if key == "$or":
             checks.append(_compile_or(sub, path))
         elif isinstance(sub, Mapping):
-            checks.append(_field(key, _nested(_compile_object(sub, path)), absent_ok=False))
+            inner = _compile_object(sub, path)
+            # A missing object has missing fields: only `exists: false` inside it can match.
+            checks.append(_field(key, _nested(inner), absent_ok=inner({})))
         elif isinstance(sub, list):
             leaf, absent_ok = _compile_leaf(sub, path)
-            checks.append(_field(key, leaf, absent_ok))
+            if sub and all(type(m) is str for m in sub):
+                checks.append(_exact_strings_field(key, frozenset(sub), leaf))
+            else:
+                checks.append(_field(key, leaf, absent_ok))
         else:
             raise InvalidEventPattern(f"Match value at {path} must be an array or an object, got {json.dumps(sub)}")
     if len(checks) == 1:
@@ -103,12 +114,24 @@ def _nested(inner: Callable[[Any], bool]) -> Predicate:
     return check
 
 
+def _exact_strings_field(key: str, strings: frozenset[str], leaf: Predicate) -> Callable[[Any], bool]:
+    """The commonest leaf (`"source": ["aws.ec2", "aws.rds"]`) as one dict lookup and one set lookup."""
+
+    def field_check(node: Any) -> bool:
+        value = node.get(key) if type(node) is dict else (node.get(key) if isinstance(node, Mapping) else None)
+        if type(value) is str:
+            return value in strings
+        return value is not None and value != [] and leaf(value)
+
+    return field_check
+
+
 def _field(key: str, check: Predicate, absent_ok: bool) -> Callable[[Any], bool]:
     # Events come from JSON: a plain dict is the fast path, any other Mapping still works.
     def field_check(node: Any) -> bool:
         if type(node) is dict or isinstance(node, Mapping):
             value = node.get(key, _MISSING)
-            if value is not _MISSING:
+            if value is not _MISSING and value != []:  # an empty array has no value: it does not exist
                 return check(value)
         return absent_ok
 
@@ -220,10 +243,13 @@ def _compile_operator(op: str, arg: Any, path: str) -> Predicate:
     raise InvalidEventPattern(f"Unrecognized match type {op}, at {path}")
 
 
+_STAR = ".*"
+
+
 def _wildcard(text: str, path: str) -> re.Pattern[str]:
     if "**" in text:
         raise InvalidEventPattern(f"Consecutive wildcard characters are not allowed, at {path}")
-    return re.compile(".*".join(re.escape(part) for part in text.split("*")), re.DOTALL)
+    return re.compile(_STAR.join(re.escape(part) for part in text.split("*")), re.DOTALL)
 
 
 def _compile_anything_but(arg: Any, path: str) -> Predicate:
@@ -241,7 +267,8 @@ def _compile_anything_but(arg: Any, path: str) -> Predicate:
             positive = lambda v: any(c(v) for c in checks)  # noqa: E731
         else:
             raise InvalidEventPattern(f"Unsupported anything-but pattern: {op}, at {path}")
-        return lambda v: isinstance(v, str) and not positive(v)
+        # Anything but a string of that shape: numbers, booleans and null match too.
+        return lambda v: not (isinstance(v, str) and positive(v))
     values = arg if isinstance(arg, list) else [arg]
     for v in values:
         if isinstance(v, Mapping | list):
@@ -263,12 +290,25 @@ def _compile_numeric(arg: Any, path: str) -> Predicate:
     if not isinstance(arg, list) or not arg or len(arg) % 2 or len(arg) > 4:
         raise InvalidEventPattern(f"Value of numeric must be an array of one or two comparisons, at {path}")
     bounds: list[tuple[Callable[[float, float], bool], float]] = []
+    lower = upper = None
     for op, bound in zip(arg[::2], arg[1::2], strict=True):
         if op not in _NUMERIC_OPS:
             raise InvalidEventPattern(f"Unrecognized numeric range operator: {op}, at {path}")
         if isinstance(bound, bool) or not isinstance(bound, int | float):
             raise InvalidEventPattern(f"Value of {op} must be numeric, at {path}")
+        if op in (">", ">="):
+            if lower is not None:
+                raise InvalidEventPattern(f"Two lower bounds in a numeric range, at {path}")
+            lower = float(bound)
+        elif op in ("<", "<="):
+            if upper is not None:
+                raise InvalidEventPattern(f"Two upper bounds in a numeric range, at {path}")
+            upper = float(bound)
+        elif len(arg) != 2:
+            raise InvalidEventPattern(f"= cannot be combined with another comparison, at {path}")
         bounds.append((_NUMERIC_OPS[op], float(bound)))
+    if lower is not None and upper is not None and not lower < upper:
+        raise InvalidEventPattern(f"Bottom must be less than top, at {path}")
     return lambda v: (
         isinstance(v, int | float) and not isinstance(v, bool) and all(cmp(float(v), b) for cmp, b in bounds)
     )
