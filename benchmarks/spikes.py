@@ -7,7 +7,6 @@ Run: .venv/bin/python benchmarks/spikes.py
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import sys
 import time

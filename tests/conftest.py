@@ -208,15 +208,26 @@ class FakeSlack:
 
 @pytest.fixture
 def slack():
-    fake = FakeSlack()
-    yield fake
-    fake.close()
-
-
-
-@pytest.fixture
-def slack():
     """A local HTTP server standing in for Slack (incoming webhooks and response_url)."""
     fake = FakeSlack()
     yield fake
     fake.close()
+
+
+def bus_tap(bus: str = "leash-leash"):
+    """Create Leash's event bus with a rule that copies what is put on it to a queue; returns a reader."""
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    events.create_event_bus(Name=bus)
+    tap = sqs.create_queue(QueueName="bus-tap")["QueueUrl"]
+    tap_arn = sqs.get_queue_attributes(QueueUrl=tap, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="tap", EventBusName=bus, EventPattern=json.dumps({"source": ["leash"]}))
+    events.put_targets(Rule="tap", EventBusName=bus, Targets=[{"Id": "tap", "Arn": tap_arn}])
+
+    def read() -> list[dict]:
+        """The events put on the bus since the last read (whole EventBridge envelopes)."""
+        messages = sqs.receive_message(QueueUrl=tap, MaxNumberOfMessages=10).get("Messages", [])
+        for m in messages:
+            sqs.delete_message(QueueUrl=tap, ReceiptHandle=m["ReceiptHandle"])
+        return [json.loads(m["Body"]) for m in messages]
+
+    return read

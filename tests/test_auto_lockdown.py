@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import boto3
 import pytest
 
-from conftest import ACCOUNT, load_event, load_handler
+from conftest import ACCOUNT, bus_tap, load_event, load_handler
 from leash.actors import ActorConfig, classify_actor
 from leash.catalog import lookup
 from leash.events import parse_event
@@ -90,13 +88,7 @@ def test_lockdown_request_starts_the_workflow(workflows, monkeypatch, lambda_con
     iam.create_role(RoleName="ai-agent-deploy", AssumeRolePolicyDocument="{}")
     boto3.client("s3").create_bucket(Bucket="org-trail-logs")
     boto3.client("cloudtrail").create_trail(Name="org-trail", S3BucketName="org-trail-logs")
-    events = boto3.client("events")
-    events.create_event_bus(Name="leash-leash")
-    sqs = boto3.client("sqs")
-    tap = sqs.create_queue(QueueName="bus-tap")["QueueUrl"]
-    tap_arn = sqs.get_queue_attributes(QueueUrl=tap, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="tap", EventBusName="leash-leash", EventPattern=json.dumps({"source": ["leash"]}))
-    events.put_targets(Rule="tap", EventBusName="leash-leash", Targets=[{"Id": "tap", "Arn": tap_arn}])
+    read_bus = bus_tap()
     boto3.client("dynamodb").create_table(
         TableName="leash-idempotency", BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
@@ -112,8 +104,7 @@ def test_lockdown_request_starts_the_workflow(workflows, monkeypatch, lambda_con
     assert result["status"] == "published"
     alert_text = workflows.notices()[0]["message"]
     assert "Leash requested a lockdown of arn:aws:sts::111122223333:assumed-role/ai-agent-deploy/sess_a8f3b21c" in alert_text
-    (message,) = sqs.receive_message(QueueUrl=tap)["Messages"]
-    put = json.loads(message["Body"])
+    (put,) = read_bus()
     assert said in put["detail"]["reason"] and put["detail"]["requestedBy"] == "leash"
 
     # EventBridge would now apply the template's rule: its pattern, then InputPath $.detail.

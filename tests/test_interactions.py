@@ -10,7 +10,7 @@ import boto3
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
-from conftest import ACCOUNT, load_event, load_handler, slack  # noqa: F401 - the fixture
+from conftest import ACCOUNT, load_event, load_handler
 from leash.actors import ActorConfig, classify_actor
 from leash.alerts import render_slack
 from leash.catalog import lookup

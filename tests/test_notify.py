@@ -97,6 +97,7 @@ def test_exempt_principal_from_config_is_alert_only_low(notify_stack, lambda_con
     notify, inbox = load_handler("notify"), notify_stack[1]
     result = notify.lambda_handler(load_event("ec2-delete-subnet-by-exempt-role"), lambda_context)
     assert result["severity"] == "low"
+    assert "exempt principal: alert only" in inbox.drain()[0]["Message"]
 
 
 def test_unreadable_role_tags_do_not_lose_the_alert(notify_stack, lambda_context):
@@ -104,6 +105,7 @@ def test_unreadable_role_tags_do_not_lose_the_alert(notify_stack, lambda_context
     notify, inbox = load_handler("notify"), notify_stack[1]
     result = notify.lambda_handler(load_event("lambda-delete-function-by-tagged-agent-role"), lambda_context)
     assert (result["status"], result["severity"]) == ("published", "medium")
+    assert len(inbox.drain()) == 1
 
 
 def test_publish_failure_raises_so_lambda_retries_and_nothing_is_lost(notify_stack, lambda_context):

@@ -8,7 +8,7 @@ import socket
 import boto3
 import pytest
 
-from conftest import load_event, load_handler, slack  # noqa: F401 - the fixture
+from conftest import load_event, load_handler
 from leash.actors import ActorConfig, classify_actor
 from leash.catalog import lookup
 from leash.events import parse_event

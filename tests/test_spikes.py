@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from conftest import ACCOUNT, load_event, load_handler
+from conftest import ACCOUNT, bus_tap, load_event, load_handler
 from leash_cli.template import Router
 
 BASE = load_event("dynamodb-delete-table-denied")  # a real-shaped AccessDenied from the agent
@@ -64,13 +64,7 @@ def spikes(aws, monkeypatch):
     from conftest import AlertInbox
 
     inbox = AlertInbox(topic)
-    events = boto3.client("events")
-    events.create_event_bus(Name="leash-leash")
-    sqs = boto3.client("sqs")
-    tap = sqs.create_queue(QueueName="bus-tap")["QueueUrl"]
-    tap_arn = sqs.get_queue_attributes(QueueUrl=tap, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="tap", EventBusName="leash-leash", EventPattern=json.dumps({"source": ["leash"]}))
-    events.put_targets(Rule="tap", EventBusName="leash-leash", Targets=[{"Id": "tap", "Arn": tap_arn}])
+    read_bus = bus_tap()
     for key, value in {"ALERTS_TOPIC_ARN": topic, "SPIKE_TABLE": "leash-spikes", "POWERTOOLS_SERVICE_NAME": "spikes",
                        "LEASH_ROLE_PREFIX": "leash", "LEASH_AGENT_ROLE_PREFIX": "ai-agent-", "LEASH_AGENT_ROLE_NAMES": "",
                        "LEASH_EXEMPT_ARNS": "", "LEASH_AUTO_LOCKDOWN": "agents", "LEASH_EVENT_BUS": "leash-leash",
@@ -82,8 +76,7 @@ def spikes(aws, monkeypatch):
     writes = UpdateCounter(handler.consumer._store._ddb)
 
     def requests():
-        return [json.loads(m["Body"])["detail"] for m in sqs.receive_message(QueueUrl=tap, MaxNumberOfMessages=10)
-                .get("Messages", [])]
+        return [event["detail"] for event in read_bus()]
 
     return handler, inbox, writes, requests
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from leash.catalog import CATALOG, Impact
+from leash.catalog import CATALOG
 from leash.patterns import MAX_PATTERN_CHARS, rewrite_template
 from leash_cli.template import TEMPLATE, Router, deployment_for, eventbridge_rules, load_template
 
@@ -16,11 +16,6 @@ ACCT = "111122223333"
 @pytest.fixture(scope="module")
 def template():
     return load_template()
-
-
-@pytest.fixture(scope="module")
-def router():
-    return Router.from_template()
 
 
 def test_generated_rules_match_the_catalog():

@@ -7,10 +7,10 @@ import os
 
 import boto3
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
 
 from leash.actors import ActorConfig, RoleTagCache
 from leash.lockdown import AutoLockdown, EventBusRequester
+from leash.observability import report_outcome
 from leash.notify import Notifier, SnsPublisher, once_per_event
 
 logger = Logger()
@@ -26,22 +26,9 @@ notifier = Notifier(
     request_lockdown=EventBusRequester(lambda: boto3.client("events"), os.environ["LEASH_EVENT_BUS"]),
 )
 
-_METRIC = {
-    "published": "AlertsPublished",
-    "duplicate": "DuplicateEvents",
-    "ignored": "IgnoredEvents",
-    "rejected": "MalformedEvents",
-}
-
 
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event, context):
     _idempotency.register_lambda_context(context)
-    outcome = notifier.handle(event)
-    metrics.add_metric(name=_METRIC[outcome.status], unit=MetricUnit.Count, value=1)
-    if outcome.status == "published":
-        metrics.add_metric(name=f"Alerts{outcome.alert.severity.capitalize()}", unit=MetricUnit.Count, value=1)
-    log = logger.warning if outcome.status == "rejected" else logger.info
-    log(f"{outcome.status}: {outcome.reason}", extra=outcome.to_dict())
-    return outcome.to_dict()
+    return report_outcome(notifier.handle(event), metrics, logger)

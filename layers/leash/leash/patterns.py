@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from leash.catalog import CATALOG, CatalogAction, Impact
+from leash.catalog import CATALOG, CatalogAction
 from leash.cfn import Deployment
 from leash.events import CLOUDTRAIL_DETAIL_TYPE
 

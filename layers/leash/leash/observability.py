@@ -1,0 +1,28 @@
+"""One log line and the metrics for each event a handler saw (shared by the notify and reapply functions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from leash.notify import Outcome
+
+OUTCOME_METRICS = {
+    "published": "AlertsPublished",
+    "duplicate": "DuplicateEvents",
+    "ignored": "IgnoredEvents",
+    "rejected": "MalformedEvents",
+}
+
+
+def report_outcome(outcome: Outcome, metrics: Any, logger: Any) -> dict[str, Any]:
+    """Count the outcome (and the alert's severity), log it, and return the handler's response."""
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    metrics.add_metric(name=OUTCOME_METRICS[outcome.status], unit=MetricUnit.Count, value=1)
+    if outcome.status == "published" and outcome.alert:
+        metrics.add_metric(name=f"Alerts{outcome.alert.severity.capitalize()}", unit=MetricUnit.Count, value=1)
+    response = outcome.to_dict()
+    log = logger.warning if outcome.status == "rejected" else logger.info
+    log(f"{outcome.status}: {outcome.reason}",
+        extra={**response, "leashDid": list(outcome.alert.leash_did) if outcome.alert else None})
+    return response
