@@ -23,6 +23,11 @@ ENV = {
     "IDEMPOTENCY_TABLE": "leash-idempotency",
     "SLACK_DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/111122223333/slack-dlq",
     "LEDGER_TABLE": "leash-ledger",
+    "SPIKE_TABLE": "leash-spikes",
+    "LEASH_EVENT_BUS": "leash-leash",
+    "LOCKDOWN_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:111122223333:stateMachine:lockdown",
+    "RELEASE_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:111122223333:stateMachine:release",
+    "SLACK_SIGNING_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:111122223333:secret:signing",
     "POWERTOOLS_METRICS_NAMESPACE": "Leash",
 }
 PROBE = """
@@ -39,14 +44,15 @@ TARGETS = {
             f"spec = importlib.util.spec_from_file_location('app', {str(ROOT / 'functions' / fn / 'app.py')!r})\n"
             "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)"
         )
-        for fn in ("notify", "reapply", "slack_forwarder")
+        for fn in ("notify", "reapply", "spikes", "slack_forwarder", "interactions")
     },
 }
 
 
 def sample(body: str) -> float:
-    out = subprocess.run([sys.executable, "-c", PROBE.format(body=body)], env=ENV, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", PROBE.format(body=body)], env=ENV, capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"could not import:\n{body}\n{out.stderr[-2000:]}")
     return float(out.stdout.strip().splitlines()[-1])
 
 

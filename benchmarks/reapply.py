@@ -22,9 +22,10 @@ sys.path.insert(0, str(ROOT / "cli"))
 
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    from leash_cli.demo import _Context, emulated_account, seed_account
+    from leash_cli.demo import DEMO_ENV, _Context, seed_account
+    from leash_cli.emulator import emulated_account
 
-    with emulated_account():
+    with emulated_account(DEMO_ENV):
         import boto3
 
         os.environ["ALERTS_TOPIC_ARN"] = boto3.client("sns").create_topic(Name="alerts")["TopicArn"]
