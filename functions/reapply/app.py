@@ -10,35 +10,24 @@ from aws_lambda_powertools import Logger, Metrics
 
 from leash.actors import ActorConfig, RoleTagCache
 from leash.ledger import Ledger
-from leash.lockdown import AutoLockdown, EventBusRequester
 from leash.observability import report_outcome
-from leash.notify import Notifier, SnsPublisher, once_per_event
 from leash.protections import Settings
 from leash.reapply import Reapplier, boto3_clients
+from leash.wiring import notifier_from_env
 
 logger = Logger()
 metrics = Metrics()
 
-_actor_config = ActorConfig.from_env(os.environ)
 _tags = RoleTagCache(lambda: boto3.client("iam"))
-_dynamodb = boto3.client("dynamodb")
-_once, _idempotency = once_per_event(os.environ["IDEMPOTENCY_TABLE"], key_prefix="reapply")
 reapplier = Reapplier(
     boto3_clients(),
     Settings.from_env(os.environ),
-    _actor_config,
+    ActorConfig.from_env(os.environ),
     tag_lookup=_tags,
-    ledger=Ledger(_dynamodb, os.environ["LEDGER_TABLE"], int(os.environ.get("LEDGER_RETENTION_DAYS", "365"))).record,
+    ledger=Ledger(boto3.client("dynamodb"), os.environ["LEDGER_TABLE"],
+                  int(os.environ.get("LEDGER_RETENTION_DAYS", "365"))).record,
 )
-notifier = Notifier(
-    _actor_config,
-    SnsPublisher(boto3.client("sns"), os.environ["ALERTS_TOPIC_ARN"]),
-    _tags,
-    respond=reapplier,
-    once=_once,
-    auto_lockdown=AutoLockdown.from_env(os.environ),
-    request_lockdown=EventBusRequester(lambda: boto3.client("events"), os.environ["LEASH_EVENT_BUS"]),
-)
+notifier, _idempotency = notifier_from_env(os.environ, key_prefix="reapply", respond=reapplier, tag_lookup=_tags)
 
 
 @metrics.log_metrics
