@@ -10,6 +10,7 @@ from typing import Any
 
 from leash.actors import ActorKind
 from leash.catalog import Impact
+from leash.interactions import action_buttons
 
 
 class Severity(StrEnum):
@@ -141,8 +142,6 @@ def render_slack(alert: Alert) -> dict[str, Any]:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
             f"{alert.severity.emoji} <{alert.console_url}|CloudTrail event {alert.event_id}> · {alert.actor.get('arn')}"
         )}]})
-    from leash.interactions import action_buttons  # buttons work once Slack interactivity is set up
-
     buttons = action_buttons(alert.to_dict())
     if buttons:
         blocks.append(buttons)

@@ -11,6 +11,7 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 Predicate = Callable[[Any], bool]
@@ -27,8 +28,14 @@ def compile_pattern(pattern: Mapping[str, Any] | str, *, star_matches_empty: boo
     A wildcard `*` matches zero or more characters, as AWS's Ruler does; LocalStack's engine reads it
     as one or more (`star_matches_empty=False` reproduces that, for the differential test).
     """
-    global _STAR
-    _STAR = ".*" if star_matches_empty else ".+"
+    token = _STAR.set(".*" if star_matches_empty else ".+")
+    try:
+        return _compile_pattern(pattern)
+    finally:
+        _STAR.reset(token)
+
+
+def _compile_pattern(pattern: Mapping[str, Any] | str) -> Callable[[Mapping[str, Any]], bool]:
     if isinstance(pattern, str):
         try:
             pattern = json.loads(pattern)
@@ -243,13 +250,14 @@ def _compile_operator(op: str, arg: Any, path: str) -> Predicate:
     raise InvalidEventPattern(f"Unrecognized match type {op}, at {path}")
 
 
-_STAR = ".*"
+# What `*` compiles to, for the pattern being compiled (scoped to one compile_pattern call).
+_STAR: ContextVar[str] = ContextVar("leash_wildcard_star", default=".*")
 
 
 def _wildcard(text: str, path: str) -> re.Pattern[str]:
     if "**" in text:
         raise InvalidEventPattern(f"Consecutive wildcard characters are not allowed, at {path}")
-    return re.compile(_STAR.join(re.escape(part) for part in text.split("*")), re.DOTALL)
+    return re.compile(_STAR.get().join(re.escape(part) for part in text.split("*")), re.DOTALL)
 
 
 def _compile_anything_but(arg: Any, path: str) -> Predicate:
