@@ -108,25 +108,16 @@ def notify_stack(aws, monkeypatch):
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    env = {
-        "ALERTS_TOPIC_ARN": topic_arn,
-        "IDEMPOTENCY_TABLE": "leash-idempotency",
-        "POWERTOOLS_SERVICE_NAME": "notify",
-        "LEASH_ROLE_PREFIX": "leash",
-        "LEASH_AGENT_ROLE_NAMES": "",
-        "LEASH_AGENT_ROLE_PREFIX": "ai-agent-",
-        "LEASH_AGENT_SESSION_PREFIX": "",
-        "LEASH_AGENT_SOURCE_IDENTITY_PREFIX": "",
-        "LEASH_EXEMPT_ARNS": f"arn:aws:iam::{ACCOUNT}:role/breakglass-admin",
-        "LEDGER_TABLE": "leash-ledger",
-        "LEDGER_RETENTION_DAYS": "30",
-        "LEASH_GUARDRAIL_POLICY_ARNS": GUARDRAIL_POLICY_ARN,
-        "LEASH_PERMISSIONS_BOUNDARY_ARN": BOUNDARY_ARN,
-        "LEASH_ALERT_ONLY_PROTECTIONS": "",
-        "LEASH_AUTO_LOCKDOWN": "agents",
-        "LEASH_STACK_NAME": "leash",
-        "LEASH_EVENT_BUS": "leash-leash",
-    }
+    from leash_cli.template import function_environment, load_template
+
+    # What template.yaml sets on the notify and reapply functions, for these deploy parameters.
+    env = function_environment(
+        load_template(), ["NotifyFunction", "ReapplyFunction"],
+        {"GuardrailPolicyArns": GUARDRAIL_POLICY_ARN, "AgentPermissionsBoundaryArn": BOUNDARY_ARN,
+         "ExemptPrincipalArns": f"arn:aws:iam::{ACCOUNT}:role/breakglass-admin"},
+        {"IdempotencyTable": "leash-idempotency", "LedgerTable": "leash-ledger", "LeashEventBus": "leash-leash",
+         "AlertsTopic": topic_arn},
+        account=ACCOUNT)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     boto3.client("events").create_event_bus(Name="leash-leash")

@@ -14,35 +14,23 @@ from typing import Any
 from leash.alerts import Alert, render_text
 from leash_cli.emulator import ACCOUNT, Workflows, emulated_account
 from leash.slack import alert_from_sns_message
-from leash_cli.template import REPO_ROOT, Router, deployment_for, load_template
+from leash_cli.template import REPO_ROOT, Router, deployment_for, function_environment, load_template
 
 EVENTS = REPO_ROOT / "events"
+# The deploy parameters of the demo's "stack"; the handlers get the environment template.yaml derives
+# from them, with the emulated account's table and bus names.
+DEMO_PARAMETERS = {
+    "GuardrailPolicyArns": f"arn:aws:iam::{ACCOUNT}:policy/agent-guardrail-deny",
+    "AgentPermissionsBoundaryArn": f"arn:aws:iam::{ACCOUNT}:policy/agent-boundary",
+    "ExemptPrincipalArns": f"arn:aws:iam::{ACCOUNT}:role/breakglass-admin",
+}
+DEMO_RESOURCES = {"IdempotencyTable": "leash-idempotency", "LedgerTable": "leash-ledger", "SpikeTable": "leash-spikes",
+                  "LeashEventBus": "leash-leash"}
 DEMO_ENV = {
-    "POWERTOOLS_METRICS_NAMESPACE": "Leash",
-    "POWERTOOLS_SERVICE_NAME": "notify",
+    **function_environment(load_template(), ["NotifyFunction", "ReapplyFunction", "SpikeFunction"], DEMO_PARAMETERS,
+                           DEMO_RESOURCES, account=ACCOUNT),
     "POWERTOOLS_LOG_LEVEL": "ERROR",
     "POWERTOOLS_METRICS_DISABLED": "true",
-    "LEASH_ROLE_PREFIX": "leash",
-    "LEASH_AGENT_ROLE_NAMES": "",
-    "LEASH_AGENT_ROLE_PREFIX": "ai-agent-",
-    "LEASH_AGENT_SESSION_PREFIX": "",
-    "LEASH_AGENT_SOURCE_IDENTITY_PREFIX": "",
-    "LEASH_EXEMPT_ARNS": f"arn:aws:iam::{ACCOUNT}:role/breakglass-admin",
-    "IDEMPOTENCY_TABLE": "leash-idempotency",
-    "LEDGER_TABLE": "leash-ledger",
-    "LEASH_GUARDRAIL_POLICY_ARNS": f"arn:aws:iam::{ACCOUNT}:policy/agent-guardrail-deny",
-    "LEASH_PERMISSIONS_BOUNDARY_ARN": f"arn:aws:iam::{ACCOUNT}:policy/agent-boundary",
-    "LEASH_ALERT_ONLY_PROTECTIONS": "",
-    "LEASH_AUTO_LOCKDOWN": "agents",
-    "LEASH_STACK_NAME": "leash",
-    "LEASH_EVENT_BUS": "leash-leash",
-    "SPIKE_TABLE": "leash-spikes",
-}
-# The deploy parameters the demo's "stack" was deployed with (the handlers' environment mirrors them).
-DEMO_PARAMETERS = {
-    "GuardrailPolicyArns": DEMO_ENV["LEASH_GUARDRAIL_POLICY_ARNS"],
-    "AgentPermissionsBoundaryArn": DEMO_ENV["LEASH_PERMISSIONS_BOUNDARY_ARN"],
-    "ExemptPrincipalArns": DEMO_ENV["LEASH_EXEMPT_ARNS"],
 }
 FUNCTION_DIRS = {"NotifyFunction": "notify", "ReapplyFunction": "reapply", "SpikeQueue": "spikes"}
 PROBES = 60  # denied calls the agent makes while probing its fence

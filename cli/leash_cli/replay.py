@@ -24,9 +24,17 @@ from leash.notify import Notifier
 from leash.protections import Settings
 from leash.reapply import Reapplier
 from leash.spikes import BatchAggregator, SpikeConfig, crossings, lockdown_for_spike, spike_alert
-from leash_cli.template import TEMPLATE, Router, deployment_for, eventbridge_rules, load_template
+from leash_cli.template import (
+    TEMPLATE,
+    Router,
+    deployment_for,
+    eventbridge_rules,
+    function_environment,
+    load_template,
+)
 
 SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson")
+HANDLED = ("NotifyFunction", "ReapplyFunction", "SpikeFunction")
 
 
 @dataclass(frozen=True)
@@ -134,28 +142,6 @@ def samconfig_parameters(path: Path) -> dict[str, str]:
     return dict(item.split("=", 1) for item in items if "=" in item)
 
 
-def _env_from(parameters: Mapping[str, Any]) -> dict[str, str]:
-    """The environment template.yaml would give the functions, from the resolved parameters."""
-    join = lambda v: ",".join(v) if isinstance(v, list) else str(v or "")  # noqa: E731
-    return {
-        "LEASH_ROLE_PREFIX": join(parameters.get("ResourcePrefix", "leash")),
-        "LEASH_AGENT_ROLE_NAMES": join(parameters.get("AgentRoleNames")),
-        "LEASH_AGENT_ROLE_PREFIX": join(parameters.get("AgentRoleNamePrefix")),
-        "LEASH_AGENT_SESSION_PREFIX": join(parameters.get("AgentSessionNamePrefix")),
-        "LEASH_AGENT_SOURCE_IDENTITY_PREFIX": join(parameters.get("AgentSourceIdentityPrefix")),
-        "LEASH_EXEMPT_ARNS": join(parameters.get("ExemptPrincipalArns")),
-        "LEASH_GUARDRAIL_POLICY_ARNS": join(parameters.get("GuardrailPolicyArns")),
-        "LEASH_PERMISSIONS_BOUNDARY_ARN": join(parameters.get("AgentPermissionsBoundaryArn")),
-        "LEASH_ALERT_ONLY_PROTECTIONS": join(parameters.get("AlertOnlyProtections")),
-        "LEASH_AUTO_LOCKDOWN": join(parameters.get("AutoLockdown", "agents")),
-        "LEASH_SPIKE_WINDOW_MINUTES": join(parameters.get("SpikeWindowMinutes", 5)),
-        "LEASH_DENIED_THRESHOLDS_AGENT": join(parameters.get("DeniedThresholdsAgent", "10,50")),
-        "LEASH_DENIED_THRESHOLDS_HUMAN": join(parameters.get("DeniedThresholdsHuman", "30,200")),
-        "LEASH_DENIED_THRESHOLDS_OTHER": join(parameters.get("DeniedThresholdsOther", "50,500")),
-        "LEASH_AGENT_CALL_THRESHOLDS": join(parameters.get("AgentCallThresholds", "500,2000")),
-    }
-
-
 # --- deciding ----------------------------------------------------------------------------------
 
 class _RecordingClients:
@@ -185,11 +171,11 @@ class Replay:
     def __init__(self, template_path: Path = TEMPLATE, overrides: Mapping[str, str] | None = None,
                  account: str = "123456789012"):
         template = load_template(template_path)
-        deployment = deployment_for(template, overrides, account=account)
-        self.router = Router(eventbridge_rules(template, deployment))
-        env = _env_from(deployment.parameters)
+        self.router = Router(eventbridge_rules(template, deployment_for(template, overrides, account=account)))
+        # The environment the deployed functions would have: the same parameters, resolved by the template.
+        env = function_environment(template, list(HANDLED), overrides, account=account)
         config = ActorConfig.from_env(env)
-        auto = AutoLockdown.from_env({**env, "LEASH_STACK_NAME": "leash"})
+        auto = AutoLockdown.from_env(env)
         self._lockdowns: list[dict[str, Any]] = []
         self._alerts: list[Alert] = []
         publish = lambda alert: self._alerts.append(alert) or "replay"  # noqa: E731

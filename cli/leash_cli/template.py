@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,22 @@ def deployment_for(
         parameters[name] = value
     return Deployment(parameters=parameters, account=account, region=region, stack_name=stack_name,
                       conditions=template.get("Conditions", {}))
+
+
+def function_environment(template: Mapping[str, Any], functions: list[str], overrides: Mapping[str, str] | None = None,
+                         resources: Mapping[str, str] | None = None, **deployment: Any) -> dict[str, str]:
+    """The environment template.yaml gives these functions (Globals, then each function's own, in order).
+
+    `resources` names what a resource's Ref returns (a table name, a bus name); other resources resolve
+    to their logical ID, for callers that set those variables themselves.
+    """
+    refs = {logical_id: logical_id for logical_id in template.get("Resources", {})}
+    resolver = replace(deployment_for(template, overrides, **deployment), resources={**refs, **(resources or {})})
+    variables = dict(template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
+    for function in functions:
+        props = template["Resources"][function]["Properties"]
+        variables.update(props.get("Environment", {}).get("Variables", {}))
+    return {key: str(value) for key, value in resolver.resolve(variables).items()}
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ class Deployment:
     partition: str = "aws"
     stack_name: str = "leash"
     conditions: Mapping[str, Any] = field(default_factory=dict)  # the template's Conditions section
+    resources: Mapping[str, str] = field(default_factory=dict)  # logical ID -> what its Ref returns
 
     def ref(self, name: str) -> Any:
         pseudo = {
@@ -43,6 +44,8 @@ class Deployment:
             return pseudo[name]
         if name in self.parameters:
             return self.parameters[name]
+        if name in self.resources:
+            return self.resources[name]
         raise TemplateError(f"Ref {name} is not a parameter with a value")
 
     def condition(self, name: str) -> bool:
