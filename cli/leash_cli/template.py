@@ -124,12 +124,13 @@ class Router:
     def __init__(self, rules: list[RoutedRule]):
         self.rules = rules
         # EventBridge-style pre-filter: most rules name their sources, so an event is tried only
-        # against the rules of its own source and the rules that take any source.
-        self._any_source = [r for r in rules if not _sources(r.pattern)]
-        self._by_source: dict[str, list[RoutedRule]] = {}
-        for rule in rules:
-            for source in _sources(rule.pattern):
-                self._by_source.setdefault(source, []).append(rule)
+        # against the rules of its own source and the rules that take any source, in template order.
+        any_source = [(r, r._match) for r in rules if not _sources(r.pattern)]  # type: ignore[attr-defined]
+        self._any_source = tuple(any_source)
+        self._by_source: dict[str, tuple[tuple[RoutedRule, Any], ...]] = {
+            source: tuple((r, r._match) for r in rules if source in _sources(r.pattern) or not _sources(r.pattern))  # type: ignore[attr-defined]
+            for rule in rules for source in _sources(rule.pattern)
+        }
 
     @classmethod
     def from_template(cls, path: Path | str = TEMPLATE, overrides: Mapping[str, str] | None = None, **kw: Any) -> Router:
@@ -137,13 +138,10 @@ class Router:
         return cls(eventbridge_rules(template, deployment_for(template, overrides, **kw)))
 
     def route(self, event: Mapping[str, Any]) -> list[RoutedRule]:
+        """The matching rules, in the template's order (as EventBridge lists them)."""
         source = event.get("source")
-        candidates = self._by_source.get(source, ()) if isinstance(source, str) else ()
-        matched = [rule for rule in (*candidates, *self._any_source) if rule.matches(event)]
-        if len(matched) > 1:  # keep the template's order, as EventBridge lists its rules
-            order = {id(rule): i for i, rule in enumerate(self.rules)}
-            matched.sort(key=lambda rule: order[id(rule)])
-        return matched
+        candidates = self._by_source.get(source, self._any_source) if type(source) is str else self._any_source
+        return [rule for rule, match in candidates if match(event)]
 
 
 def _sources(pattern: Mapping[str, Any]) -> list[str]:

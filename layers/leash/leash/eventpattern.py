@@ -30,20 +30,17 @@ def compile_pattern(pattern: Mapping[str, Any] | str, *, star_matches_empty: boo
     """
     token = _STAR.set(".*" if star_matches_empty else ".+")
     try:
-        return _compile_pattern(pattern)
+        if isinstance(pattern, str):
+            try:
+                pattern = json.loads(pattern)
+            except json.JSONDecodeError as exc:
+                raise InvalidEventPattern(f"Event pattern is not valid JSON: {exc}") from exc
+        if not isinstance(pattern, Mapping) or not pattern:
+            raise InvalidEventPattern("Event pattern must be a non-empty JSON object")
+        interpreted = _compile_object(pattern, "")  # validates the pattern, and is the general case
+        return _Generator().function(pattern, interpreted)
     finally:
         _STAR.reset(token)
-
-
-def _compile_pattern(pattern: Mapping[str, Any] | str) -> Callable[[Mapping[str, Any]], bool]:
-    if isinstance(pattern, str):
-        try:
-            pattern = json.loads(pattern)
-        except json.JSONDecodeError as exc:
-            raise InvalidEventPattern(f"Event pattern is not valid JSON: {exc}") from exc
-    if not isinstance(pattern, Mapping) or not pattern:
-        raise InvalidEventPattern("Event pattern must be a non-empty JSON object")
-    return _compile_object(pattern, "")
 
 
 def matches(pattern: Mapping[str, Any] | str, event: Mapping[str, Any]) -> bool:
@@ -64,23 +61,7 @@ def _selectivity(item: tuple[str, Any]) -> int:
 
 
 def _compile_object(pattern: Mapping[str, Any], where: str) -> Callable[[Any], bool]:
-    checks: list[Callable[[Any], bool]] = []
-    for key, sub in sorted(pattern.items(), key=_selectivity):
-        path = f"{where}.{key}" if where else key
-        if key == "$or":
-            checks.append(_compile_or(sub, path))
-        elif isinstance(sub, Mapping):
-            inner = _compile_object(sub, path)
-            # A missing object has missing fields: only `exists: false` inside it can match.
-            checks.append(_field(key, _nested(inner), absent_ok=inner({})))
-        elif isinstance(sub, list):
-            leaf, absent_ok = _compile_leaf(sub, path)
-            if sub and all(type(m) is str for m in sub):
-                checks.append(_exact_strings_field(key, frozenset(sub), leaf))
-            else:
-                checks.append(_field(key, leaf, absent_ok))
-        else:
-            raise InvalidEventPattern(f"Match value at {path} must be an array or an object, got {json.dumps(sub)}")
+    checks = [_compile_check(key, sub, _join(where, key)) for key, sub in sorted(pattern.items(), key=_selectivity)]
     if len(checks) == 1:
         return checks[0]
     if len(checks) == 2:
@@ -97,6 +78,26 @@ def _compile_object(pattern: Mapping[str, Any], where: str) -> Callable[[Any], b
         return True
 
     return every
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _compile_check(key: str, sub: Any, path: str) -> Callable[[Any], bool]:
+    """One key of an object pattern, checked against an event node."""
+    if key == "$or":
+        return _compile_or(sub, path)
+    if isinstance(sub, Mapping):
+        inner = _compile_object(sub, path)
+        # A missing object has missing fields: only `exists: false` inside it can match.
+        return _field(key, _nested(inner), absent_ok=inner({}))
+    if isinstance(sub, list):
+        leaf, absent_ok = _compile_leaf(sub, path)
+        if sub and all(type(m) is str for m in sub):
+            return _exact_strings_field(key, frozenset(sub), leaf)
+        return _field(key, leaf, absent_ok)
+    raise InvalidEventPattern(f"Match value at {path} must be an array or an object, got {json.dumps(sub)}")
 
 
 def _compile_or(clauses: Any, path: str) -> Callable[[Any], bool]:
@@ -320,3 +321,79 @@ def _compile_numeric(arg: Any, path: str) -> Predicate:
     return lambda v: (
         isinstance(v, int | float) and not isinstance(v, bool) and all(cmp(float(v), b) for cmp, b in bounds)
     )
+
+
+class _Generator:
+    """Compiles a validated pattern into one Python function (source text, compiled once).
+
+    The generated code handles the shape nearly every event has, with plain dict lookups and no
+    call per level: objects are dicts, leaves are strings. Any other value (an array, a number,
+    null, a missing field, a Mapping that is not a dict) is handed to the interpreted check of
+    that field, so both always agree; the differential test runs against this function.
+    """
+
+    def __init__(self) -> None:
+        self.namespace: dict[str, Any] = {}
+        self._count = 0
+
+    def function(self, pattern: Mapping[str, Any], interpreted: Callable[[Any], bool]) -> Callable[[Any], bool]:
+        body = self._object(pattern, "e", "")
+        source = f"def match(e):\n    return {body} if type(e) is dict else interpreted(e)\n"
+        namespace = {**self.namespace, "interpreted": interpreted, "_MISSING": _MISSING}
+        exec(compile(source, "<event pattern>", "exec"), namespace)  # noqa: S102 - text built here from a validated pattern
+        match = namespace["match"]
+        match.__doc__ = f"Generated from an event pattern:\n\n{source}"
+        return match
+
+    def _name(self, prefix: str, value: Any = None) -> str:
+        self._count += 1
+        name = f"{prefix}{self._count}"
+        if value is not None:
+            self.namespace[name] = value
+        return name
+
+    def _object(self, pattern: Mapping[str, Any], var: str, where: str) -> str:
+        parts = []
+        for key, sub in sorted(pattern.items(), key=_selectivity):
+            path = _join(where, key)
+            if key == "$or":
+                parts.append("(" + " or ".join(self._object(clause, var, path) for clause in sub) + ")")
+            else:
+                parts.append(self._field(key, sub, var, path))
+        return "(" + " and ".join(parts) + ")"
+
+    def _field(self, key: str, sub: Any, var: str, path: str) -> str:
+        check = _compile_check(key, sub, path)
+        general = self._name("check", check)
+        value = self._name("v")
+        if isinstance(sub, Mapping):
+            fast, kind = self._object(sub, value, path), "dict"
+        else:
+            fast, kind = self._string_leaf(sub, value, path), "str"
+        absent = check({})  # what a missing field gives, known at compile time
+        return (f"({fast} if type({value} := {var}.get({key!r}, _MISSING)) is {kind} "
+                f"else {absent} if {value} is _MISSING else {general}({var}))")
+
+    def _string_leaf(self, matchers: list[Any], value: str, path: str) -> str:
+        """What the leaf's matchers say of one string value."""
+        terms = []
+        strings = frozenset(m for m in matchers if type(m) is str)
+        if strings:
+            terms.append(f"{value} in {self._name('strings', strings)}")
+        for m in matchers:
+            if not isinstance(m, Mapping):
+                continue
+            (op, arg), = m.items()
+            if op == "exists":
+                if arg:
+                    terms.append("True")
+            elif op in ("prefix", "suffix") and isinstance(arg, str):
+                terms.append(f"{value}.{'startswith' if op == 'prefix' else 'endswith'}({arg!r})")
+            elif op == "anything-but" and isinstance(arg, Mapping) and set(arg) == {"prefix"}:
+                terms.append(f"not {value}.startswith({arg['prefix']!r})")
+            elif op == "anything-but" and not isinstance(arg, Mapping):
+                excluded = frozenset(v for v in (arg if isinstance(arg, list) else [arg]) if type(v) is str)
+                terms.append(f"{value} not in {self._name('excluded', excluded)}")
+            else:
+                terms.append(f"{self._name('op', _compile_operator(op, arg, path))}({value})")
+        return "(" + (" or ".join(terms) or "False") + ")"

@@ -47,7 +47,7 @@ def agent_clauses() -> list[Any]:
 
     issuer = lambda matcher: {"userIdentity": {"sessionContext": {"sessionIssuer": {"userName": matcher}}}}  # noqa: E731
     return [
-        issuer({"Ref": "AgentRoleNames"}),
+        optional("HasAgentRoleNames", issuer({"Ref": "AgentRoleNames"})),
         optional("HasAgentRoleNamePrefix", issuer([{"prefix": {"Ref": "AgentRoleNamePrefix"}}])),
         optional("HasAgentSessionNamePrefix", {"userIdentity": {"arn": [{"wildcard": {
             "Fn::Sub": "arn:${AWS::Partition}:sts::${AWS::AccountId}:assumed-role/*/${AgentSessionNamePrefix}*"}}]}}),
