@@ -1,50 +1,127 @@
 """`leash replay` throughput, end to end from .json.gz CloudTrail files, on one core.
 
-Writes N records (the events/ samples, re-identified) into CloudTrail-style gzipped files, then times
-reading, routing by template.yaml's rules and deciding like the handlers.
-Run: .venv/bin/python benchmarks/replay.py [N]
+Writes CloudTrail-style gzipped log files (5,000 records each), then times `Replay.run` on them:
+reading, the prefilter, decoding, routing by template.yaml's rules, and the handlers' decisions.
+
+Two mixes:
+  typical  what a management-event trail of an account with agents looks like: 90% routine calls
+           by apps, people and AWS services (describes, assume-role, KMS, log writes, a few with
+           escaped policy text), 5% an agent's own reads, 3% denied calls, 2% the calls Leash is
+           about (the events/ samples: deletions, stripped protections, root, MCP).
+  stress   one record in five is an events/ sample, the rest routine: five times the work per record.
+
+Run: .venv/bin/python benchmarks/replay.py [records] [typical|stress]
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import random
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+PER_FILE = 5_000
+ACCOUNT = "111122223333"
+
+
+def identity(kind: str, name: str) -> dict[str, Any]:
+    if kind == "role":
+        return {"type": "AssumedRole", "principalId": f"AROAEXAMPLE:{name}-session",
+                "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/{name}/{name}-session", "accountId": ACCOUNT,
+                "accessKeyId": "ASIAEXAMPLE", "sessionContext": {
+                    "sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLE", "userName": name,
+                                      "arn": f"arn:aws:iam::{ACCOUNT}:role/{name}", "accountId": ACCOUNT},
+                    "attributes": {"creationDate": "2026-11-22T20:58:12Z", "mfaAuthenticated": "false"}}}
+    if kind == "user":
+        return {"type": "IAMUser", "principalId": "AIDAEXAMPLE", "arn": f"arn:aws:iam::{ACCOUNT}:user/{name}",
+                "accountId": ACCOUNT, "accessKeyId": "AKIAEXAMPLE", "userName": name}
+    return {"type": "AWSService", "invokedBy": name}
+
+
+ROUTINE = [  # (service, call, identity, request parameters)
+    ("ec2", "DescribeInstances", ("role", "orders-api"), {"instancesSet": {}, "filterSet": {}}),
+    ("sts", "AssumeRole", ("role", "ci-deployer"), {"roleArn": f"arn:aws:iam::{ACCOUNT}:role/orders-api",
+                                                    "roleSessionName": "orders-api-session", "durationSeconds": 3600}),
+    ("kms", "Decrypt", ("role", "orders-api"), {"encryptionAlgorithm": "SYMMETRIC_DEFAULT"}),
+    ("kms", "GenerateDataKey", ("service", "s3.amazonaws.com"), {"keySpec": "AES_256"}),
+    ("logs", "CreateLogStream", ("role", "orders-worker"), {"logGroupName": "/aws/lambda/orders-worker",
+                                                             "logStreamName": "2026/11/22/[$LATEST]abc"}),
+    ("rds", "DescribeDBInstances", ("user", "maria"), {"dBInstanceIdentifier": "orders-prod"}),
+    ("s3", "GetBucketLocation", ("role", "analytics-etl"), {"bucketName": "analytics-raw", "Host": "s3.amazonaws.com"}),
+    ("iam", "GetRole", ("user", "maria"), {"roleName": "orders-api"}),
+    ("lambda", "ListFunctions20150331", ("role", "ci-deployer"), {}),
+    ("cloudformation", "DescribeStacks", ("role", "ci-deployer"), {"stackName": "orders-prod"}),
+    ("ssm", "GetParameter", ("role", "orders-api"), {"name": "/orders/prod/feature-flags", "withDecryption": False}),
+    ("iam", "GetRolePolicy", ("user", "maria"), {"roleName": "orders-api", "policyName": "inline"}),
+]
+
+
+def routine_record(n: int, rng: random.Random) -> dict[str, Any]:
+    service, call, who, params = ROUTINE[n % len(ROUTINE)]
+    record = {
+        "eventVersion": "1.10", "userIdentity": identity(*who), "eventTime": "2026-11-22T21:04:36Z",
+        "eventSource": f"{service}.amazonaws.com", "eventName": call, "awsRegion": "us-east-1",
+        "sourceIPAddress": "10.0.3.17" if who[0] != "service" else who[1],
+        "userAgent": "Boto3/1.35.61 md/Botocore#1.35.61 ua/2.0 os/linux#6.1 md/arch#aarch64 lang/python#3.13.0 exec-env/AWS_Lambda_python3.13",
+        "requestParameters": dict(params), "responseElements": None,
+        "requestID": f"{rng.getrandbits(64):016x}", "eventID": f"{rng.getrandbits(64):016x}",
+        "readOnly": True, "eventType": "AwsApiCall", "managementEvent": True, "recipientAccountId": ACCOUNT,
+        "eventCategory": "Management",
+        "tlsDetails": {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256",
+                       "clientProvidedHostHeader": f"{service}.us-east-1.amazonaws.com"},
+    }
+    if call == "GetRolePolicy":  # policy text in a response: escaped quotes, decoded to be sure
+        record["responseElements"] = {"policyDocument": json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}]})}
+    return record
+
+
+def make_records(total: int, mix: str) -> list[dict[str, Any]]:
+    rng = random.Random(7)
+    samples = [json.loads(p.read_text())["detail"] for p in sorted((ROOT / "events").glob("*.json"))]
+    samples = [s for s in samples if "eventName" in s]
+    agent = identity("role", "ai-agent-deploy")
+    records = []
+    for n in range(total):
+        roll = n % 100 if mix == "typical" else (0 if n % 5 == 0 else 99)
+        if roll < 2:
+            record = dict(samples[n % len(samples)])
+        elif roll < 5:
+            record = dict(routine_record(n, rng), errorCode="AccessDenied", errorMessage="User is not authorized")
+        elif roll < 10:
+            record = dict(routine_record(n, rng), userIdentity=agent)
+        else:
+            record = routine_record(n, rng)
+        record["eventID"] = f"bench-{n}"
+        records.append(record)
+    return records
 
 
 def main() -> None:
-    from leash_cli.replay import Problem, Replay, events
+    from leash_cli.replay import Replay
 
     total = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
-    samples = [json.loads(p.read_text())["detail"] for p in sorted((ROOT / "events").glob("*.json"))]
-    samples = [s for s in samples if "eventName" in s]
-    # A realistic mix: most CloudTrail records are routine reads that match no rule.
-    routine = dict(samples[0], eventName="DescribeInstances", eventSource="ec2.amazonaws.com", readOnly=True,
-                   userIdentity={"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/app/i-1",
-                                 "sessionContext": {"sessionIssuer": {"type": "Role", "userName": "app",
-                                                                      "arn": "arn:aws:iam::111122223333:role/app"}}})
-    mix = samples + [routine] * (len(samples) * 4)
+    mix = sys.argv[2] if len(sys.argv) > 2 else "typical"
+    records = make_records(total, mix)
     with tempfile.TemporaryDirectory() as tmp:
-        per_file = 5_000
-        for f in range(total // per_file):
-            records = [dict(mix[(f * per_file + i) % len(mix)], eventID=f"bench-{f}-{i}") for i in range(per_file)]
-            with gzip.open(Path(tmp) / f"111122223333_CloudTrail_us-east-1_{f:05d}.json.gz", "wt") as out:
-                json.dump({"Records": records}, out)
-        replayer = Replay(overrides={}, account="111122223333")
+        for f in range(0, total, PER_FILE):
+            with gzip.open(Path(tmp) / f"{ACCOUNT}_CloudTrail_us-east-1_{f // PER_FILE:05d}.json.gz", "wt") as out:
+                json.dump({"Records": records[f:f + PER_FILE]}, out)
+        size = sum(p.stat().st_size for p in Path(tmp).iterdir())
+        replayer = Replay(overrides={}, account=ACCOUNT)
         start = time.perf_counter()
-        matched = 0
-        for item in events([tmp]):
-            if not isinstance(item, Problem):
-                matched += bool(replayer.decide(*item))
-        replayer.finish_spikes()
+        decisions = sum(1 for _ in replayer.run([tmp]))
+        spikes = replayer.finish_spikes()
         elapsed = time.perf_counter() - start
-    print(f"leash replay: {replayer.report.read:,} records from .json.gz in {elapsed:.2f} s = "
-          f"{replayer.report.read / elapsed:,.0f} records/s ({matched:,} matched a rule)")
+    report = replayer.report
+    print(f"leash replay ({mix} mix): {report.read:,} records from {total // PER_FILE} .json.gz files "
+          f"({size / 1e6:.1f} MB) in {elapsed:.2f} s = {report.read / elapsed:,.0f} records/s; "
+          f"{report.matched:,} matched a rule, {decisions:,} decisions, {len(spikes)} spike alerts")
 
 
 if __name__ == "__main__":

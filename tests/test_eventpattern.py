@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from leash.eventpattern import InvalidEventPattern, compile_pattern, matches
+from leash.eventpattern import InvalidEventPattern, compile_pattern, matches, text_prefilter
+from pattern_pairs import pairs
 
 EVENT = {
     "source": "aws.ec2",
@@ -115,3 +118,66 @@ def test_edge_semantics(detail_pattern, event_detail, expected):
 def test_invalid_numeric_ranges(numeric):
     with pytest.raises(InvalidEventPattern):
         compile_pattern({"n": [{"numeric": numeric}]})
+
+
+# --- the prefilter on JSON text (lets `leash replay` skip records without decoding them) ---------
+
+def _spellings(event):
+    """The same object as JSON writers spell it: compact, spaced, indented, non-ASCII kept or escaped."""
+    yield json.dumps(event, separators=(",", ":")).encode()
+    yield json.dumps(event).encode()
+    yield json.dumps(event, indent=2).encode()
+    yield json.dumps(event, ensure_ascii=False).encode()
+
+
+def test_prefilter_never_rules_out_an_event_that_matches_on_10000_generated_pairs():
+    prefilters, checked, ruled_out = {}, 0, 0
+    for pattern, event in pairs(10_000):
+        key = json.dumps(pattern, sort_keys=True)
+        if key not in prefilters:
+            try:
+                compiled = compile_pattern(pattern)
+            except InvalidEventPattern:
+                prefilters[key] = None
+                continue
+            prefilters[key] = (compiled, text_prefilter([pattern]))
+        if prefilters[key] is None or prefilters[key][1] is None:
+            continue
+        compiled, might_match = prefilters[key]
+        verdicts = {might_match(text) for text in _spellings(event)}
+        if compiled(event):
+            checked += 1
+            assert verdicts == {True}, (pattern, event)
+        else:
+            ruled_out += verdicts == {False}
+    assert checked > 500 and ruled_out > 1_000  # both sides exercised
+
+
+@pytest.mark.parametrize(
+    ("detail_pattern", "text"),
+    [
+        ({"eventName": ["DeleteBucket"]}, r'{"detail": {"eventName": "Delete\u0042ucket"}}'),  # \u spelling
+        ({"eventName": [{"prefix": "a/b"}]}, r'{"detail": {"eventName": "a\/bc"}}'),  # \/ spelling
+        ({"errorCode": [{"wildcard": "*Denied*"}]}, r'{"detail": {"errorCode": "said \"Denied\" twice"}}'),
+        ({"errorCode": [{"suffix": "Denied"}]}, r'{"detail": {"errorCode": "C:\\Denied"}}'),
+        ({"eventName": ["DeleteBucket"]}, '{"detail": {"eventName": ["Other", "DeleteBucket"]}}'),  # arrays
+        ({"eventName": ["DeleteBucket"]}, '{"detail" :{ "eventName"\n :\t"DeleteBucket" }}'),  # whitespace
+        ({"items": {"k": ["x"]}}, '{"detail": {"items": [{"k": "y"}, {"k": "x"}]}}'),  # arrays of objects
+        ({"additionalEventData": {"CalledViaAWSMCP": [{"exists": True}]}},
+         '{"detail": {"additionalEventData": {"CalledViaAWSMCP": false}}}'),
+    ],
+)
+def test_prefilter_keeps_matches_whatever_their_spelling(detail_pattern, text):
+    pattern = {"detail": detail_pattern}
+    assert compile_pattern(pattern)(json.loads(text))
+    assert text_prefilter([pattern])(text.encode())
+
+
+def test_prefilter_rules_out_unrelated_text_and_declines_patterns_it_cannot_use():
+    might_match = text_prefilter([{"detail": {"eventName": ["DeleteBucket"]}}, {"detail": {"errorCode": ["AccessDenied"]}}])
+    assert not might_match(b'{"eventName": "GetObject", "note": "DeleteBucket", "errorCode": null}')
+    assert might_match(b'{"eventName": "GetObject", "errorCode": "AccessDenied"}')
+    # Nothing a text search can find: anything-but, numbers, exists: false, case-insensitive, escaped text.
+    for unusable in ([{"anything-but": "x"}], [5], [{"exists": False}], [{"equals-ignore-case": "x"}], ['say "hi"']):
+        assert text_prefilter([{"detail": {"f": unusable}}]) is None
+    assert text_prefilter([{"detail": {"f": [5], "g": ["x"]}}]) is not None  # another field will do

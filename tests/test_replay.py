@@ -118,3 +118,46 @@ def test_cli_jsonl_and_table(trail_file):
     assert table.exit_code == 0 and "Alerts, by severity" in table.stdout
     missing = runner.invoke(app, ["replay", "/no/such/trail"])
     assert missing.exit_code != 0 and "no such file or directory" in missing.output
+
+
+def routine(n):
+    """A read no rule wants, by an app role: most of any trail."""
+    return {"eventVersion": "1.10", "eventID": f"routine-{n}", "eventName": "DescribeInstances",
+            "eventSource": "ec2.amazonaws.com", "awsRegion": "us-east-1", "eventTime": "2026-11-22T21:04:36Z",
+            "readOnly": True, "recipientAccountId": "111122223333", "requestParameters": {"instancesSet": {}},
+            "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/orders-api/s",
+                             "sessionContext": {"sessionIssuer": {"type": "Role", "userName": "orders-api"}}}}
+
+
+def test_records_no_rule_wants_are_counted_without_being_decoded_and_decisions_do_not_change(tmp_path, monkeypatch):
+    records = [event["detail"] for _, event in samples()] + [routine(n) for n in range(50)] + [42]
+    with gzip.open(tmp_path / "trail.json.gz", "wt") as f:
+        json.dump({"Records": records}, f)
+
+    def replay(prefilter):
+        replayer = Replay(overrides=PARAMETERS, account="111122223333")
+        if not prefilter:
+            monkeypatch.setattr(replayer.router, "record_prefilter", lambda: None)
+        decisions = [(d.event_id, d.function, d.status, d.severity, d.actions) for d in replayer.run([tmp_path])]
+        replayer.finish_spikes()
+        return replayer.report, decisions
+
+    (fast, fast_decisions), (slow, slow_decisions) = replay(True), replay(False)
+    assert fast_decisions == slow_decisions and len(fast_decisions) > 30
+    assert (fast.read, fast.matched, fast.rules, fast.severities, fast.protections, fast.lockdowns) == (
+        slow.read, slow.matched, slow.rules, slow.severities, slow.protections, slow.lockdowns)
+    assert fast.read == len(records) - 1 and [p.reason for p in fast.problems] == ["not a CloudTrail record"]
+
+    skipped = [item for item in events([tmp_path], Replay(overrides=PARAMETERS).router.record_prefilter())
+               if type(item).__name__ == "Skipped"]
+    assert [s.count for s in skipped] == [50]  # the routine reads; every sample was decoded
+
+
+def test_every_sample_a_rule_matches_passes_the_template_prefilter():
+    router = Replay(overrides=PARAMETERS).router
+    might_match = router.record_prefilter()
+    assert might_match is not None
+    for name, event in samples():
+        if router.route(event):
+            assert might_match(json.dumps(event["detail"]).encode()), name
+    assert not might_match(json.dumps(routine(0)).encode())

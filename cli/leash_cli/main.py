@@ -56,7 +56,7 @@ def replay(
     from rich.console import Console
     from rich.progress import Progress
 
-    from leash_cli.replay import Problem, Replay, files, samconfig_parameters
+    from leash_cli.replay import Replay, files, samconfig_parameters
 
     if output not in ("table", "jsonl"):
         raise typer.BadParameter("--format must be table or jsonl")
@@ -71,24 +71,12 @@ def replay(
         raise typer.BadParameter(f"no such file or directory: {', '.join(missing)}")
     replayer = Replay(template, overrides, account=account)
     err = Console(stderr=True)
-    from leash_cli.replay import events as read_events
-
     inputs = list(files(paths))
     with Progress(console=err, transient=True, disable=output == "jsonl" or len(inputs) < 20) as progress:
         task = progress.add_task("replaying", total=len(inputs))
-        last_file = None
-        for item in read_events(paths):
-            if isinstance(item, Problem):
-                replayer.report.problems.append(item)
-                continue
-            location, event = item
-            current = location.split("#", 1)[0].rsplit(":", 1)[0]
-            if current != last_file:
-                progress.advance(task)
-                last_file = current
-            for decision in replayer.decide(location, event):
-                if output == "jsonl":
-                    sys.stdout.write(decision.to_json() + "\n")
+        for decision in replayer.run(paths, on_file=lambda _file: progress.advance(task)):
+            if output == "jsonl":
+                sys.stdout.write(decision.to_json() + "\n")
     spikes = replayer.finish_spikes()
     if output == "jsonl":
         for alert in spikes:

@@ -11,10 +11,12 @@ import gzip
 import json
 import tomllib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from leash.actors import ActorConfig
 from leash.alerts import Alert
@@ -73,48 +75,96 @@ def files(paths: Iterable[str | Path]) -> Iterator[Path]:
             yield path
 
 
-def _open(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8") if path.name.endswith(".gz") else open(path, encoding="utf-8")
+LINES = (".jsonl", ".jsonl.gz", ".ndjson")
 
 
-def events(paths: Iterable[str | Path]) -> Iterator[tuple[str, dict[str, Any]] | Problem]:
-    """EventBridge-shaped events, one file at a time (memory holds one log file, never the history)."""
+@dataclass(frozen=True)
+class Skipped:
+    """Records of one file that no rule can match, counted but never decoded (the prefilter said so)."""
+
+    location: str
+    count: int
+
+
+class _LogFile(msgspec.Struct):
+    """A CloudTrail log file, its records left as JSON text until a rule might want them."""
+
+    Records: list[msgspec.Raw]
+
+
+_LOG_FILE = msgspec.json.Decoder(_LogFile)
+
+
+def events(
+    paths: Iterable[str | Path], might_match: Callable[[bytes], bool] | None = None
+) -> Iterator[tuple[str, dict[str, Any]] | Problem | Skipped]:
+    """EventBridge-shaped events, one file at a time (memory holds one log file, never the history).
+
+    With `might_match` (Router.record_prefilter), the records of CloudTrail log files it rules out
+    are counted in a Skipped item instead of being decoded.
+    """
     for path in files(paths):
         try:
-            with _open(path) as handle:
-                first = handle.read(1)
-                while first.isspace():
-                    first = handle.read(1)
-                handle.seek(0)
-                if first == "{" and not path.name.endswith((".jsonl", ".jsonl.gz", ".ndjson")):
-                    try:
-                        document = json.load(handle)
-                    except json.JSONDecodeError:
-                        handle.seek(0)
-                        yield from _lines(path, handle)  # JSON lines saved as .json
-                        continue
-                    yield from _document(path, document)
-                else:
-                    yield from _lines(path, handle)
-        except (OSError, EOFError, UnicodeDecodeError, gzip.BadGzipFile) as exc:
+            with gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb") as handle:
+                data = handle.read()
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
             yield Problem(str(path), f"cannot read: {exc}")
+            continue
+        lines = path.name.endswith(LINES)
+        if might_match is not None and not lines and data.lstrip()[:1] == b"{":
+            try:
+                records = _LOG_FILE.decode(data).Records
+            except (msgspec.DecodeError, msgspec.ValidationError):
+                pass  # not a log file: read below, where each problem is reported
+            else:
+                yield from _raw_records(path, records, might_match)
+                continue
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield Problem(str(path), f"cannot read: {exc}")
+            continue
+        if text.lstrip()[:1] == "{" and not lines:
+            try:
+                document = json.loads(text)
+            except json.JSONDecodeError:
+                yield from _lines(path, text.split("\n"))  # JSON lines saved as .json
+                continue
+            yield from _document(path, document)
+        else:
+            yield from _lines(path, text.split("\n"))
+
+
+def _raw_records(path: Path, records: list[msgspec.Raw], might_match: Callable[[bytes], bool]):
+    skipped = 0
+    for i, raw in enumerate(records):
+        text = bytes(raw)
+        if might_match(text) or text[:1] != b"{" or b'"eventName"' not in text:
+            yield _record(path, i, msgspec.json.decode(text))  # what a rule wants, and what to report
+        else:
+            skipped += 1
+    if skipped:
+        yield Skipped(str(path), skipped)
+
+
+def _record(path: Path, i: int, record: Any) -> tuple[str, dict[str, Any]] | Problem:
+    if isinstance(record, Mapping) and "eventName" in record:
+        return f"{path}#{i}", wrap_record(record)
+    return Problem(f"{path}#{i}", "not a CloudTrail record")
 
 
 def _document(path: Path, document: Any) -> Iterator[tuple[str, dict[str, Any]] | Problem]:
     if isinstance(document, Mapping) and isinstance(document.get("Records"), list):
         for i, record in enumerate(document["Records"]):
-            if isinstance(record, Mapping) and "eventName" in record:
-                yield f"{path}#{i}", wrap_record(record)
-            else:
-                yield Problem(f"{path}#{i}", "not a CloudTrail record")
+            yield _record(path, i, record)
     elif isinstance(document, Mapping) and "detail-type" in document:
         yield str(path), dict(document)
     else:
         yield Problem(str(path), 'neither a CloudTrail log file ({"Records": [...]}) nor an EventBridge event')
 
 
-def _lines(path: Path, handle: Any) -> Iterator[tuple[str, dict[str, Any]] | Problem]:
-    for number, line in enumerate(handle, start=1):
+def _lines(path: Path, lines: Iterable[str]) -> Iterator[tuple[str, dict[str, Any]] | Problem]:
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
@@ -190,6 +240,23 @@ class Replay:
         self._lockdown_kinds = MODES[env["LEASH_AUTO_LOCKDOWN"]]
         self._now = 0.0
         self.report = Report()
+
+    def run(self, paths: Iterable[str | Path], on_file: Callable[[str], None] | None = None) -> Iterator[Decision]:
+        """Read, route and decide every call in these files; problems and counts go to the report."""
+        last_file = None
+        for item in events(paths, self.router.record_prefilter()):
+            location = item[0] if isinstance(item, tuple) else item.location
+            if on_file is not None:
+                current = location.split("#", 1)[0].rsplit(":", 1)[0]
+                if current != last_file:
+                    on_file(current)
+                    last_file = current
+            if isinstance(item, Problem):
+                self.report.problems.append(item)
+            elif isinstance(item, Skipped):
+                self.report.read += item.count
+            else:
+                yield from self.decide(*item)
 
     def _event_time(self) -> float:
         return self._now

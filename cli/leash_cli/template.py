@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from leash.cfn import Deployment
-from leash.eventpattern import compile_pattern
+from leash.eventpattern import compile_pattern, text_prefilter
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO_ROOT / "template.yaml"
@@ -131,6 +131,17 @@ class Router:
             source: tuple((r, r._match) for r in rules if source in _sources(r.pattern) or not _sources(r.pattern))  # type: ignore[attr-defined]
             for rule in rules for source in _sources(rule.pattern)
         }
+
+    def record_prefilter(self) -> Callable[[bytes], bool] | None:
+        """`might_match(record_json)`: False for a CloudTrail record no rule can match, without decoding it.
+
+        None when some rule requires nothing of the record that text search can find.
+        """
+        details = [rule.pattern.get("detail") for rule in self.rules]
+        if not all(isinstance(d, Mapping) for d in details):
+            return None
+        # eventSource only repeats the envelope's source, which routing already uses.
+        return text_prefilter(details, weak=frozenset({"eventSource"}))  # type: ignore[arg-type]
 
     @classmethod
     def from_template(cls, path: Path | str = TEMPLATE, overrides: Mapping[str, str] | None = None, **kw: Any) -> Router:

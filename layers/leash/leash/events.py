@@ -145,7 +145,7 @@ def parse_event(event: Mapping[str, Any]) -> ApiCall:
 
 
 def wrap_record(record: Mapping[str, Any]) -> dict[str, Any]:
-    """Wrap a CloudTrail log record in the EventBridge envelope it would arrive in."""
+    """Wrap a CloudTrail log record in the EventBridge envelope it would arrive in (the record is its detail, not a copy)."""
     source = str(record.get("eventSource", "")).split(".", 1)[0]
     return {
         "version": "0",
@@ -156,5 +156,5 @@ def wrap_record(record: Mapping[str, Any]) -> dict[str, Any]:
         "time": record.get("eventTime", ""),
         "region": record.get("awsRegion", ""),
         "resources": [],
-        "detail": dict(record),
+        "detail": record,
     }

@@ -25,6 +25,7 @@ class Outcome:
     message_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The log line's fields."""
         return {
             "status": self.status,
             "reason": self.reason,
@@ -32,6 +33,16 @@ class Outcome:
             "eventId": self.alert.event_id if self.alert else None,
             "messageId": self.message_id,
         }
+
+    def to_record(self) -> dict[str, Any]:
+        """Everything, as JSON-ready data (the idempotency store keeps it to answer a redelivery)."""
+        return {"status": self.status, "reason": self.reason, "messageId": self.message_id,
+                "alert": self.alert.to_dict() if self.alert else None}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Outcome:
+        alert = record.get("alert")
+        return cls(record["status"], record["reason"], Alert.from_dict(alert) if alert else None, record.get("messageId"))
 
 
 def assess(call: ApiCall, actor: Actor, entry: CatalogAction | None) -> tuple[Alert | None, str]:
@@ -97,12 +108,12 @@ Publish = Callable[[Alert], str]
 """Publishes an alert; returns the message id."""
 Respond = Callable[[ApiCall, Actor, CatalogAction], Any]
 """Acts on a call whose catalog entry owns a protection; returns a leash.reapply.Remedy."""
-Once = Callable[[str, Callable[[], dict[str, Any]]], tuple[dict[str, Any], bool]]
-"""Runs the work for an eventID once; returns (its result, whether this was a replay)."""
+Once = Callable[[str, Callable[[], Outcome]], tuple[Outcome, bool]]
+"""Runs the work for an eventID once; returns (its outcome, whether this was a replay)."""
 
 
-def every_time(_event_id: str, work: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
-    """No deduplication (the demo and unit tests); Lambda handlers use `once_per_event`."""
+def every_time(_event_id: str, work: Callable[[], Outcome]) -> tuple[Outcome, bool]:
+    """No deduplication (the demo, replay and unit tests); Lambda handlers use `once_per_event`."""
     return work(), False
 
 
@@ -153,26 +164,23 @@ class Notifier:
         if alert is None:
             return Outcome("ignored", reason)
 
-        def act() -> dict[str, Any]:
+        def act() -> Outcome:
             final = alert
             if self._respond is not None and entry is not None and entry.protection:
                 remedy = self._respond(call, actor, entry)
                 if remedy.outcome == "not-applicable":
-                    return {"status": "ignored", "reason": remedy.sentence}
+                    return Outcome("ignored", remedy.sentence)
                 final = replace(alert, leash_did=(remedy.sentence,))
             if entry is not None and self._auto_lockdown and self._request_lockdown:
                 request = self._auto_lockdown.request_for(call, actor, entry)
                 if request is not None:
                     final = replace(final, leash_did=(*final.leash_did, self._lockdown(request)))
-            return {"status": "published", "reason": reason, "messageId": self._publish(final),
-                    "alert": final.to_dict()}
+            return Outcome("published", reason, final, self._publish(final))
 
-        result, replayed = self._once(call.event_id, act)
-        if result["status"] == "ignored":
-            return Outcome("ignored", result["reason"])
-        status = "duplicate" if replayed else "published"
-        return Outcome(status, result["reason"], Alert.from_dict(result["alert"]), result.get("messageId"))
-
+        outcome, replayed = self._once(call.event_id, act)
+        if replayed and outcome.status == "published":
+            return replace(outcome, status="duplicate")
+        return outcome
 
     def _lockdown(self, request: Mapping[str, Any]) -> str:
         try:
@@ -219,15 +227,15 @@ def once_per_event(table_name: str, key_prefix: str, ttl_seconds: int = 86_400) 
 
     @idempotent_function(data_keyword_argument="call", persistence_store=store, config=config, key_prefix=key_prefix)
     def run(call: dict[str, str]) -> dict[str, Any]:
-        return state["work"]()
+        return state["work"]().to_record()
 
-    def once(event_id: str, work: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+    def once(event_id: str, work: Callable[[], Outcome]) -> tuple[Outcome, bool]:
         state["work"], state["replayed"] = work, False
         try:
             result = run(call={"event_id": event_id})
         except IdempotencyAlreadyInProgressError:
             # The same event is being handled right now by a concurrent delivery.
-            return {"status": "ignored", "reason": "a concurrent delivery of this event is being handled"}, True
-        return result, state["replayed"]
+            return Outcome("ignored", "a concurrent delivery of this event is being handled"), True
+        return Outcome.from_record(result), state["replayed"]
 
     return once, config
