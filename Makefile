@@ -62,7 +62,8 @@ bench: $(BIN)/.installed $(LOCALSTACK_VENV)/.installed
 	$(BIN)/python benchmarks/coldstart.py
 	$(BIN)/python benchmarks/reapply.py
 	$(BIN)/python benchmarks/spikes.py
-	$(BIN)/python benchmarks/replay.py
+	$(BIN)/python benchmarks/replay.py 200000 typical
+	$(BIN)/python benchmarks/replay.py 200000 stress
 	$(BIN)/python benchmarks/matcher.py
 
 clean:

@@ -22,22 +22,16 @@ sys.path.insert(0, str(ROOT / "cli"))
 
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    from leash_cli.demo import DEMO_ENV, _Context, seed_account
+    from leash_cli.demo import DEMO_ENV, _Context, create_leash_tables
     from leash_cli.emulator import emulated_account
 
     with emulated_account(DEMO_ENV):
         import boto3
 
-        os.environ["ALERTS_TOPIC_ARN"] = boto3.client("sns").create_topic(Name="alerts")["TopicArn"]
-        ddb = boto3.client("dynamodb")
-        ddb.create_table(TableName="leash-idempotency", BillingMode="PAY_PER_REQUEST",
-                         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
-        ddb.create_table(TableName="leash-ledger", BillingMode="PAY_PER_REQUEST",
-                         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-                         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                               {"AttributeName": "sk", "AttributeType": "S"}])
-        seed_account()
+        os.environ["ALERTS_TOPIC_ARN"] = create_leash_tables()
+        boto3.client("rds").create_db_instance(
+            DBInstanceIdentifier="prod-db", DBInstanceClass="db.r6g.large", Engine="postgres", MasterUsername="app",
+            MasterUserPassword="demo-password", AllocatedStorage=100, DeletionProtection=True)
         spec = importlib.util.spec_from_file_location("reapply_app", ROOT / "functions/reapply/app.py")
         handler = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(handler)

@@ -1,4 +1,10 @@
-"""`leash demo`: CloudTrail samples routed by template.yaml's rules into the real notify handler, on moto."""
+"""`leash demo`: an AI agent's incident on an emulated account, caught by Leash's real rules, handlers and ASL.
+
+An agent assumes its role and, with boto3 on moto, strips protections, opens a security group to the
+world, deletes a bucket, stops CloudTrail and probes its fence. Each call leaves the CloudTrail record
+AWS would deliver (leash_cli.agent); template.yaml's patterns route it to the real handlers, which act
+on moto; a lockdown they request runs the real state machine. Afterwards the account is read back.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +12,22 @@ import importlib.util
 import json
 import os
 import sys
-import time
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from leash.alerts import Alert, render_text
-from leash_cli.emulator import ACCOUNT, Workflows, emulated_account
+from leash.events import wrap_record
 from leash.slack import alert_from_sns_message
+from leash_cli.agent import AgentSession, Record
+from leash_cli.emulator import ACCOUNT, Workflows, emulated_account
 from leash_cli.template import REPO_ROOT, Router, deployment_for, function_environment, load_template
 
-EVENTS = REPO_ROOT / "events"
 # The deploy parameters of the demo's "stack"; the handlers get the environment template.yaml derives
 # from them, with the emulated account's table and bus names.
+GUARDRAIL = "agent-guardrail-deny"
 DEMO_PARAMETERS = {
-    "GuardrailPolicyArns": f"arn:aws:iam::{ACCOUNT}:policy/agent-guardrail-deny",
+    "GuardrailPolicyArns": f"arn:aws:iam::{ACCOUNT}:policy/{GUARDRAIL}",
     "AgentPermissionsBoundaryArn": f"arn:aws:iam::{ACCOUNT}:policy/agent-boundary",
     "ExemptPrincipalArns": f"arn:aws:iam::{ACCOUNT}:role/breakglass-admin",
 }
@@ -33,21 +40,25 @@ DEMO_ENV = {
     "POWERTOOLS_METRICS_DISABLED": "true",
 }
 FUNCTION_DIRS = {"NotifyFunction": "notify", "ReapplyFunction": "reapply", "SpikeQueue": "spikes"}
+AGENT_ROLE, AGENT_SESSION, AGENT_SOURCE = "ai-agent-deploy", "claude-code-7f3a", "jordan@example.com"
 PROBES = 60  # denied calls the agent makes while probing its fence
-# Samples whose remediation the emulator cannot perform (tests/test_reapply.py covers them with Stubber).
-EMULATOR_GAPS = {
-    "cloudformation-update-termination-protection-disabled-by-agent":
-        "moto does not emulate cloudformation:UpdateTerminationProtection",
-}
+# What the guardrail denies the agent, whatever else it may do (the demo's session enforces explicit denies).
+GUARDRAIL_DENIES = ["iam:AttachRolePolicy", "iam:CreateAccessKey", "iam:PassRole", "secretsmanager:GetSecretValue"]
 
 
 @dataclass(frozen=True)
 class DemoStep:
-    event: str
+    event: str  # the call, e.g. "rds:ModifyDBInstance prod-db"
     rules: tuple[str, ...]
-    status: str  # "not routed" | handler outcome status
+    status: str  # "not routed" | "counted" | handler outcome status | "lockdown succeeded"
     reason: str
     alert: Alert | None = None
+
+
+@dataclass
+class DemoResult:
+    steps: list[DemoStep] = field(default_factory=list)
+    account: dict[str, str] = field(default_factory=dict)  # read back from the emulated account afterwards
 
 
 def _load_handler(function: str) -> Any:
@@ -70,152 +81,178 @@ class _Context:
         return 30_000
 
 
-def seed_account() -> dict[str, dict[str, str]]:
-    """Create the resources the sample events name, as they are right after the agent stripped their protection.
+def create_leash_tables() -> str:
+    """What `sam deploy` creates that the handlers use: the alerts topic and the three tables."""
+    import boto3
 
-    Returns, per sample, the IDs to rewrite: moto invents instance, group and key IDs of its own.
-    """
+    dynamodb = boto3.client("dynamodb")
+    for table, keys in ((DEMO_RESOURCES["IdempotencyTable"], ["id"]), (DEMO_RESOURCES["LedgerTable"], ["pk", "sk"]),
+                        (DEMO_RESOURCES["SpikeTable"], ["pk"])):
+        dynamodb.create_table(
+            TableName=table, BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in zip(keys, ("HASH", "RANGE"), strict=False)],
+            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys])
+    return boto3.client("sns").create_topic(Name="leash-alerts")["TopicArn"]
+
+
+def build_account() -> dict[str, str]:
+    """The account before the agent starts: every protection on. Returns the IDs moto chose."""
     import boto3
 
     iam = boto3.client("iam")
-    iam.create_role(RoleName="data-pipeline-bot", AssumeRolePolicyDocument="{}",
-                    Tags=[{"Key": "Usage", "Value": "Agent"}])
-    for name in ("agent-guardrail-deny", "agent-boundary"):
-        iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(
-            {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "iam:*", "Resource": "*"}]}))
-    iam.create_role(RoleName="ai-agent-deploy", AssumeRolePolicyDocument="{}")
-    rds = boto3.client("rds")
-    rds.create_db_instance(DBInstanceIdentifier="prod-db", DBInstanceClass="db.r6g.large", Engine="postgres",
-                           MasterUsername="app", MasterUserPassword="demo-password", AllocatedStorage=100)
-    rds.create_db_cluster(DBClusterIdentifier="prod-aurora", Engine="aurora-postgresql", MasterUsername="app",
-                          MasterUserPassword="demo-password")
-    boto3.client("dynamodb").create_table(
-        TableName="orders", BillingMode="PAY_PER_REQUEST", KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+    guardrail = iam.create_policy(PolicyName=GUARDRAIL, PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Deny", "Action": GUARDRAIL_DENIES, "Resource": "*"}]}))["Policy"]["Arn"]
+    boundary = iam.create_policy(PolicyName="agent-boundary", PolicyDocument=json.dumps({"Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": ["ec2:*", "rds:*", "s3:*", "cloudtrail:*"], "Resource": "*"}]}))
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
+                                                      "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}}]}
+    iam.create_role(RoleName=AGENT_ROLE, AssumeRolePolicyDocument=json.dumps(trust),
+                    PermissionsBoundary=boundary["Policy"]["Arn"])
+    iam.attach_role_policy(RoleName=AGENT_ROLE, PolicyArn=guardrail)
+    iam.create_user(UserName="deploy-bot")
+
+    boto3.client("rds").create_db_instance(
+        DBInstanceIdentifier="prod-db", DBInstanceClass="db.r6g.large", Engine="postgres", MasterUsername="app",
+        MasterUserPassword="demo-password", AllocatedStorage=100, DeletionProtection=True)
     s3 = boto3.client("s3")
-    for bucket in ("nightly-db-backups", "customer-uploads", "org-trail-logs"):
+    for bucket in ("nightly-db-backups", "scratch-exports", "org-trail-logs"):
         s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_versioning(Bucket="nightly-db-backups", VersioningConfiguration={"Status": "Suspended"})
+    s3.put_bucket_versioning(Bucket="nightly-db-backups", VersioningConfiguration={"Status": "Enabled"})
     cloudtrail = boto3.client("cloudtrail")
-    cloudtrail.create_trail(Name="org-trail", S3BucketName="org-trail-logs", IsMultiRegionTrail=False)
-    config = boto3.client("config")
-    config.put_configuration_recorder(ConfigurationRecorder={
-        "name": "default", "roleARN": f"arn:aws:iam::{ACCOUNT}:role/config-recorder"})
-    config.put_delivery_channel(DeliveryChannel={"name": "default", "s3BucketName": "org-trail-logs"})
-    secrets = boto3.client("secretsmanager")
-    secrets.create_secret(Name="prod/payments/stripe-key", SecretString="sk_live_demo")
-    secrets.delete_secret(SecretId="prod/payments/stripe-key", RecoveryWindowInDays=7)
+    cloudtrail.create_trail(Name="org-trail", S3BucketName="org-trail-logs", IsMultiRegionTrail=True)
+    cloudtrail.start_logging(Name="org-trail")
+    boto3.client("secretsmanager").create_secret(Name="prod/payments/stripe-key", SecretString="sk_live_demo")
 
     ec2 = boto3.client("ec2")
     ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    instance = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    instance = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, DisableApiTermination=True)["Instances"][0]
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    group = ec2.create_security_group(GroupName="web", Description="web", VpcId=vpc)["GroupId"]
-    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
-        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
-    world_rule = next(r["SecurityGroupRuleId"] for r in ec2.describe_security_group_rules(
-        Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroupRules"] if not r["IsEgress"])
-    kms = boto3.client("kms")
-    disabled, scheduled = (kms.create_key()["KeyMetadata"]["KeyId"] for _ in range(2))
-    kms.disable_key(KeyId=disabled)
-    kms.schedule_key_deletion(KeyId=scheduled, PendingWindowInDays=7)
-    sample_key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    group = ec2.create_security_group(GroupName="web", Description="web tier", VpcId=vpc)["GroupId"]
+    return {"instance": instance["InstanceId"], "group": group}
+
+
+def agent_incident(agent: AgentSession, ids: dict[str, str]) -> list[tuple[str, Callable[[], Any]]]:
+    """The incidents of SPEC, in order, as the agent's own boto3 calls."""
+    rds, s3, ec2 = agent.client("rds"), agent.client("s3"), agent.client("ec2")
+    cloudtrail, iam, secrets = agent.client("cloudtrail"), agent.client("iam"), agent.client("secretsmanager")
+    calls: list[tuple[str, Callable[[], Any]]] = [
+        ("rds:ModifyDBInstance prod-db", lambda: rds.modify_db_instance(
+            DBInstanceIdentifier="prod-db", DeletionProtection=False, ApplyImmediately=True)),
+        ("ec2:ModifyInstanceAttribute", lambda: ec2.modify_instance_attribute(
+            InstanceId=ids["instance"], DisableApiTermination={"Value": False})),
+        ("s3:PutBucketVersioning nightly-db-backups", lambda: s3.put_bucket_versioning(
+            Bucket="nightly-db-backups", VersioningConfiguration={"Status": "Suspended"})),
+        ("ec2:AuthorizeSecurityGroupIngress", lambda: ec2.authorize_security_group_ingress(
+            GroupId=ids["group"], IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                                                  "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])),
+        ("s3:DeleteBucket scratch-exports", lambda: s3.delete_bucket(Bucket="scratch-exports")),
+        ("cloudtrail:StopLogging org-trail", lambda: cloudtrail.stop_logging(Name="org-trail")),
+    ]
+    probes = [
+        ("iam:AttachRolePolicy", lambda: iam.attach_role_policy(
+            RoleName=AGENT_ROLE, PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")),
+        ("secretsmanager:GetSecretValue", lambda: secrets.get_secret_value(SecretId="prod/payments/stripe-key")),
+        ("iam:CreateAccessKey", lambda: iam.create_access_key(UserName="deploy-bot")),
+    ]
+    calls += [probes[i % len(probes)] for i in range(PROBES)]
+    return calls
+
+
+def read_back(ids: dict[str, str]) -> dict[str, str]:
+    """What the account looks like after the incident, asked of the emulated account itself."""
+    import boto3
+
+    rds, s3, ec2, iam = (boto3.client(s) for s in ("rds", "s3", "ec2", "iam"))
+    db = rds.describe_db_instances(DBInstanceIdentifier="prod-db")["DBInstances"][0]
+    termination = ec2.describe_instance_attribute(InstanceId=ids["instance"], Attribute="disableApiTermination")
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [ids["group"]]}])
+    world = [r for r in rules["SecurityGroupRules"] if not r["IsEgress"] and r.get("CidrIpv4") == "0.0.0.0/0"]
+    buckets = {b["Name"] for b in s3.list_buckets()["Buckets"]}
+    inline = iam.list_role_policies(RoleName=AGENT_ROLE)["PolicyNames"]
+    attached = [p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=AGENT_ROLE)["AttachedPolicies"]]
+    on_off = {True: "on", False: "off"}
     return {
-        "ec2-modify-instance-attribute-disable-termination-protection-by-agent": {"i-0b5a7e1c2d3f40516": instance},
-        "ec2-authorize-security-group-ingress-by-agent": {"sg-0123456789abcdef0": group,
-                                                          "sgr-0abc1234def567890": world_rule},
-        "kms-disable-key-by-agent": {sample_key: disabled},
-        "kms-schedule-key-deletion-by-agent": {sample_key: scheduled},
+        "RDS prod-db deletion protection": on_off[db["DeletionProtection"]],
+        "EC2 instance termination protection": on_off[termination["DisableApiTermination"]["Value"]],
+        "S3 nightly-db-backups versioning": s3.get_bucket_versioning(Bucket="nightly-db-backups").get("Status", "never"),
+        "security group web open to 0.0.0.0/0": "yes" if world else "no",
+        "CloudTrail org-trail logging": on_off[boto3.client("cloudtrail").get_trail_status(Name="org-trail")["IsLogging"]],
+        "S3 scratch-exports": "exists" if "scratch-exports" in buckets else "deleted (alerted; nothing can undo it)",
+        f"role {AGENT_ROLE} inline policies": ", ".join(sorted(inline)) or "none",
+        f"role {AGENT_ROLE} guardrail": "attached" if GUARDRAIL in attached else "detached",
     }
 
 
-def run_demo(events_dir: Path = EVENTS) -> list[DemoStep]:
-    """Play every sample event; return what happened to each (the CLI prints it, tests assert it)."""
-    import boto3
+class Incident:
+    """EventBridge and Lambda for the demo: routes each CloudTrail record by template.yaml's rules to the handlers."""
 
-    steps: list[DemoStep] = []
-    with emulated_account(DEMO_ENV):
-        topic = boto3.client("sns").create_topic(Name="leash-alerts")["TopicArn"]
-        os.environ["ALERTS_TOPIC_ARN"] = topic
-        dynamodb = boto3.client("dynamodb")
-        dynamodb.create_table(
-            TableName="leash-idempotency", BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
-        dynamodb.create_table(
-            TableName="leash-ledger", BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                  {"AttributeName": "sk", "AttributeType": "S"}])
-        dynamodb.create_table(
-            TableName="leash-spikes", BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
-        bindings = seed_account()
-        lockdowns = LockdownTap(topic)
-        router = Router.from_template(overrides=DEMO_PARAMETERS, account=ACCOUNT)
-        handlers = {fn: _load_handler(d) for fn, d in FUNCTION_DIRS.items()}
-        for handler in handlers.values():
+    def __init__(self, topic: str):
+        self.steps: list[DemoStep] = []
+        self.router = Router.from_template(overrides=DEMO_PARAMETERS, account=ACCOUNT)
+        self.handlers = {fn: _load_handler(d) for fn, d in FUNCTION_DIRS.items()}
+        for handler in self.handlers.values():
             if hasattr(handler, "_idempotency"):
                 handler._idempotency.register_lambda_context(_Context())
-        spike_queue: list[dict[str, Any]] = []  # what the spike rules deliver, read later in one batch
-        # Every call is played as if it happened a moment ago, all at the same moment (one spike window),
-        # so "put back N s later" reads as it would live.
-        played_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 1))
-        for path in sorted(events_dir.glob("*.json")):
-            if path.stem in EMULATOR_GAPS:
-                steps.append(DemoStep(path.stem, (), "skipped", EMULATOR_GAPS[path.stem]))
-                continue
-            text = path.read_text()
-            for sample_id, real_id in bindings.get(path.stem, {}).items():
-                text = text.replace(sample_id, real_id)
-            event = json.loads(text)
-            if isinstance(event.get("detail"), dict) and "eventTime" in event["detail"]:
-                event["detail"]["eventTime"] = played_at
-            routed = router.route(event)
+        self.lockdowns = LockdownTap(topic)
+        self.records: list[Record] = []  # what CloudTrail has written and EventBridge not yet delivered
+        self._spike_queue: list[dict[str, Any]] = []
+
+    def deliver(self, label: str) -> None:
+        records = list(self.records)
+        self.records.clear()
+        for record in records:
+            event = wrap_record(record)
+            routed = self.router.route(event)
             if not routed:
-                steps.append(DemoStep(path.stem, (), "not routed", "filtered out by the patterns"))
+                self.steps.append(DemoStep(label, (), "not routed", "filtered out by the patterns"))
                 continue
             if any(r.function == "SpikeQueue" for r in routed):
-                spike_queue.append(event)
+                self._spike_queue.append(event)
                 if all(r.function == "SpikeQueue" for r in routed):
-                    steps.append(DemoStep(path.stem, tuple(r.name for r in routed), "counted",
-                                          "counted by the spike detector, nothing to alert on its own"))
+                    self.steps.append(DemoStep(label, tuple(r.name for r in routed), "counted",
+                                               f"{record.get('errorCode') or 'call'} counted by the spike detector"))
             for function in dict.fromkeys(r.function for r in routed if r.function != "SpikeQueue"):
-                outcome = handlers[function].notifier.handle(event)  # EventBridge invokes each target once
+                outcome = self.handlers[function].notifier.handle(event)  # EventBridge invokes each target once
                 rules = tuple(r.name for r in routed if r.function == function)
-                steps.append(DemoStep(path.stem, rules, outcome.status, outcome.reason, outcome.alert))
-            steps.extend(lockdowns.run(path.stem))
-        # The agent probes its fence: dozens of denied calls, counted in one batch from the spike queue.
-        probes = probe_events(json.loads((events_dir / "dynamodb-delete-table-denied.json").read_text()), PROBES,
-                              played_at)
-        spike_queue += [e for e in probes if router.route(e)]
-        result = handlers["SpikeQueue"].consumer.handle({"Records": [
+                self.steps.append(DemoStep(label, rules, outcome.status, outcome.reason, outcome.alert))
+            self.steps.extend(self.lockdowns.run(label))
+
+    def flush_spikes(self, label: str) -> None:
+        """The spike queue's batch (SQS to the spikes function, up to 1,000 records)."""
+        queue, self._spike_queue = self._spike_queue, []
+        result = self.handlers["SpikeQueue"].consumer.handle({"Records": [
             {"messageId": f"demo-{i}", "receiptHandle": "demo", "body": json.dumps(e), "attributes": {},
-             "messageAttributes": {}, "eventSource": "aws:sqs"} for i, e in enumerate(spike_queue)]})
+             "messageAttributes": {}, "eventSource": "aws:sqs"} for i, e in enumerate(queue)]})
         for alert in result.alerts:
-            steps.append(DemoStep(f"{PROBES} denied probes", ("DeniedCallsRule", "AgentCallsRule"), "published",
-                                  f"{len(spike_queue)} calls in one batch", alert))
-        steps.extend(lockdowns.run(f"{PROBES} denied probes"))
-    return steps
+            self.steps.append(DemoStep(label, ("DeniedCallsRule", "AgentCallsRule"), "published",
+                                       f"{len(queue)} calls in one batch", alert))
+        self.steps.extend(self.lockdowns.run(label))
 
 
-def probe_events(sample: dict[str, Any], count: int, at: str) -> list[dict[str, Any]]:
-    """A prompt-injected agent collecting AccessDenied: iam:PassRole, s3:GetObject, secrets reads."""
-    probes = [("iam", "PassRole", f"arn:aws:iam::{ACCOUNT}:role/admin"),
-              ("s3", "GetObject", "arn:aws:s3:::nightly-db-backups/prod.dump"),
-              ("secretsmanager", "GetSecretValue", f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:prod/db-AbCdEf")]
-    events = []
-    for i in range(count):
-        service, action, resource = probes[i % len(probes)]
-        event = json.loads(json.dumps(sample))
-        detail = event["detail"]
-        event["source"] = f"aws.{service}"
-        detail.update(eventSource=f"{service}.amazonaws.com", eventName=action, eventID=f"probe-{i:04d}", eventTime=at,
-                      readOnly=action != "PassRole", errorMessage=f"User: {detail['userIdentity']['arn']} is not "
-                      f"authorized to perform: {service}:{action} on resource: {resource}")
-        events.append(event)
-    return events
+def run_demo() -> DemoResult:
+    """Play the incident; return each step and the account read back (the CLI prints it, tests assert it)."""
+    from botocore.exceptions import ClientError
+
+    result = DemoResult()
+    with emulated_account(DEMO_ENV):
+        os.environ["ALERTS_TOPIC_ARN"] = topic = create_leash_tables()
+        ids = build_account()
+        incident = Incident(topic)
+        agent = AgentSession(AGENT_ROLE, AGENT_SESSION, incident.records.append, source_identity=AGENT_SOURCE)
+        denied = 0
+        for label, call in agent_incident(agent, ids):
+            try:
+                call()
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "AccessDenied":
+                    raise
+                denied += 1
+                label += " (denied)"
+            incident.deliver(label)
+        incident.flush_spikes(f"{denied} denied calls")
+        result.steps = incident.steps
+        result.account = read_back(ids)
+    return result
 
 
 class LockdownTap:
@@ -259,30 +296,49 @@ class LockdownTap:
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan"}
 
 
-def print_demo(steps: list[DemoStep], console: Any) -> None:
+def _did(step: DemoStep) -> str:
+    if step.alert is None:
+        return "-"
+    if step.rules == ("LockdownRequested",):
+        return step.alert.title  # the workflow's notice: what it did to the role
+    return step.alert.leash_did[0] if step.alert.leash_did else "alerted"
+
+
+def print_demo(result: DemoResult, console: Any) -> None:
     from rich.panel import Panel
     from rich.table import Table
 
-    console.rule("[bold]Leash demo[/] - CloudTrail samples on an emulated AWS account (moto, no credentials)")
+    steps = result.steps
+    console.rule(f"[bold]Leash demo[/] - agent {AGENT_ROLE}/{AGENT_SESSION} on an emulated AWS account "
+                 "(moto, no credentials)")
     for step in steps:
         if step.alert:
             style = SEVERITY_STYLE[str(step.alert.severity)]
             console.print(Panel(render_text(step.alert).rstrip(), title=f"[{style}] {step.alert.severity.upper()} [/]",
                                 subtitle=f"{step.event} -> {', '.join(step.rules)}", border_style=style.split()[-1],
                                 expand=False))
-    table = Table(title="What Leash did with each event")
-    for col in ("event", "rule", "severity / reason", "Leash did"):
+    table = Table(title="What Leash did with each of the agent's calls")
+    for col in ("call", "rule", "severity / reason", "Leash did"):
         table.add_column(col)
-    for step in steps:
+    rows: dict[tuple[str, str, str, str], int] = {}  # the same quiet outcome of the same call: one row, counted
+    for n, step in enumerate(steps):
         sev = str(step.alert.severity) if step.alert else f"{step.status}: {step.reason}"
+        key = (step.event + ("\0" + str(n) if step.alert else ""), ", ".join(step.rules) or "-", sev, _did(step))
+        rows[key] = rows.get(key, 0) + 1
+    for (event, rules, sev, did), count in rows.items():
         style = SEVERITY_STYLE.get(sev, "dim")
-        did = step.alert.leash_did[0] if step.alert and step.alert.leash_did else ("alerted" if step.alert else "-")
-        table.add_row(step.event, ", ".join(step.rules) or "-", f"[{style}]{sev}[/]", did)
+        table.add_row(event.split("\0")[0] + (f" x{count}" if count > 1 else ""), rules, f"[{style}]{sev}[/]", did)
     console.print(table)
+    account = Table(title="The account afterwards, read back from the emulator")
+    account.add_column("what")
+    account.add_column("now")
+    for what, now in result.account.items():
+        account.add_row(what, now)
+    console.print(account)
     alerts = sum(1 for s in steps if s.alert)
     reapplied = sum(1 for s in steps if s.alert and any(d.startswith("Leash ") and " s later" in d
                                                         for d in s.alert.leash_did))
     locked = sum(1 for s in steps if s.alert and s.alert.title.startswith("LOCKDOWN applied"))
-    console.print(f"{len({s.event for s in steps})} events, {alerts} alerts, {reapplied} protections put back, "
-                  f"{locked} lockdown, {sum(1 for s in steps if s.status == 'not routed')} filtered out by "
-                  "EventBridge patterns.")
+    denied = sum(1 for s in steps if s.event.endswith("(denied)") and s.status == "counted")
+    console.print(f"{alerts} alerts, {reapplied} protections put back, {locked} lockdown, {denied} denied calls "
+                  "counted by the spike detector.")

@@ -23,9 +23,11 @@ def _root() -> None:
 
 @app.command()
 def demo() -> None:
-    """Play the sample CloudTrail events through Leash's real rules and handlers on an emulated account.
+    """An AI agent's incident on an emulated account, caught by Leash's real rules, handlers and lockdown.
 
-    Runs entirely in-process on moto: no AWS account, no credentials, nothing leaves this machine.
+    The agent strips protections, opens a security group to the world, deletes a bucket, stops
+    CloudTrail and probes its fence; each call becomes the CloudTrail event AWS would deliver. Runs
+    entirely in-process on moto: no AWS account, no credentials, nothing leaves this machine.
     """
     from rich.console import Console
 
