@@ -161,3 +161,30 @@ def test_every_sample_a_rule_matches_passes_the_template_prefilter():
         if router.route(event):
             assert might_match(json.dumps(event["detail"]).encode()), name
     assert not might_match(json.dumps(routine(0)).encode())
+
+
+def test_spike_windows_are_folded_as_the_history_moves_on_and_alert_the_same(tmp_path, monkeypatch):
+    """Memory stays flat: windows an hour behind the newest call are turned into alerts and forgotten."""
+    probe = dict(dict(samples())["dynamodb-delete-table-denied"]["detail"])
+    records = []
+    for hour in range(6):  # six hours of an agent probing: 12 denied calls a minute, every other 5-minute window
+        for minute in range(0, 60, 10):
+            for n in range(60):
+                records.append(dict(probe, eventID=f"p-{hour}-{minute}-{n}",
+                                    eventTime=f"2026-11-22T{hour:02d}:{minute:02d}:{n % 60:02d}Z"))
+    with gzip.open(tmp_path / "trail.json.gz", "wt") as f:
+        json.dump({"Records": records}, f)
+
+    def replay(sweep_every):
+        monkeypatch.setattr(Replay, "SWEEP_EVERY", sweep_every)
+        replayer = Replay(overrides=PARAMETERS)
+        live = []
+        for _ in replayer.run([tmp_path]):
+            pass
+        live.append(sum(len(a.groups) for a in replayer._spikes.values()))
+        return [a.title for a in replayer.finish_spikes()], live[0], replayer.report.lockdowns
+
+    folded, live_groups, lockdowns = replay(100)
+    whole, all_groups, whole_lockdowns = replay(10**9)
+    assert folded == whole and lockdowns == whole_lockdowns and len(folded) == 36 * 2
+    assert all_groups == 36 and live_groups <= 14  # the last hour and a bit, not the six

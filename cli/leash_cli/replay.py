@@ -235,8 +235,14 @@ class Replay:
             "ReapplyFunction": Notifier(config, publish, respond=self._respond(plan), auto_lockdown=auto,
                                         request_lockdown=self._lockdowns.append),
         }
-        self._spikes = BatchAggregator(config, SpikeConfig.from_env(env))
+        self._actor_config = config
         self._spike_config = SpikeConfig.from_env(env)
+        # Spikes are counted per region, as each regional stack counts its own, and each region's windows
+        # are folded into alerts once its history has moved an hour past them: memory stays flat.
+        self._spikes: dict[str, BatchAggregator] = {}
+        self._newest: dict[str, float] = {}
+        self._spike_alerts: list[Alert] = []
+        self._unswept = 0
         self._lockdown_kinds = MODES[env["LEASH_AUTO_LOCKDOWN"]]
         self._now = 0.0
         self.report = Report()
@@ -285,10 +291,7 @@ class Replay:
         for function in dict.fromkeys(r.function for r in routed):
             rules = tuple(r.name for r in routed if r.function == function)
             if function == "SpikeQueue":
-                try:
-                    self._spikes.add(event, location)
-                except ValueError as exc:
-                    self.report.problems.append(Problem(location, str(exc)))
+                self._count_spike(location, event, detail)
                 continue
             handler = self._handlers.get(function)
             if handler is None:
@@ -316,26 +319,58 @@ class Replay:
                                       tuple(actions) + tuple(f"lockdown {r['principal']}" for r in self._lockdowns)))
         return decisions
 
+    SWEEP_EVERY = 10_000  # spike-counted calls between two folds of finished windows
+    SLACK_SECONDS = 3_600  # how late a call may arrive after newer ones (CloudTrail delivers within ~15 min)
+
+    def _count_spike(self, location: str, event: Mapping[str, Any], detail: Mapping[str, Any]) -> None:
+        region = str(detail.get("awsRegion", ""))
+        aggregator = self._spikes.get(region)
+        if aggregator is None:
+            aggregator = self._spikes[region] = BatchAggregator(self._actor_config, self._spike_config,
+                                                                keep_message_ids=False)
+        try:
+            aggregator.add(event, location)
+        except ValueError as exc:
+            self.report.problems.append(Problem(location, str(exc)))
+            return
+        try:
+            self._newest[region] = max(self._newest.get(region, 0.0), parse_time(str(detail.get("eventTime"))).timestamp())
+        except ValueError:
+            pass
+        self._unswept += 1
+        if self._unswept >= self.SWEEP_EVERY:
+            self._sweep(final=False)
+
+    def _sweep(self, *, final: bool) -> None:
+        """Fold the windows no call can still reach (all of them at the end) into alerts, and forget them."""
+        self._unswept = 0
+        window = self._spike_config.window_seconds
+        for region, aggregator in self._spikes.items():
+            horizon = self._newest.get(region, 0.0) - self.SLACK_SECONDS
+            done = [key for key, group in aggregator.groups.items() if final or group.window_start + window < horizon]
+            for key in done:
+                self._fold(aggregator.groups.pop(key))
+
+    def _fold(self, group: Any) -> None:
+        """One principal's window, whole: the alerts of each level its counts crossed."""
+        item: dict[str, Any] = {}
+        for counter, n in group.counts.items():
+            item[counter] = {"N": str(n)}
+            for kind, counts in (("a", group.actions[counter]), ("r", group.resources[counter])):
+                for name, c in counts.items():
+                    item[f"{counter}:{kind}:{name}"] = {"N": str(c)}
+        for crossing in crossings(group, item, self._spike_config):
+            alert = spike_alert(crossing, self._spike_config.window_seconds)
+            self._spike_alerts.append(alert)
+            self.report.severities[str(alert.severity)] += 1
+            request = lockdown_for_spike(crossing, self._spike_config.window_seconds, self._lockdown_kinds)
+            if request:
+                self.report.lockdowns[request["principal"]] += 1
+
     def finish_spikes(self) -> list[Alert]:
         """Spike alerts over the whole history (windows as the deployed counters would have them)."""
-        alerts = []
-        totals: dict[str, dict[str, Any]] = {}
-        for group in self._spikes.groups.values():
-            item = totals.setdefault(group.key, {})
-            for counter, n in group.counts.items():
-                item[counter] = {"N": str(int(item.get(counter, {"N": "0"})["N"]) + n)}
-                for kind, counts in (("a", group.actions[counter]), ("r", group.resources[counter])):
-                    for name, c in counts.items():
-                        key = f"{counter}:{kind}:{name}"
-                        item[key] = {"N": str(int(item.get(key, {"N": "0"})["N"]) + c)}
-            for crossing in crossings(group, item, self._spike_config):
-                alert = spike_alert(crossing, self._spike_config.window_seconds)
-                alerts.append(alert)
-                self.report.severities[str(alert.severity)] += 1
-                request = lockdown_for_spike(crossing, self._spike_config.window_seconds, self._lockdown_kinds)
-                if request:
-                    self.report.lockdowns[request["principal"]] += 1
-        return alerts
+        self._sweep(final=True)
+        return self._spike_alerts
 
 
 def _actor_kind(outcome: Any) -> str:

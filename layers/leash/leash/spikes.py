@@ -123,10 +123,12 @@ def _resource_of(call: ApiCall) -> str | None:
 class BatchAggregator:
     """Folds a batch of EventBridge events into groups; AWS services and Leash itself are never counted."""
 
-    def __init__(self, actor_config: ActorConfig, config: SpikeConfig, tag_lookup: TagLookup | None = None):
+    def __init__(self, actor_config: ActorConfig, config: SpikeConfig, tag_lookup: TagLookup | None = None,
+                 *, keep_message_ids: bool = True):
         self._actor_config = actor_config
         self._config = config
         self._tags = tag_lookup
+        self._keep_message_ids = keep_message_ids  # a batch reports its failures by them; replay needs none
         self.groups: dict[tuple[str, int], Group] = {}
         self.counted: Counter = Counter()  # (counter, actor kind) -> calls, for metrics
 
@@ -152,7 +154,8 @@ class BatchAggregator:
             if resource:
                 group.resources[counter][resource] += 1
             self.counted[(counter, str(actor.kind))] += 1
-        group.message_ids.append(message_id)
+        if self._keep_message_ids:
+            group.message_ids.append(message_id)
 
 
 @dataclass(frozen=True)
