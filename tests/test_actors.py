@@ -104,3 +104,30 @@ def test_role_tag_lookup_failure_classifies_as_human_not_crash():
     cache = RoleTagCache(lambda: CountingIam(fail=True))
     actor = classify_actor(role("data-bot"), ActorConfig(), tag_lookup=cache)
     assert actor.kind is ActorKind.HUMAN and cache.errors == 1
+
+
+def test_actor_cache_classifies_like_classify_actor_once_per_identity(monkeypatch):
+    import json
+
+    from conftest import EVENTS
+    from leash import actors
+    from leash.actors import ActorCache
+
+    cache = ActorCache(CONFIG)
+    details = [json.loads(p.read_text())["detail"] for p in sorted(EVENTS.glob("*.json"))]
+    details = [d for d in details if isinstance(d.get("userIdentity"), dict)]
+    for detail in details:  # every sample's identity, MCP marker included
+        extra = detail.get("additionalEventData")
+        assert cache(detail["userIdentity"], extra) == classify_actor(detail["userIdentity"], CONFIG,
+                                                                      additional_event_data=extra)
+    calls = []
+    monkeypatch.setattr(actors, "classify_actor", lambda *a, **k: calls.append(1) or classify_actor(*a, **k))
+    fresh = ActorCache(CONFIG)
+    for _ in range(3):
+        assert fresh(role("ai-agent-deploy", "one")).session_name == "one"
+        assert fresh(role("ai-agent-deploy", "two")).session_name == "two"  # another session: another actor
+    assert fresh(role("x"), {"CalledViaAWSMCP": True}).kind is ActorKind.AGENT
+    assert fresh(role("x")).kind is ActorKind.HUMAN
+    assert len(calls) == 4
+    odd = {"type": "IAMUser", "arn": ["not", "a", "string"]}  # unhashable: classified, not cached
+    assert fresh(odd) == classify_actor(odd, CONFIG) and len(calls) == 5

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import tomllib
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -105,9 +107,10 @@ def events(
     """
     for path in files(paths):
         try:
-            with gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb") as handle:
-                data = handle.read()
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            data = path.read_bytes()
+            if path.name.endswith(".gz"):
+                data = gzip.decompress(data)
+        except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
             yield Problem(str(path), f"cannot read: {exc}")
             continue
         lines = path.name.endswith(LINES)
@@ -135,12 +138,14 @@ def events(
             yield from _lines(path, text.split("\n"))
 
 
+_EVENT_NAME = re.compile(rb'^[ \t\n\r]*\{.*"eventName"', re.DOTALL).match
+
+
 def _raw_records(path: Path, records: list[msgspec.Raw], might_match: Callable[[bytes], bool]):
     skipped = 0
     for i, raw in enumerate(records):
-        text = bytes(raw)
-        if might_match(text) or text[:1] != b"{" or b'"eventName"' not in text:
-            yield _record(path, i, msgspec.json.decode(text))  # what a rule wants, and what to report
+        if might_match(raw) or _EVENT_NAME(raw) is None:
+            yield _record(path, i, msgspec.json.decode(raw))  # what a rule wants, and what to report
         else:
             skipped += 1
     if skipped:

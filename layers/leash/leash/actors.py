@@ -252,3 +252,39 @@ def is_agent_role(role_name: str, config: ActorConfig, tag_lookup: TagLookup | N
         return True
     tags = tag_lookup(role_name) if tag_lookup else None
     return bool(tags) and tags.get(config.agent_tag_key) == config.agent_tag_value
+
+
+class ActorCache:
+    """classify_actor for many calls by few identities (a spike batch, a replay): each identity once.
+
+    The key holds every field classify_actor reads; an identity with unhashable values (malformed)
+    is classified without the cache. Scope one cache to one batch when tags can change.
+    """
+
+    def __init__(self, config: ActorConfig, tag_lookup: TagLookup | None = None, size: int = 4096):
+        self._config = config
+        self._tags = tag_lookup
+        self._size = size
+        self._actors: dict[tuple[Any, ...], Actor] = {}
+
+    def __call__(self, identity: Mapping[str, Any], additional_event_data: Mapping[str, Any] | None = None) -> Actor:
+        context = identity.get("sessionContext") or {}
+        issuer = (context.get("sessionIssuer") or {}) if isinstance(context, Mapping) else None
+        if not isinstance(issuer, Mapping):
+            return classify_actor(identity, self._config, additional_event_data=additional_event_data,
+                                  tag_lookup=self._tags)
+        key = (identity.get("type"), identity.get("arn"), identity.get("accountId"), identity.get("invokedBy"),
+               identity.get("userName"), context.get("sourceIdentity"), issuer.get("type"), issuer.get("arn"),
+               issuer.get("userName"), MCP_MARKER in (additional_event_data or {}))
+        try:
+            return self._actors[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable value: classify, do not cache
+            return classify_actor(identity, self._config, additional_event_data=additional_event_data,
+                                  tag_lookup=self._tags)
+        if len(self._actors) >= self._size:
+            self._actors.clear()
+        actor = self._actors[key] = classify_actor(identity, self._config, additional_event_data=additional_event_data,
+                                                   tag_lookup=self._tags)
+        return actor

@@ -410,14 +410,15 @@ _ANY = r'(?:[^"\\]|\\.)*'  # any run of a JSON string's text, escapes included
 
 
 def text_prefilter(patterns: list[Mapping[str, Any]], *, weak: frozenset[str] = frozenset()) -> Callable[[bytes], bool] | None:
-    """`might_match(json_bytes)`: False only when no pattern can match the object that text encodes.
+    """`might_match(json_text)`: False only when no pattern can match the object that text encodes.
 
     Lets a reader skip, without decoding, the records that no rule can match. Each pattern must name
     at least one field whose value it requires, as an exact string, prefix, suffix, wildcard or
     `exists: true` (else None: no prefilter); the text is searched for that key followed by such a
     value, or by an array (then the object is decoded and matched as usual). Text with a \\u or \\/
     escape always "might match". Fields named in `weak` (values most events share, like
-    CloudTrail's eventSource) are looked for only when a pattern requires nothing else.
+    CloudTrail's eventSource) are looked for only when a pattern requires nothing else. The text may
+    be bytes or any buffer (a msgspec.Raw): it is searched, never copied.
     """
     needles: set[Needle] = set()
     for pattern in patterns:
@@ -431,12 +432,13 @@ def text_prefilter(patterns: list[Mapping[str, Any]], *, weak: frozenset[str] = 
     for key, value in needles:
         head = (*map(re.escape, key), '"', _WS, ":", _WS)
         sequences.extend([head] if value is None else [(*head, r"\["), (*head, *value)])
-    search = re.compile(('"' + _trie(sequences)).encode()).search
+    # \u and \/ can spell any character of a key or value another way: text with one always might match.
+    # Other escapes (\" \\ \n ...) spell characters that no needle's literal text contains.
+    # (Two searches: each starts with one literal character, which the regex engine scans for fast.)
+    search, escape = re.compile(('"' + _trie(sequences)).encode()).search, re.compile(rb"\\[u/]").search
 
     def might_match(text: bytes) -> bool:
-        # \u and \/ can spell any character of a key or value another way; other escapes (\" \\ \n ...)
-        # spell characters that no needle's literal text contains.
-        return search(text) is not None or (b"\\" in text and (b"\\u" in text or b"\\/" in text))
+        return search(text) is not None or escape(text) is not None
 
     return might_match
 

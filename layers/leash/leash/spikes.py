@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from leash.actors import Actor, ActorConfig, ActorKind, TagLookup, classify_actor
+from leash.actors import Actor, ActorCache, ActorConfig, ActorKind, TagLookup
 from leash.alerts import Alert, Severity
 from leash.events import ApiCall, parse_event
 
@@ -129,14 +129,14 @@ class BatchAggregator:
         self._config = config
         self._tags = tag_lookup
         self._keep_message_ids = keep_message_ids  # a batch reports its failures by them; replay needs none
+        self._classify = ActorCache(actor_config, tag_lookup)  # a batch is mostly a few principals
         self.groups: dict[tuple[str, int], Group] = {}
         self.counted: Counter = Counter()  # (counter, actor kind) -> calls, for metrics
 
     def add(self, event: Mapping[str, Any], message_id: str) -> None:
         """Count one event; raises MalformedEvent for a record that is not a CloudTrail call."""
         call = parse_event(event)
-        actor = classify_actor(call.user_identity, self._actor_config,
-                               additional_event_data=call.additional_event_data, tag_lookup=self._tags)
+        actor = self._classify(call.user_identity, call.additional_event_data)
         if actor.kind in (ActorKind.AWS_SERVICE, ActorKind.LEASH):
             return
         counters = ([DENIED] if is_denied(call.error_code) else []) + ([CALLS] if actor.kind is ActorKind.AGENT else [])
