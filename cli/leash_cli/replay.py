@@ -138,14 +138,15 @@ def events(
             yield from _lines(path, text.split("\n"))
 
 
-_EVENT_NAME = re.compile(rb'^[ \t\n\r]*\{.*"eventName"', re.DOTALL).match
+_OBJECT, _EVENT_NAME = re.compile(rb"\{").match, re.compile(rb'"eventName"').search
 
 
 def _raw_records(path: Path, records: list[msgspec.Raw], might_match: Callable[[bytes], bool]):
     skipped = 0
     for i, raw in enumerate(records):
-        if might_match(raw) or _EVENT_NAME(raw) is None:
-            yield _record(path, i, msgspec.json.decode(raw))  # what a rule wants, and what to report
+        # Decoded: what a rule might want, and what is not a CloudTrail record (to be reported).
+        if might_match(raw) or _EVENT_NAME(raw) is None or _OBJECT(raw) is None:
+            yield _record(path, i, msgspec.json.decode(raw))
         else:
             skipped += 1
     if skipped:
