@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from leash.actors import ActorConfig
+from leash.actors import ActorCache, ActorConfig
 from leash.alerts import Alert
 from leash.events import parse_time, wrap_record
 from leash.lockdown import MODES, AutoLockdown
@@ -236,10 +236,12 @@ class Replay:
         self._alerts: list[Alert] = []
         publish = lambda alert: self._alerts.append(alert) or "replay"  # noqa: E731
         plan = Reapplier(_RecordingClients(), Settings.from_env(env), config, clock=self._event_time)
+        actors = ActorCache(config)  # replay looks no tags up: an identity is classified once
         self._handlers = {
-            "NotifyFunction": Notifier(config, publish, auto_lockdown=auto, request_lockdown=self._lockdowns.append),
+            "NotifyFunction": Notifier(config, publish, auto_lockdown=auto, request_lockdown=self._lockdowns.append,
+                                       actors=actors),
             "ReapplyFunction": Notifier(config, publish, respond=self._respond(plan), auto_lockdown=auto,
-                                        request_lockdown=self._lockdowns.append),
+                                        request_lockdown=self._lockdowns.append, actors=actors),
         }
         self._actor_config = config
         self._spike_config = SpikeConfig.from_env(env)
@@ -250,7 +252,7 @@ class Replay:
         self._spike_alerts: list[Alert] = []
         self._unswept = 0
         self._lockdown_kinds = MODES[env["LEASH_AUTO_LOCKDOWN"]]
-        self._now = 0.0
+        self._now: Any = None  # the eventTime of the event being decided
         self.report = Report()
 
     def run(self, paths: Iterable[str | Path], on_file: Callable[[str], None] | None = None) -> Iterator[Decision]:
@@ -271,7 +273,11 @@ class Replay:
                 yield from self.decide(*item)
 
     def _event_time(self) -> float:
-        return self._now
+        """The reapply step's clock: the event's own time, so a planned fix reads "0 s later" (parsed only if asked)."""
+        try:
+            return parse_time(str(self._now)).timestamp()
+        except ValueError:
+            return 0.0
 
     @staticmethod
     def _respond(plan: Reapplier):
@@ -304,10 +310,7 @@ class Replay:
                 continue
             self._alerts.clear()
             self._lockdowns.clear()
-            try:
-                self._now = parse_time(str(detail.get("eventTime", ""))).timestamp()
-            except ValueError:
-                self._now = 0.0
+            self._now = detail.get("eventTime")
             outcome = handler.handle(event)
             if outcome.status == "rejected":
                 self.report.problems.append(Problem(location, outcome.reason))

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from leash.actors import Actor, ActorConfig, ActorKind, TagLookup, classify_actor
+from leash.actors import Actor, ActorCache, ActorConfig, ActorKind, TagLookup, classify_actor
 from leash.alerts import Alert, severity_for, sns_message
 from leash.catalog import CatalogAction, Impact, lookup
 from leash.events import ApiCall, MalformedEvent, parse_event
@@ -134,6 +134,7 @@ class Notifier:
         once: Once = every_time,
         auto_lockdown: AutoLockdown | None = None,
         request_lockdown: Callable[[Mapping[str, Any]], None] | None = None,
+        actors: ActorCache | None = None,
     ):
         self._config = actor_config
         self._publish = publish
@@ -142,6 +143,7 @@ class Notifier:
         self._once = once
         self._auto_lockdown = auto_lockdown
         self._request_lockdown = request_lockdown
+        self._actors = actors  # many events by few identities (replay): classify each once; no tag lookups
 
     def handle(self, event: Mapping[str, Any]) -> Outcome:
         try:
@@ -154,12 +156,15 @@ class Notifier:
             return Outcome("ignored", f"{call.action} strips a protection: the reapply function handles it")
         # The Usage=Agent tag costs an IAM call: only look it up when the call matters.
         needs_tags = entry is not None and not call.failed
-        actor = classify_actor(
-            call.user_identity,
-            self._config,
-            additional_event_data=call.additional_event_data,
-            tag_lookup=self._tag_lookup if needs_tags else None,
-        )
+        if self._actors is not None:
+            actor = self._actors(call.user_identity, call.additional_event_data)
+        else:
+            actor = classify_actor(
+                call.user_identity,
+                self._config,
+                additional_event_data=call.additional_event_data,
+                tag_lookup=self._tag_lookup if needs_tags else None,
+            )
         alert, reason = assess(call, actor, entry)
         if alert is None:
             return Outcome("ignored", reason)
