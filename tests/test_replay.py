@@ -188,3 +188,13 @@ def test_spike_windows_are_folded_as_the_history_moves_on_and_alert_the_same(tmp
     whole, all_groups, whole_lockdowns = replay(10**9)
     assert folded == whole and lockdowns == whole_lockdowns and len(folded) == 36 * 2
     assert all_groups == 36 and live_groups <= 14  # the last hour and a bit, not the six
+
+
+def test_json_lines_split_only_on_newlines(tmp_path):
+    """JSON may hold U+2028 (a line separator to str.splitlines) unescaped inside a string."""
+    event = dict(dict(samples())["s3-delete-bucket-via-mcp"])
+    event["detail"] = dict(event["detail"], userAgent="agent\u2028with a separator")
+    lines = tmp_path / "events.jsonl"
+    lines.write_text(json.dumps(event, ensure_ascii=False) + "\n", encoding="utf-8")
+    (item,) = list(events([lines]))
+    assert not isinstance(item, Problem) and item[1]["detail"]["userAgent"] == "agent\u2028with a separator"
