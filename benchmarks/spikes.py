@@ -22,7 +22,7 @@ ENV = {"SPIKE_TABLE": "leash-spikes", "POWERTOOLS_SERVICE_NAME": "spikes", "POWE
 
 
 def main() -> None:
-    from leash_cli.emulator import emulated_account
+    from leash_cli.emulator import create_tables, emulated_account
     from test_spikes import batch, denied
 
     events = [denied(i, seconds=i * 0.02) for i in range(10_000)]
@@ -30,10 +30,7 @@ def main() -> None:
     with emulated_account(ENV):
         import boto3
 
-        boto3.client("dynamodb").create_table(
-            TableName="leash-spikes", BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+        create_tables({"SpikeTable": "leash-spikes"})
         os.environ["ALERTS_TOPIC_ARN"] = boto3.client("sns").create_topic(Name="alerts")["TopicArn"]
         boto3.client("events").create_event_bus(Name="leash-leash")
         spec = importlib.util.spec_from_file_location("spikes_app", ROOT / "functions/spikes/app.py")

@@ -95,19 +95,9 @@ class AlertInbox:
 def notify_stack(aws, monkeypatch):
     """The notify function's world on moto: alerts topic, idempotency table, an inbox; env as template.yaml sets it."""
     topic_arn = boto3.client("sns").create_topic(Name="leash-alerts")["TopicArn"]
-    dynamodb = boto3.client("dynamodb")
-    dynamodb.create_table(
-        TableName="leash-idempotency",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.create_table(
-        TableName="leash-ledger",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    from leash_cli.emulator import create_tables
+
+    create_tables({"IdempotencyTable": "leash-idempotency", "LedgerTable": "leash-ledger"})
     from leash_cli.template import function_environment, load_template
 
     # What template.yaml sets on the notify and reapply functions, for these deploy parameters.
@@ -139,15 +129,10 @@ def ledger_records(event_id: str) -> list[dict]:
 @pytest.fixture
 def workflows(monkeypatch):
     """The real ASL of statemachines/ executing on moto, with the ledger, the alerts topic and an inbox."""
-    from leash_cli.emulator import Workflows, emulated_account
+    from leash_cli.emulator import Workflows, create_tables, emulated_account
 
     with emulated_account():
-        dynamodb = boto3.client("dynamodb")
-        dynamodb.create_table(
-            TableName="leash-ledger", BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                  {"AttributeName": "sk", "AttributeType": "S"}])
+        create_tables({"LedgerTable": "leash-ledger"})
         topic = boto3.client("sns").create_topic(Name="leash-alerts")["TopicArn"]
         inbox = AlertInbox(topic)
         workflows = Workflows({

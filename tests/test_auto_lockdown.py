@@ -10,6 +10,7 @@ from leash.actors import ActorConfig, classify_actor
 from leash.catalog import lookup
 from leash.events import parse_event
 from leash.lockdown import AutoLockdown
+from leash_cli.emulator import create_tables
 from leash_cli.template import TEMPLATE, deployment_for, load_template
 
 CONFIG = ActorConfig(agent_role_prefix="ai-agent-", exempt_arns=frozenset({f"arn:aws:iam::{ACCOUNT}:role/breakglass-admin"}))
@@ -89,10 +90,7 @@ def test_lockdown_request_starts_the_workflow(workflows, monkeypatch, lambda_con
     boto3.client("s3").create_bucket(Bucket="org-trail-logs")
     boto3.client("cloudtrail").create_trail(Name="org-trail", S3BucketName="org-trail-logs")
     read_bus = bus_tap()
-    boto3.client("dynamodb").create_table(
-        TableName="leash-idempotency", BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+    create_tables({"IdempotencyTable": "leash-idempotency"})
     for key, value in {"ALERTS_TOPIC_ARN": workflows.inbox_topic, "IDEMPOTENCY_TABLE": "leash-idempotency",
                        "LEDGER_TABLE": "leash-ledger", "LEASH_ROLE_PREFIX": "leash", "LEASH_AGENT_ROLE_PREFIX": "ai-agent-",
                        "LEASH_AUTO_LOCKDOWN": "agents", "LEASH_STACK_NAME": "leash", "LEASH_EVENT_BUS": "leash-leash",

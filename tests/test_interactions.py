@@ -11,6 +11,7 @@ import pytest
 from slack_sdk.signature import SignatureVerifier
 
 from conftest import ACCOUNT, load_event, load_handler
+from leash_cli.emulator import create_tables
 from leash.actors import ActorConfig, classify_actor
 from leash.alerts import render_slack
 from leash.catalog import lookup
@@ -58,10 +59,7 @@ def buttons(workflows, monkeypatch, slack):
     iam = boto3.client("iam")
     iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument="{}")
     secret = boto3.client("secretsmanager").create_secret(Name="leash/slack-signing", SecretString=SECRET)["ARN"]
-    boto3.client("dynamodb").create_table(
-        TableName="leash-idempotency", BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+    create_tables({"IdempotencyTable": "leash-idempotency"})
     for key, value in {"SLACK_SIGNING_SECRET_ARN": secret, "LEASH_SLACK_LOCKDOWN_USERS": "U0ONCALL,U0LEAD",
                        "LEASH_SLACK_RELEASE_USERS": "U0LEAD", "LOCKDOWN_STATE_MACHINE_ARN": workflows.arns["lockdown"],
                        "RELEASE_STATE_MACHINE_ARN": workflows.arns["release"], "LEDGER_TABLE": "leash-ledger",

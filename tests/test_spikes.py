@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from conftest import ACCOUNT, bus_tap, load_event, load_handler
+from leash_cli.emulator import create_tables
 from leash_cli.template import Router
 
 BASE = load_event("dynamodb-delete-table-denied")  # a real-shaped AccessDenied from the agent
@@ -56,10 +57,7 @@ class UpdateCounter:
 
 @pytest.fixture
 def spikes(aws, monkeypatch):
-    boto3.client("dynamodb").create_table(
-        TableName="leash-spikes", BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+    create_tables({"SpikeTable": "leash-spikes"})
     topic = boto3.client("sns").create_topic(Name="leash-alerts")["TopicArn"]
     from conftest import AlertInbox
 

@@ -20,7 +20,7 @@ from leash.alerts import Alert, render_text
 from leash.events import wrap_record
 from leash.slack import alert_from_sns_message
 from leash_cli.agent import AgentSession, Record
-from leash_cli.emulator import ACCOUNT, Workflows, emulated_account
+from leash_cli.emulator import ACCOUNT, Workflows, create_tables, emulated_account
 from leash_cli.template import REPO_ROOT, Router, deployment_for, function_environment, load_template
 
 # The deploy parameters of the demo's "stack"; the handlers get the environment template.yaml derives
@@ -85,13 +85,7 @@ def create_leash_tables() -> str:
     """What `sam deploy` creates that the handlers use: the alerts topic and the three tables."""
     import boto3
 
-    dynamodb = boto3.client("dynamodb")
-    for table, keys in ((DEMO_RESOURCES["IdempotencyTable"], ["id"]), (DEMO_RESOURCES["LedgerTable"], ["pk", "sk"]),
-                        (DEMO_RESOURCES["SpikeTable"], ["pk"])):
-        dynamodb.create_table(
-            TableName=table, BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": k, "KeyType": t} for k, t in zip(keys, ("HASH", "RANGE"), strict=False)],
-            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys])
+    create_tables({table: DEMO_RESOURCES[table] for table in ("IdempotencyTable", "LedgerTable", "SpikeTable")})
     return boto3.client("sns").create_topic(Name="leash-alerts")["TopicArn"]
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from leash_cli.template import REPO_ROOT
+from leash_cli.template import REPO_ROOT, load_template
 
 ACCOUNT = "111122223333"
 STATE_MACHINES = REPO_ROOT / "statemachines"
@@ -67,6 +67,18 @@ def emulated_account(env: Mapping[str, str] | None = None) -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def create_tables(tables: Mapping[str, str]) -> None:
+    """Create DynamoDB tables as template.yaml declares them (keys, billing): logical ID -> table name."""
+    import boto3
+
+    resources = load_template()["Resources"]
+    dynamodb = boto3.client("dynamodb")
+    for logical_id, name in tables.items():
+        props = resources[logical_id]["Properties"]
+        dynamodb.create_table(TableName=name, BillingMode=props["BillingMode"], KeySchema=props["KeySchema"],
+                              AttributeDefinitions=props["AttributeDefinitions"])
 
 
 class Workflows:
