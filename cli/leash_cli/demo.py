@@ -196,18 +196,18 @@ class Incident:
         self.records.clear()
         for record in records:
             event = wrap_record(record)
-            routed = self.router.route(event)
-            if not routed:
+            targets = self.router.targets(event)
+            if not targets:
                 self.steps.append(DemoStep(label, (), "not routed", "filtered out by the patterns"))
                 continue
-            if any(r.function == "SpikeQueue" for r in routed):
+            spike_rules = targets.pop("SpikeQueue", None)
+            if spike_rules:
                 self._spike_queue.append(event)
-                if all(r.function == "SpikeQueue" for r in routed):
-                    self.steps.append(DemoStep(label, tuple(r.name for r in routed), "counted",
+                if not targets:
+                    self.steps.append(DemoStep(label, spike_rules, "counted",
                                                f"{record.get('errorCode') or 'call'} counted by the spike detector"))
-            for function in dict.fromkeys(r.function for r in routed if r.function != "SpikeQueue"):
-                outcome = self.handlers[function].notifier.handle(event)  # EventBridge invokes each target once
-                rules = tuple(r.name for r in routed if r.function == function)
+            for function, rules in targets.items():
+                outcome = self.handlers[function].notifier.handle(event)
                 self.steps.append(DemoStep(label, rules, outcome.status, outcome.reason, outcome.alert))
             self.steps.extend(self.lockdowns.run(label))
 

@@ -292,16 +292,14 @@ class Replay:
     def decide(self, location: str, event: Mapping[str, Any]) -> list[Decision]:
         """Every decision for one event: one per function its rules reach."""
         self.report.read += 1
-        routed = self.router.route(event)
-        if not routed:
+        targets = self.router.targets(event)
+        if not targets:
             return []
         self.report.matched += 1
-        for rule in routed:
-            self.report.rules[rule.name] += 1
         detail = event.get("detail") or {}
         decisions = []
-        for function in dict.fromkeys(r.function for r in routed):
-            rules = tuple(r.name for r in routed if r.function == function)
+        for function, rules in targets.items():
+            self.report.rules.update(rules)
             if function == "SpikeQueue":
                 self._count_spike(location, event, detail)
                 continue

@@ -154,6 +154,14 @@ class Router:
         candidates = self._by_source.get(source, self._any_source) if type(source) is str else self._any_source
         return [rule for rule, match in candidates if match(event)]
 
+    def targets(self, event: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+        """Each target the event reaches, once (EventBridge invokes a target once per event), with the
+        names of the rules that matched it, in the template's order."""
+        out: dict[str, tuple[str, ...]] = {}
+        for rule in self.route(event):
+            out[rule.function] = (*out.get(rule.function, ()), rule.name)
+        return out
+
 
 def _sources(pattern: Mapping[str, Any]) -> list[str]:
     """The exact `source` values a pattern requires; empty when it takes any source."""
