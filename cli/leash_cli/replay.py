@@ -248,11 +248,10 @@ class Replay:
         # Spikes are counted per region, as each regional stack counts its own, and each region's windows
         # are folded into alerts once its history has moved an hour past them: memory stays flat.
         self._spikes: dict[str, BatchAggregator] = {}
-        self._newest: dict[str, float] = {}
         self._spike_alerts: list[Alert] = []
         self._unswept = 0
         self._lockdown_kinds = MODES[env["LEASH_AUTO_LOCKDOWN"]]
-        self._now: Any = None  # the eventTime of the event being decided
+        self._event_time_text: Any = None  # the eventTime of the event being decided
         self.report = Report()
 
     def run(self, paths: Iterable[str | Path], on_file: Callable[[str], None] | None = None) -> Iterator[Decision]:
@@ -275,7 +274,7 @@ class Replay:
     def _event_time(self) -> float:
         """The reapply step's clock: the event's own time, so a planned fix reads "0 s later" (parsed only if asked)."""
         try:
-            return parse_time(str(self._now)).timestamp()
+            return parse_time(str(self._event_time_text)).timestamp()
         except ValueError:
             return 0.0
 
@@ -308,7 +307,7 @@ class Replay:
                 continue
             self._alerts.clear()
             self._lockdowns.clear()
-            self._now = detail.get("eventTime")
+            self._event_time_text = detail.get("eventTime")
             outcome = handler.handle(event)
             if outcome.status == "rejected":
                 self.report.problems.append(Problem(location, outcome.reason))
@@ -327,7 +326,7 @@ class Replay:
         return decisions
 
     SWEEP_EVERY = 10_000  # spike-counted calls between two folds of finished windows
-    SLACK_SECONDS = 3_600  # how late a call may arrive after newer ones (CloudTrail delivers within ~15 min)
+    SLACK_SECONDS = 3_600  # how late a call may arrive after its region's newest window (CloudTrail: ~15 min)
 
     def _count_spike(self, location: str, event: Mapping[str, Any], detail: Mapping[str, Any]) -> None:
         region = str(detail.get("awsRegion", ""))
@@ -340,10 +339,6 @@ class Replay:
         except ValueError as exc:
             self.report.problems.append(Problem(location, str(exc)))
             return
-        try:
-            self._newest[region] = max(self._newest.get(region, 0.0), parse_time(str(detail.get("eventTime"))).timestamp())
-        except ValueError:
-            pass
         self._unswept += 1
         if self._unswept >= self.SWEEP_EVERY:
             self._sweep(final=False)
@@ -352,8 +347,8 @@ class Replay:
         """Fold the windows no call can still reach (all of them at the end) into alerts, and forget them."""
         self._unswept = 0
         window = self._spike_config.window_seconds
-        for region, aggregator in self._spikes.items():
-            horizon = self._newest.get(region, 0.0) - self.SLACK_SECONDS
+        for aggregator in self._spikes.values():
+            horizon = aggregator.newest_window - self.SLACK_SECONDS
             done = [key for key, group in aggregator.groups.items() if final or group.window_start + window < horizon]
             for key in done:
                 self._fold(aggregator.groups.pop(key))

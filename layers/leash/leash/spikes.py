@@ -131,6 +131,7 @@ class BatchAggregator:
         self._keep_message_ids = keep_message_ids  # a batch reports its failures by them; replay needs none
         self._classify = ActorCache(actor_config, tag_lookup)  # a batch is mostly a few principals
         self.groups: dict[tuple[str, int], Group] = {}
+        self.newest_window = 0  # start of the latest window a counted call fell in (epoch seconds)
         self.counted: Counter = Counter()  # (counter, actor kind) -> calls, for metrics
 
     def add(self, event: Mapping[str, Any], message_id: str) -> None:
@@ -143,6 +144,7 @@ class BatchAggregator:
         if not counters:
             return
         window = int(call.time.timestamp()) // self._config.window_seconds * self._config.window_seconds
+        self.newest_window = max(self.newest_window, window)
         key = (_principal_key(actor), window)
         group = self.groups.get(key)
         if group is None:
