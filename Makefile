@@ -46,10 +46,10 @@ test: $(BIN)/.installed $(LOCALSTACK_VENV)/.installed
 
 # The catalog is the source of truth: regenerate the template's rules and the docs from it.
 patterns: $(BIN)/.installed
-	$(BIN)/python -m leash.patterns --write template.yaml
+	$(BIN)/python -m leash_build.patterns --write template.yaml
 
 docs: $(BIN)/.installed
-	$(BIN)/python -m leash.patterns --docs docs/catalog.md
+	$(BIN)/python -m leash_build.patterns --docs docs/catalog.md
 
 lint: $(BIN)/.installed $(SAM).installed
 	$(BIN)/cfn-lint template.yaml

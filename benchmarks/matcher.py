@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
-    from leash.eventpattern import compile_pattern
+    from leash_build.matchgen import compile_fast
     from leash_cli.template import Router
 
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
@@ -23,7 +23,7 @@ def main() -> None:
     samples = [json.loads(p.read_text()) for p in sorted((ROOT / "events").glob("*.json"))]
     events = [samples[i % len(samples)] for i in range(count)]
 
-    compiled = [compile_pattern(p) for p in patterns]
+    compiled = [compile_fast(p) for p in patterns]
     start = time.perf_counter()
     ours = [[m(e) for m in compiled] for e in events]
     leash_seconds = time.perf_counter() - start

@@ -145,7 +145,15 @@ def workflows(monkeypatch):
         workflows.run = lambda name, principal, **extra: workflows.start(name, {
             "principal": principal, "reason": "agent probing its fence", "requestedBy": "oncall@example.com",
             "trigger": "test", **extra})
-        workflows.notices = lambda: [{"subject": m["Subject"], "message": m["Message"]} for m in inbox.drain()]
+        def notices() -> list[dict]:
+            """What the workflows published: the subject, the text, and the notice's fields (message attributes)."""
+            out = []
+            for m in inbox.drain():
+                fields = {k: v["Value"] for k, v in (m.get("MessageAttributes") or {}).items()}
+                out.append({"subject": m["Subject"], "message": m["Message"], "notice": fields})
+            return out
+
+        workflows.notices = notices
         yield workflows
 
 

@@ -10,6 +10,7 @@ from leash.actors import ActorConfig, classify_actor
 from leash.catalog import lookup
 from leash.events import parse_event
 from leash.lockdown import AutoLockdown
+from leash.settings import LockdownSettings
 from leash_cli.emulator import create_tables
 from leash_cli.template import TEMPLATE, deployment_for, load_template
 
@@ -22,7 +23,7 @@ def request(name, mode="agents", mutate=None):
         mutate(event["detail"])
     call = parse_event(event)
     actor = classify_actor(call.user_identity, CONFIG)
-    return AutoLockdown(mode, stack_name="leash", event_bus="leash-leash").request_for(call, actor, lookup(call))
+    return AutoLockdown(LockdownSettings(mode, stack_name="leash", event_bus="leash-leash")).request_for(call, actor, lookup(call))
 
 
 def as_human(detail):

@@ -8,6 +8,7 @@ import os
 from rich.console import Console
 
 from conftest import EVENTS
+from leash.render import what_leash_did
 from leash_cli import demo
 from leash_cli.agent import AgentSession
 from leash_cli.demo import print_demo, run_demo
@@ -31,7 +32,8 @@ def test_demo_catches_the_agent_puts_protections_back_and_locks_the_role(monkeyp
         "role ai-agent-deploy guardrail": "attached",
     }
 
-    alerts = [(s.event, s.rules, str(s.alert.severity), s.alert.title, s.alert.leash_did) for s in result.steps if s.alert]
+    alerts = [(s.event, s.rules, str(s.alert.severity), s.alert.title, what_leash_did(s.alert))
+              for s in result.steps if s.alert]
     by_call = {}
     for event, rules, severity, title, did in alerts:
         by_call.setdefault(event, []).append((rules, severity, title, did))

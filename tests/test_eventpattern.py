@@ -6,7 +6,9 @@ import json
 
 import pytest
 
-from leash.eventpattern import InvalidEventPattern, compile_pattern, matches, text_prefilter
+from leash.eventpattern import InvalidEventPattern, compile_pattern, matches
+from leash_build.matchgen import compile_fast
+from leash_build.prefilter import text_prefilter
 from pattern_pairs import pairs
 
 EVENT = {
@@ -181,3 +183,18 @@ def test_prefilter_rules_out_unrelated_text_and_declines_patterns_it_cannot_use(
     for unusable in ([{"anything-but": "x"}], [5], [{"exists": False}], [{"equals-ignore-case": "x"}], ['say "hi"']):
         assert text_prefilter([{"detail": {"f": unusable}}]) is None
     assert text_prefilter([{"detail": {"f": [5], "g": ["x"]}}]) is not None  # another field will do
+
+
+def test_generated_matcher_agrees_with_the_interpreter_on_10000_pairs():
+    """Replay and the demo route with the generated function; the Lambda catalog with the interpreter."""
+    disagreements = []
+    for pattern, event in pairs(10_000):
+        try:
+            interpreted = compile_pattern(pattern)
+        except InvalidEventPattern:
+            with pytest.raises(InvalidEventPattern):
+                compile_fast(pattern)
+            continue
+        if compile_fast(pattern)(event) != interpreted(event):
+            disagreements.append((pattern, event))
+    assert disagreements == []

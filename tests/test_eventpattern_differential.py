@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from leash.eventpattern import InvalidEventPattern, compile_pattern
+from leash.eventpattern import InvalidEventPattern
+from leash_build.matchgen import compile_fast
 from pattern_pairs import pairs
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +31,7 @@ def localstack_verdicts(cases):
 
 def ours(pattern, event, **options):
     try:
-        return compile_pattern(pattern, **options)(event)
+        return compile_fast(pattern, **options)(event)
     except InvalidEventPattern as exc:
         return f"invalid: {exc}"
 

@@ -12,7 +12,8 @@ import boto3
 import pytest
 
 from conftest import BOUNDARY_ARN, EVENTS, FUNCTION_DIRS, GUARDRAIL_POLICY_ARN, load_event, load_handler
-from leash.alerts import Alert, render_slack
+from leash.alerts import Alert
+from leash.slack_blocks import render_slack
 from leash_cli.template import Router
 
 # event file -> (rules that match, handler status, severity, phrases the alert must contain)

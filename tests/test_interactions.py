@@ -13,12 +13,12 @@ from slack_sdk.signature import SignatureVerifier
 from conftest import ACCOUNT, load_event, load_handler
 from leash_cli.emulator import create_tables
 from leash.actors import ActorConfig, classify_actor
-from leash.alerts import render_slack
+from leash.slack_blocks import render_slack
 from leash.catalog import lookup
 from leash.events import parse_event
-from leash.interactions import ACKNOWLEDGE, LOCKDOWN, RELEASE, button_value
-from leash.notify import assess
-from leash.slack import alert_from_sns_message
+from leash.slack_blocks import ACKNOWLEDGE, LOCKDOWN, RELEASE, button_value
+from leash.assess import assess
+from leash.inbox import workflow_alert
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ROLE = "ai-agent-deploy"
@@ -158,9 +158,10 @@ def test_alerts_carry_the_buttons_that_apply():
         "Lock down ai-agent-deploy", "Acknowledge"]
     assert buttons_of(render_slack(alert_for("ec2-delete-subnet-by-exempt-role"))) == ["Acknowledge"]
     assert buttons_of(render_slack(alert_for("s3-put-bucket-policy-by-root"))) == ["Acknowledge"]
-    notice = alert_from_sns_message(
-        f"LOCKDOWN applied to role {ROLE}: deny-all, sessions issued before 2026-11-22T21:04:36.512Z revoked\n\n"
-        f"details\n\nRequested by leash (auto:cloudtrail:StopLogging); reason: x\n"
-        f"Principal: arn:aws:iam::{ACCOUNT}:role/{ROLE}\nExecution: arn:aws:states:::execution:l:1",
-        "[Leash critical] Lockdown applied to a role")
+    notice = workflow_alert({  # the message attributes of the lockdown workflow's Notify state
+        "workflow": "lockdown", "kind": "lockdown-applied", "severity": "critical",
+        "principal": f"arn:aws:iam::{ACCOUNT}:role/{ROLE}",
+        "headline": f"LOCKDOWN applied to role {ROLE}: deny-all, sessions issued before 2026-11-22T21:04:36.512Z revoked",
+        "detail": "details", "request": "Requested by leash (auto:cloudtrail:StopLogging); reason: x",
+        "execution": "arn:aws:states:::execution:l:1"})
     assert buttons_of(render_slack(notice)) == [f"Release {ROLE}"]

@@ -201,3 +201,26 @@ def test_failing_step_notifies_naming_the_step_and_the_error(workflows, iam, mon
     assert notice["subject"] == "[Leash critical] Workflow failed: see the message"
     assert 'Step and error: {"PutDenyAll":{"Error":"iam.' in notice["message"]
     assert "not authorized to perform: iam:PutRolePolicy" in notice["message"]
+
+
+def test_notices_carry_their_fields_and_slack_offers_release_only_after_a_lockdown(workflows, iam):
+    """The forwarder builds the Slack message from the notice's message attributes, never from its text."""
+    from leash.inbox import alerts_from_sns
+    from leash.slack_blocks import render_slack
+
+    def as_lambda_event(notice):  # what SNS hands the Slack forwarder
+        return {"Records": [{"Sns": {"Subject": notice["subject"], "Message": notice["message"], "Timestamp": "t",
+                                     "MessageAttributes": {k: {"Type": "String", "Value": v}
+                                                           for k, v in notice["notice"].items()}}}]}
+
+    workflows.run("lockdown", ROLE)
+    workflows.run("lockdown", ROLE)
+    applied, repeated = workflows.notices()
+    assert applied["notice"]["kind"] == "lockdown-applied" and repeated["notice"]["kind"] == "lockdown-already-locked"
+    assert applied["notice"]["principal"] == ROLE_ARN and applied["notice"]["severity"] == "critical"
+    (alert,) = alerts_from_sns(as_lambda_event(applied))
+    assert alert.kind == "workflow" and alert.title == applied["message"].split("\n")[0]
+    buttons = [b for b in render_slack(alert)["blocks"] if b["type"] == "actions"]
+    assert [e["text"]["text"] for e in buttons[0]["elements"]] == [f"Release {ROLE}"]
+    (again,) = alerts_from_sns(as_lambda_event(repeated))
+    assert not [b for b in render_slack(again)["blocks"] if b["type"] == "actions"]

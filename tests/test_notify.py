@@ -9,7 +9,9 @@ import pytest
 
 from conftest import load_event, load_handler
 from leash.actors import ActorConfig
-from leash.alerts import Alert, render_text, sns_message
+from leash.alerts import Alert
+from leash.publish import sns_message
+from leash.render import render_text
 from leash.notify import Notifier
 
 AGENT_DELETES_DB = "rds-delete-db-instance-skip-final-snapshot-by-agent"

@@ -12,10 +12,12 @@ from botocore.exceptions import ClientError
 
 from conftest import ACCOUNT, BOUNDARY_ARN, GUARDRAIL_POLICY_ARN, ledger_records, load_event, load_handler
 from leash.actors import ActorConfig, classify_actor
-from leash.alerts import Alert, render_text
+from leash.alerts import Alert
+from leash.render import describe, render_text
 from leash.catalog import lookup
 from leash.events import parse_event
-from leash.protections import PROTECTIONS, Settings
+from leash.protections import PROTECTIONS
+from leash.settings import ReapplySettings as Settings
 from leash.reapply import Reapplier
 
 PAB_ALL_ON = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
@@ -386,7 +388,7 @@ def test_alert_says_how_many_seconds_after_the_call_leash_acted():
     clients = Recorder()
     remedy = remedy_for("rds-modify-db-instance-disable-deletion-protection-by-agent", clients,
                         clock=lambda: call_time.timestamp() + 2.2)
-    assert remedy.sentence == "Leash re-enabled deletion protection 2 s later."
+    assert describe(remedy.action) == "Leash re-enabled deletion protection 2 s later."
     assert clients.calls == [("rds", "us-east-1", "modify_db_instance",
                               {"DBInstanceIdentifier": "prod-db", "DeletionProtection": True, "ApplyImmediately": True})]
 
@@ -396,7 +398,7 @@ def test_failed_reapply_says_why(code):
     error = ClientError({"Error": {"Code": code, "Message": "not this time"}}, "ModifyDBInstance")
     remedy = remedy_for("rds-modify-db-instance-disable-deletion-protection-by-agent", Recorder(error))
     assert remedy.outcome == "failed"
-    assert remedy.sentence == f"Leash could not put the RDS instance deletion protection back: {code}: not this time"
+    assert describe(remedy.action) == f"Leash could not put the RDS instance deletion protection back: {code}: not this time"
 
 
 def test_clients_retry_throttling_with_bounded_backoff():

@@ -12,9 +12,10 @@ from conftest import load_event, load_handler
 from leash.actors import ActorConfig, classify_actor
 from leash.catalog import lookup
 from leash.events import parse_event
-from leash.notify import assess
-from leash.slack import SlackDelivery, SqsDeadLetter, alert_from_sns_message, webhook_url_from_secret
-from leash.alerts import sns_message
+from leash.assess import assess
+from leash.inbox import alert_from_sns_message
+from leash.slack import SlackDelivery, SqsDeadLetter, webhook_url_from_secret
+from leash.publish import sns_message
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ import boto3
 import pytest
 
 from conftest import ACCOUNT, bus_tap, load_event, load_handler
+from leash.alerts import Alert
+from leash.render import what_leash_did
 from leash_cli.emulator import create_tables
 from leash_cli.template import Router
 
@@ -97,7 +99,7 @@ def test_burst_of_10000_denied_calls_alerts_once_per_level_and_requests_one_lock
         "secretsmanager:GetSecretValue ×500 on role/admin ×3000, prod-backups ×1500, prod/db-AbCdEf ×500",
     ]
     assert "source identity jordan@example.com" in alerts[0][1]["actor"]["display"]
-    assert "Leash requested a lockdown of arn:aws:iam::111122223333:role/ai-agent-deploy" in alerts[1][1]["leash_did"][0]
+    assert "Leash requested a lockdown of arn:aws:iam::111122223333:role/ai-agent-deploy" in what_leash_did(Alert.from_dict(alerts[1][1]))[0]
     (request,) = requests()
     assert request["principal"] == f"arn:aws:iam::{ACCOUNT}:role/ai-agent-deploy"
     assert request["trigger"] == "auto:spike:denied" and request["evidence"]["topActions"]["iam:PassRole"] >= 600

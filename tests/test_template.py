@@ -7,7 +7,7 @@ import json
 import pytest
 
 from leash.catalog import CATALOG
-from leash.patterns import MAX_PATTERN_CHARS, rewrite_template
+from leash_build.patterns import MAX_PATTERN_CHARS, rewrite_template
 from leash_cli.template import TEMPLATE, Router, deployment_for, eventbridge_rules, load_template
 
 ACCT = "111122223333"
@@ -202,7 +202,7 @@ def test_every_leash_role_carries_the_prefix_the_patterns_exclude(template):
 
 
 def test_catalog_docs_are_generated_from_the_catalog():
-    from leash.catalog import markdown
+    from leash_build.docs import markdown
 
     assert (TEMPLATE.parent / "docs" / "catalog.md").read_text() == markdown(), "run `make docs`"
 

@@ -16,9 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from leash.alerts import Alert, render_text
+from leash.alerts import Alert
+from leash.inbox import workflow_alert
+from leash.model import ActionKind
+from leash.render import describe, render_text
+from leash.slack_blocks import LOCKDOWN_APPLIED
 from leash.events import wrap_record
-from leash.slack import alert_from_sns_message
 from leash_cli.agent import AgentSession, Record
 from leash_cli.emulator import ACCOUNT, Workflows, create_tables, emulated_account
 from leash_cli.template import REPO_ROOT, Router, deployment_for, function_environment, load_template
@@ -276,12 +279,17 @@ class LockdownTap:
             self._sqs.delete_message(QueueUrl=self._queue, ReceiptHandle=message["ReceiptHandle"])
             request = json.loads(message["Body"])["detail"]  # the rule's InputPath: $.detail
             execution = self._workflows.start("lockdown", request)
-            notice = json.loads(execution.get("output") or execution.get("input") or "{}").get("notice", {})
-            if not notice:
-                notice = {"severity": "critical", "subject": "[Leash critical] Lockdown failed",
-                          "headline": f"LOCKDOWN {execution['status']}: {execution.get('error')}",
-                          "detail": execution.get("cause", "")}
-            alert = alert_from_sns_message(f"{notice['headline']}\n\n{notice['detail']}", notice["subject"])
+            # The fields the workflow's Notify state puts in the message attributes, as the Slack forwarder reads them.
+            state = json.loads(execution.get("output") or "{}")
+            notice = state.get("notice") or {"outcome": "failed", "severity": "critical",
+                                             "principal": request["principal"],
+                                             "headline": f"LOCKDOWN {execution['status']}: {execution.get('error')}",
+                                             "detail": execution.get("cause", "")}
+            alert = workflow_alert({
+                "workflow": "lockdown", "kind": f"lockdown-{notice['outcome']}", "severity": notice["severity"],
+                "principal": notice["principal"], "headline": notice["headline"], "detail": notice["detail"],
+                "request": f"Requested by {request['requestedBy']} ({request['trigger']}); reason: {request['reason']}",
+                "execution": execution.get("executionArn", "")})
             steps.append(DemoStep(event_name, ("LockdownRequested",), f"lockdown {execution['status'].lower()}",
                                   f"{execution['transitions']} state transitions", alert))
         return steps
@@ -295,7 +303,7 @@ def _did(step: DemoStep) -> str:
         return "-"
     if step.rules == ("LockdownRequested",):
         return step.alert.title  # the workflow's notice: what it did to the role
-    return step.alert.leash_did[0] if step.alert.leash_did else "alerted"
+    return describe(step.alert.leash_did[0]) if step.alert.leash_did else "alerted"
 
 
 def print_demo(result: DemoResult, console: Any) -> None:
@@ -330,9 +338,8 @@ def print_demo(result: DemoResult, console: Any) -> None:
         account.add_row(what, now)
     console.print(account)
     alerts = sum(1 for s in steps if s.alert)
-    reapplied = sum(1 for s in steps if s.alert and any(d.startswith("Leash ") and " s later" in d
-                                                        for d in s.alert.leash_did))
-    locked = sum(1 for s in steps if s.alert and s.alert.title.startswith("LOCKDOWN applied"))
+    reapplied = sum(1 for s in steps if s.alert and any(a.kind is ActionKind.REAPPLIED for a in s.alert.leash_did))
+    locked = sum(1 for s in steps if s.alert and s.alert.notice == LOCKDOWN_APPLIED)
     denied = sum(1 for s in steps if s.event.endswith("(denied)") and s.status == "counted")
     console.print(f"{alerts} alerts, {reapplied} protections put back, {locked} lockdown, {denied} denied calls "
                   "counted by the spike detector.")

@@ -207,7 +207,7 @@ def rules() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from leash.patterns import notify_rules
+    from leash_build.patterns import notify_rules
 
     table = Table(title="Leash EventBridge rules (generated from leash/catalog.py)")
     table.add_column("rule")

@@ -14,20 +14,26 @@ import tomllib
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from leash.actors import ActorCache, ActorConfig
+from leash.actors import Actor, ActorCache
 from leash.alerts import Alert
-from leash.events import parse_time, wrap_record
-from leash.lockdown import MODES, AutoLockdown
+from leash.catalog import CatalogAction
+from leash.counters import InMemoryCounterStore
+from leash.events import ApiCall, wrap_record
+from leash.lockdown import AutoLockdown
+from leash.model import ActionKind
 from leash.notify import Notifier
-from leash.protections import Settings
-from leash.reapply import Reapplier
-from leash.spikes import BatchAggregator, SpikeConfig, crossings, lockdown_for_spike, spike_alert
+from leash.protections import PROTECTION_NAMES
+from leash.reapply import NotApplicable, Reapplier, Remedy
+from leash.render import describe
+from leash.settings import ActorConfig, LockdownSettings, ReapplySettings, SpikeConfig
+from leash.spike_consumer import SpikeConsumer
+from leash.spikes import BatchAggregator
 from leash_cli.template import (
     TEMPLATE,
     Router,
@@ -224,6 +230,9 @@ class Report:
 class Replay:
     """Routes events like EventBridge and decides like the handlers, with no AWS call."""
 
+    SPIKE_BATCH = 1000  # calls per spike batch and region: the spike queue's BatchSize in template.yaml
+    SLACK_SECONDS = 3_600  # how late a call may arrive after its region's newest window (CloudTrail: ~15 min)
+
     def __init__(self, template_path: Path = TEMPLATE, overrides: Mapping[str, str] | None = None,
                  account: str = "123456789012"):
         template = load_template(template_path)
@@ -231,27 +240,29 @@ class Replay:
         # The environment the deployed functions would have: the same parameters, resolved by the template.
         env = function_environment(template, list(HANDLED), overrides, account=account)
         config = ActorConfig.from_env(env)
-        auto = AutoLockdown.from_env(env)
+        lockdowns = LockdownSettings.from_env(env)
+        auto = AutoLockdown(lockdowns)
         self._lockdowns: list[dict[str, Any]] = []
         self._alerts: list[Alert] = []
         publish = lambda alert: self._alerts.append(alert) or "replay"  # noqa: E731
-        plan = Reapplier(_RecordingClients(), Settings.from_env(env), config, clock=self._event_time)
+        plan = Reapplier(_RecordingClients(), ReapplySettings.from_env(env, PROTECTION_NAMES), config,
+                         clock=lambda: 0.0)
         actors = ActorCache(config)  # replay looks no tags up: an identity is classified once
         self._handlers = {
             "NotifyFunction": Notifier(config, publish, auto_lockdown=auto, request_lockdown=self._lockdowns.append,
                                        actors=actors),
-            "ReapplyFunction": Notifier(config, publish, respond=self._respond(plan), auto_lockdown=auto,
+            "ReapplyFunction": Notifier(config, publish, respond=_dry_run(plan), auto_lockdown=auto,
                                         request_lockdown=self._lockdowns.append, actors=actors),
         }
         self._actor_config = config
         self._spike_config = SpikeConfig.from_env(env)
-        # Spikes are counted per region, as each regional stack counts its own, and each region's windows
-        # are folded into alerts once its history has moved an hour past them: memory stays flat.
-        self._spikes: dict[str, BatchAggregator] = {}
+        self._lockdown_kinds = lockdowns.kinds
+        # The spike function's own consumer, over counters in memory: one per region, as each regional
+        # stack counts its own. Windows an hour behind their region's newest call are forgotten.
+        self._spikes: dict[str, tuple[SpikeConsumer, InMemoryCounterStore, BatchAggregator]] = {}
         self._spike_alerts: list[Alert] = []
-        self._unswept = 0
-        self._lockdown_kinds = MODES[env["LEASH_AUTO_LOCKDOWN"]]
-        self._event_time_text: Any = None  # the eventTime of the event being decided
+        self._spike_lockdowns: list[dict[str, Any]] = []
+        self.spike_windows_held = 0  # the most spike windows memory held at once
         self.report = Report()
 
     def run(self, paths: Iterable[str | Path], on_file: Callable[[str], None] | None = None) -> Iterator[Decision]:
@@ -270,23 +281,6 @@ class Replay:
                 self.report.read += item.count
             else:
                 yield from self.decide(*item)
-
-    def _event_time(self) -> float:
-        """The reapply step's clock: the event's own time, so a planned fix reads "0 s later" (parsed only if asked)."""
-        try:
-            return parse_time(str(self._event_time_text)).timestamp()
-        except ValueError:
-            return 0.0
-
-    @staticmethod
-    def _respond(plan: Reapplier):
-        def respond(call, actor, entry):
-            remedy = plan(call, actor, entry)
-            if remedy.outcome == "reapplied":
-                remedy = type(remedy)("planned", f"would put back: {remedy.sentence.removeprefix('Leash ')}"
-                                      .removesuffix(" 0 s later."), remedy.protection)
-            return remedy
-        return respond
 
     def decide(self, location: str, event: Mapping[str, Any]) -> list[Decision]:
         """Every decision for one event: one per function its rules reach."""
@@ -307,72 +301,69 @@ class Replay:
                 continue
             self._alerts.clear()
             self._lockdowns.clear()
-            self._event_time_text = detail.get("eventTime")
             outcome = handler.handle(event)
             if outcome.status == "rejected":
                 self.report.problems.append(Problem(location, outcome.reason))
-            actions = outcome.alert.leash_did if outcome.alert else ()
+            actions = tuple(replace(a, dry_run=True) for a in outcome.alert.leash_did) if outcome.alert else ()
             severity = str(outcome.alert.severity) if outcome.alert else None
             if severity:
                 self.report.severities[severity] += 1
-            for line in actions:
-                if line.startswith("would put back"):
-                    self.report.protections[line.removeprefix("would put back: ")] += 1
+            for action in actions:
+                if action.kind is ActionKind.REAPPLIED:
+                    self.report.protections[action.fix] += 1
             for request in self._lockdowns:
                 self.report.lockdowns[request["principal"]] += 1
+            planned = tuple(describe(a) for a in actions) + tuple(f"lockdown {r['principal']}" for r in self._lockdowns)
             decisions.append(Decision(str(detail.get("eventID", "")), str(detail.get("eventName", "")),
-                                      _actor_kind(outcome), rules, function, outcome.status, severity,
-                                      tuple(actions) + tuple(f"lockdown {r['principal']}" for r in self._lockdowns)))
+                                      _actor_kind(outcome), rules, function, outcome.status, severity, planned))
         return decisions
-
-    SWEEP_EVERY = 10_000  # spike-counted calls between two folds of finished windows
-    SLACK_SECONDS = 3_600  # how late a call may arrive after its region's newest window (CloudTrail: ~15 min)
 
     def _count_spike(self, location: str, event: Mapping[str, Any], detail: Mapping[str, Any]) -> None:
         region = str(detail.get("awsRegion", ""))
-        aggregator = self._spikes.get(region)
-        if aggregator is None:
-            aggregator = self._spikes[region] = BatchAggregator(self._actor_config, self._spike_config,
-                                                                keep_message_ids=False)
+        if region not in self._spikes:
+            store = InMemoryCounterStore()
+            consumer = SpikeConsumer(self._actor_config, self._spike_config, store, self._spike_alerts.append,
+                                     lockdown_kinds=self._lockdown_kinds)
+            self._spikes[region] = (consumer, store, self._new_batch())
+        consumer, store, batch = self._spikes[region]
         try:
-            aggregator.add(event, location)
+            batch.add(event, location)
         except ValueError as exc:
             self.report.problems.append(Problem(location, str(exc)))
             return
-        self._unswept += 1
-        if self._unswept >= self.SWEEP_EVERY:
-            self._sweep(final=False)
+        if batch.calls >= self.SPIKE_BATCH:
+            self._flush(region)
 
-    def _sweep(self, *, final: bool) -> None:
-        """Fold the windows no call can still reach (all of them at the end) into alerts, and forget them."""
-        self._unswept = 0
-        window = self._spike_config.window_seconds
-        for aggregator in self._spikes.values():
-            horizon = aggregator.newest_window - self.SLACK_SECONDS
-            done = [key for key, group in aggregator.groups.items() if final or group.window_start + window < horizon]
-            for key in done:
-                self._fold(aggregator.groups.pop(key))
+    def _new_batch(self) -> BatchAggregator:
+        return BatchAggregator(self._actor_config, self._spike_config, keep_message_ids=False)
 
-    def _fold(self, group: Any) -> None:
-        """One principal's window, whole: the alerts of each level its counts crossed."""
-        item: dict[str, Any] = {}
-        for counter, n in group.counts.items():
-            item[counter] = {"N": str(n)}
-            for kind, counts in (("a", group.actions[counter]), ("r", group.resources[counter])):
-                for name, c in counts.items():
-                    item[f"{counter}:{kind}:{name}"] = {"N": str(c)}
-        for crossing in crossings(group, item, self._spike_config):
-            alert = spike_alert(crossing, self._spike_config.window_seconds)
-            self._spike_alerts.append(alert)
+    def _flush(self, region: str) -> None:
+        """Hand one region's batch to its consumer, as SQS hands a batch to the spike function."""
+        consumer, store, batch = self._spikes[region]
+        result = consumer.consume(batch)
+        for alert in result.alerts:
             self.report.severities[str(alert.severity)] += 1
-            request = lockdown_for_spike(crossing, self._spike_config.window_seconds, self._lockdown_kinds)
-            if request:
-                self.report.lockdowns[request["principal"]] += 1
+        for request in result.lockdowns:
+            self.report.lockdowns[request["principal"]] += 1
+        self.spike_windows_held = max(self.spike_windows_held, store.windows)
+        store.forget_before(store.newest_window - self.SLACK_SECONDS - self._spike_config.window_seconds)
+        self._spikes[region] = (consumer, store, self._new_batch())
 
     def finish_spikes(self) -> list[Alert]:
         """Spike alerts over the whole history (windows as the deployed counters would have them)."""
-        self._sweep(final=True)
+        for region in self._spikes:
+            self._flush(region)
         return self._spike_alerts
+
+
+def _dry_run(plan: Reapplier):
+    """The reapply step as replay runs it: decided by the real code, with nothing called, marked as a plan."""
+
+    def respond(call: ApiCall, actor: Actor, entry: CatalogAction) -> Remedy | NotApplicable:
+        remedy = plan(call, actor, entry)
+        return replace(remedy, action=replace(remedy.action, dry_run=True)) if isinstance(remedy, Remedy) else remedy
+
+    return respond
 
 
 def _actor_kind(outcome: Any) -> str:

@@ -9,8 +9,9 @@ from typing import Any
 
 import yaml
 
-from leash.cfn import Deployment
-from leash.eventpattern import compile_pattern, text_prefilter
+from leash_build.cfn import Deployment
+from leash_build.matchgen import compile_fast
+from leash_build.prefilter import text_prefilter
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO_ROOT / "template.yaml"
@@ -92,7 +93,7 @@ class RoutedRule:
     pattern: Mapping[str, Any]
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_match", compile_pattern(self.pattern))
+        object.__setattr__(self, "_match", compile_fast(self.pattern))
 
     def matches(self, event: Mapping[str, Any]) -> bool:
         return self._match(event)  # type: ignore[attr-defined]

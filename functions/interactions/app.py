@@ -14,26 +14,31 @@ from aws_lambda_powertools.utilities import parameters
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
-from leash.interactions import Allowed, Interactions
+from leash.interactions import Interactions
 from leash.ledger import Ledger
+from leash.settings import SlackUsers, required
 
 logger = Logger()
 app = LambdaFunctionUrlResolver()
 _sfn = boto3.client("stepfunctions")
 _dynamodb = boto3.client("dynamodb")
-_ledger = Ledger(_dynamodb, os.environ["LEDGER_TABLE"])
-_STATE_MACHINES = {"lockdown": os.environ["LOCKDOWN_STATE_MACHINE_ARN"], "release": os.environ["RELEASE_STATE_MACHINE_ARN"]}
+_ledger = Ledger(_dynamodb, required(os.environ, "LEDGER_TABLE"))
+_STATE_MACHINES = {"lockdown": required(os.environ, "LOCKDOWN_STATE_MACHINE_ARN"),
+                   "release": required(os.environ, "RELEASE_STATE_MACHINE_ARN")}
+_IDEMPOTENCY_TABLE = required(os.environ, "IDEMPOTENCY_TABLE")
+_SIGNING_SECRET_ARN = required(os.environ, "SLACK_SIGNING_SECRET_ARN")
+_ALLOWED = SlackUsers.from_env(os.environ)
 
 
 def _signing_secret() -> str:
-    secret = parameters.get_secret(os.environ["SLACK_SIGNING_SECRET_ARN"], max_age=300)
+    secret = parameters.get_secret(_SIGNING_SECRET_ARN, max_age=300)
     return json.loads(secret).get("signing_secret", "") if secret.strip().startswith("{") else secret.strip()
 
 
 def _seen_before(signature: str) -> bool:
     """Remember every accepted signature for ten minutes (longer than Slack's five-minute window)."""
     try:
-        _dynamodb.put_item(TableName=os.environ["IDEMPOTENCY_TABLE"], ConditionExpression="attribute_not_exists(id)",
+        _dynamodb.put_item(TableName=_IDEMPOTENCY_TABLE, ConditionExpression="attribute_not_exists(id)",
                            Item={"id": {"S": f"slack-signature#{signature}"},
                                  "expiration": {"N": str(int(time.time()) + 600)}})
     except _dynamodb.exceptions.ConditionalCheckFailedException:
@@ -58,7 +63,7 @@ def _update(response_url: str, payload: dict) -> None:
 def _interactions() -> Interactions:
     return Interactions(
         SignatureVerifier(_signing_secret()),
-        Allowed.from_env(os.environ),
+        _ALLOWED,
         _seen_before,
         _start,
         _ledger.record,

@@ -8,11 +8,12 @@ import os
 import boto3
 from aws_lambda_powertools import Logger, Metrics
 
-from leash.actors import ActorConfig, RoleTagCache
+from leash.actors import RoleTagCache
 from leash.ledger import Ledger
 from leash.observability import report_outcome
-from leash.protections import Settings
+from leash.protections import PROTECTION_NAMES
 from leash.reapply import Reapplier, boto3_clients
+from leash.settings import ActorConfig, ReapplySettings, required, whole_number
 from leash.wiring import notifier_from_env
 
 logger = Logger()
@@ -21,11 +22,11 @@ metrics = Metrics()
 _tags = RoleTagCache(lambda: boto3.client("iam"))
 reapplier = Reapplier(
     boto3_clients(),
-    Settings.from_env(os.environ),
+    ReapplySettings.from_env(os.environ, PROTECTION_NAMES),
     ActorConfig.from_env(os.environ),
     tag_lookup=_tags,
-    ledger=Ledger(boto3.client("dynamodb"), os.environ["LEDGER_TABLE"],
-                  int(os.environ.get("LEDGER_RETENTION_DAYS", "365"))).record,
+    ledger=Ledger(boto3.client("dynamodb"), required(os.environ, "LEDGER_TABLE"),
+                  whole_number(os.environ, "LEDGER_RETENTION_DAYS", 365)).record,
 )
 notifier, _idempotency = notifier_from_env(os.environ, key_prefix="reapply", respond=reapplier, tag_lookup=_tags)
 

@@ -10,12 +10,14 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
 
-from leash.slack import SlackDelivery, SqsDeadLetter, alerts_from_sns, webhook_url_from_secret
+from leash.inbox import alerts_from_sns
+from leash.settings import required, text
+from leash.slack import SlackDelivery, SqsDeadLetter, webhook_url_from_secret
 
 logger = Logger()
 metrics = Metrics()
 
-SECRET_ARN = os.environ.get("SLACK_WEBHOOK_SECRET_ARN", "")
+SECRET_ARN = text(os.environ, "SLACK_WEBHOOK_SECRET_ARN")
 _warned_unconfigured = False
 
 
@@ -26,7 +28,7 @@ def _webhook_url():
 
 
 _METRIC = {"posted": "SlackPosted", "dead-lettered": "SlackDeadLettered", "not-configured": "SlackNotConfigured"}
-delivery = SlackDelivery(_webhook_url, SqsDeadLetter(boto3.client("sqs"), os.environ["SLACK_DEAD_LETTER_QUEUE_URL"]))
+delivery = SlackDelivery(_webhook_url, SqsDeadLetter(boto3.client("sqs"), required(os.environ, "SLACK_DEAD_LETTER_QUEUE_URL")))
 
 
 @metrics.log_metrics

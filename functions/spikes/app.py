@@ -9,10 +9,12 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from leash.actors import ActorConfig, RoleTagCache
-from leash.lockdown import MODES, EventBusRequester
-from leash.notify import SnsPublisher
-from leash.spikes import CounterStore, SpikeConfig, SpikeConsumer
+from leash.actors import RoleTagCache
+from leash.counters import DynamoDbCounterStore
+from leash.lockdown import EventBusRequester
+from leash.publish import SnsPublisher
+from leash.settings import ActorConfig, LockdownSettings, SpikeConfig, required
+from leash.spike_consumer import SpikeConsumer
 
 logger = Logger()
 metrics = Metrics()
@@ -20,11 +22,11 @@ metrics = Metrics()
 consumer = SpikeConsumer(
     ActorConfig.from_env(os.environ),
     SpikeConfig.from_env(os.environ),
-    CounterStore(boto3.client("dynamodb"), os.environ["SPIKE_TABLE"]),
-    SnsPublisher(boto3.client("sns"), os.environ["ALERTS_TOPIC_ARN"]),
+    DynamoDbCounterStore(boto3.client("dynamodb"), required(os.environ, "SPIKE_TABLE")),
+    SnsPublisher(boto3.client("sns"), required(os.environ, "ALERTS_TOPIC_ARN")),
     tag_lookup=RoleTagCache(lambda: boto3.client("iam")),
-    lockdown_kinds=MODES[os.environ.get("LEASH_AUTO_LOCKDOWN", "agents")],
-    request_lockdown=EventBusRequester(lambda: boto3.client("events"), os.environ["LEASH_EVENT_BUS"]),
+    lockdown_kinds=LockdownSettings.from_env(os.environ).kinds,
+    request_lockdown=EventBusRequester(lambda: boto3.client("events"), required(os.environ, "LEASH_EVENT_BUS")),
 )
 
 _METRIC = {"denied": "DeniedCalls", "calls": "AgentCalls"}
@@ -36,7 +38,7 @@ def lambda_handler(event, context):
     result = consumer.handle(event)
     for (counter, kind), n in result.counted.items():
         with single_metric(name=_METRIC[counter], unit=MetricUnit.Count, value=n,
-                           namespace=os.environ["POWERTOOLS_METRICS_NAMESPACE"]) as metric:
+                           namespace=required(os.environ, "POWERTOOLS_METRICS_NAMESPACE")) as metric:
             metric.add_dimension(name="ActorKind", value=kind)
     metrics.add_metric(name="SpikeAlerts", unit=MetricUnit.Count, value=len(result.alerts))
     # Account-wide, without dimensions but the service: what DeniedCallsAlarm watches.

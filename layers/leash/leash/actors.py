@@ -5,50 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
+
+from leash.model import ActorKind
+from leash.settings import ActorConfig
 
 MCP_MARKER = "CalledViaAWSMCP"  # additionalEventData key (SPEC)
 MCP_INVOKED_BY = "aws-mcp.amazonaws.com"  # userIdentity.invokedBy of calls through the AWS MCP Server
-
-
-class ActorKind(StrEnum):
-    AGENT = "agent"
-    HUMAN = "human"
-    AWS_SERVICE = "aws-service"
-    LEASH = "leash"
-    EXEMPT = "exempt"
-    ROOT = "root"
-
-
-def _split(value: str | None) -> frozenset[str]:
-    return frozenset(v.strip() for v in (value or "").split(",") if v.strip())
-
-
-@dataclass(frozen=True, slots=True)
-class ActorConfig:
-    """The deploy-time signals that tell an agent, Leash itself and exempt principals apart."""
-
-    agent_role_names: frozenset[str] = frozenset()
-    agent_role_prefix: str = ""
-    agent_session_prefix: str = ""
-    agent_source_identity_prefix: str = ""
-    agent_tag_key: str = "Usage"
-    agent_tag_value: str = "Agent"
-    exempt_arns: frozenset[str] = frozenset()
-    leash_role_prefix: str = "leash-"
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> ActorConfig:
-        """Read the LEASH_* variables that template.yaml sets on every function."""
-        return cls(
-            agent_role_names=_split(env.get("LEASH_AGENT_ROLE_NAMES")),
-            agent_role_prefix=env.get("LEASH_AGENT_ROLE_PREFIX", ""),
-            agent_session_prefix=env.get("LEASH_AGENT_SESSION_PREFIX", ""),
-            agent_source_identity_prefix=env.get("LEASH_AGENT_SOURCE_IDENTITY_PREFIX", ""),
-            exempt_arns=_split(env.get("LEASH_EXEMPT_ARNS")),
-            leash_role_prefix=env.get("LEASH_ROLE_PREFIX", "leash") + "-",
-        )
 
 
 @dataclass(frozen=True, slots=True)

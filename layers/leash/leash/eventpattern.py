@@ -1,4 +1,4 @@
-"""EventBridge event patterns, compiled once into plain Python predicates.
+"""EventBridge event patterns, validated and compiled once into plain Python predicates.
 
 Implements the pattern language as AWS documents it (exact values, prefix, suffix,
 anything-but, equals-ignore-case, wildcard, exists, numeric, cidr, $or, null, arrays),
@@ -10,12 +10,13 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
 Predicate = Callable[[Any], bool]
-_MISSING = object()
+MISSING = object()
 
 
 class InvalidEventPattern(ValueError):
@@ -28,8 +29,7 @@ def compile_pattern(pattern: Mapping[str, Any] | str, *, star_matches_empty: boo
     A wildcard `*` matches zero or more characters, as AWS's Ruler does; LocalStack's engine reads it
     as one or more (`star_matches_empty=False` reproduces that, for the differential test).
     """
-    token = _STAR.set(".*" if star_matches_empty else ".+")
-    try:
+    with star_reading(star_matches_empty):
         if isinstance(pattern, str):
             try:
                 pattern = json.loads(pattern)
@@ -37,8 +37,15 @@ def compile_pattern(pattern: Mapping[str, Any] | str, *, star_matches_empty: boo
                 raise InvalidEventPattern(f"Event pattern is not valid JSON: {exc}") from exc
         if not isinstance(pattern, Mapping) or not pattern:
             raise InvalidEventPattern("Event pattern must be a non-empty JSON object")
-        interpreted = _compile_object(pattern, "")  # validates the pattern, and is the general case
-        return _Generator().function(pattern, interpreted)
+        return _compile_object(pattern, "")  # validates the pattern on the way
+
+
+@contextmanager
+def star_reading(star_matches_empty: bool = True) -> Iterator[None]:
+    """Within this block, a wildcard `*` compiles as compile_pattern's `star_matches_empty` says."""
+    token = _STAR.set(".*" if star_matches_empty else ".+")
+    try:
+        yield
     finally:
         _STAR.reset(token)
 
@@ -48,7 +55,7 @@ def matches(pattern: Mapping[str, Any] | str, event: Mapping[str, Any]) -> bool:
     return compile_pattern(pattern)(event)
 
 
-def _selectivity(item: tuple[str, Any]) -> int:
+def selectivity(item: tuple[str, Any]) -> int:
     """Cheap, selective checks first: exact values, then other leaf matchers, nested objects, $or."""
     key, sub = item
     if key == "$or":
@@ -61,7 +68,7 @@ def _selectivity(item: tuple[str, Any]) -> int:
 
 
 def _compile_object(pattern: Mapping[str, Any], where: str) -> Callable[[Any], bool]:
-    checks = [_compile_check(key, sub, _join(where, key)) for key, sub in sorted(pattern.items(), key=_selectivity)]
+    checks = [compile_check(key, sub, join_path(where, key)) for key, sub in sorted(pattern.items(), key=selectivity)]
     if len(checks) == 1:
         return checks[0]
     if len(checks) == 2:
@@ -80,11 +87,11 @@ def _compile_object(pattern: Mapping[str, Any], where: str) -> Callable[[Any], b
     return every
 
 
-def _join(where: str, key: str) -> str:
+def join_path(where: str, key: str) -> str:
     return f"{where}.{key}" if where else key
 
 
-def _compile_check(key: str, sub: Any, path: str) -> Callable[[Any], bool]:
+def compile_check(key: str, sub: Any, path: str) -> Callable[[Any], bool]:
     """One key of an object pattern, checked against an event node."""
     if key == "$or":
         return _compile_or(sub, path)
@@ -138,8 +145,8 @@ def _field(key: str, check: Predicate, absent_ok: bool) -> Callable[[Any], bool]
     # Events come from JSON: a plain dict is the fast path, any other Mapping still works.
     def field_check(node: Any) -> bool:
         if type(node) is dict or isinstance(node, Mapping):
-            value = node.get(key, _MISSING)
-            if value is not _MISSING and value != []:  # an empty array has no value: it does not exist
+            value = node.get(key, MISSING)
+            if value is not MISSING and value != []:  # an empty array has no value: it does not exist
                 return check(value)
         return absent_ok
 
@@ -167,7 +174,7 @@ def _compile_leaf(matchers: list[Any], path: str) -> tuple[Predicate, bool]:
                 else:
                     absent_ok = True
                 continue
-            scalar_checks.append(_compile_operator(op, arg, path))
+            scalar_checks.append(compile_operator(op, arg, path))
         elif isinstance(m, list):
             raise InvalidEventPattern(f"Nested arrays are not allowed in a match pattern, at {path}")
         else:
@@ -212,7 +219,7 @@ def _string(arg: Any, op: str, path: str) -> str:
     return arg
 
 
-def _compile_operator(op: str, arg: Any, path: str) -> Predicate:
+def compile_operator(op: str, arg: Any, path: str) -> Predicate:
     if op == "prefix" or op == "suffix":
         if isinstance(arg, Mapping) and set(arg) == {"equals-ignore-case"}:
             text = _string(arg["equals-ignore-case"], op, path).casefold()
@@ -267,12 +274,12 @@ def _compile_anything_but(arg: Any, path: str) -> Predicate:
             raise InvalidEventPattern(f"anything-but takes one of prefix, suffix, wildcard, equals-ignore-case, at {path}")
         (op, inner), = arg.items()
         if op in ("prefix", "suffix"):
-            positive = _compile_operator(op, _string(inner, f"anything-but/{op}", path), path)
+            positive = compile_operator(op, _string(inner, f"anything-but/{op}", path), path)
         elif op in ("wildcard", "equals-ignore-case"):
             values = inner if isinstance(inner, list) else [inner]
             if not values:
                 raise InvalidEventPattern(f"Empty arrays are not allowed, at {path}")
-            checks = [_compile_operator(op, _string(v, f"anything-but/{op}", path), path) for v in values]
+            checks = [compile_operator(op, _string(v, f"anything-but/{op}", path), path) for v in values]
             positive = lambda v: any(c(v) for c in checks)  # noqa: E731
         else:
             raise InvalidEventPattern(f"Unsupported anything-but pattern: {op}, at {path}")
@@ -321,189 +328,3 @@ def _compile_numeric(arg: Any, path: str) -> Predicate:
     return lambda v: (
         isinstance(v, int | float) and not isinstance(v, bool) and all(cmp(float(v), b) for cmp, b in bounds)
     )
-
-
-class _Generator:
-    """Compiles a validated pattern into one Python function (source text, compiled once).
-
-    The generated code handles the shape nearly every event has, with plain dict lookups and no
-    call per level: objects are dicts, leaves are strings. Any other value (an array, a number,
-    null, a missing field, a Mapping that is not a dict) is handed to the interpreted check of
-    that field, so both always agree; the differential test runs against this function.
-    """
-
-    def __init__(self) -> None:
-        self.namespace: dict[str, Any] = {}
-        self._count = 0
-
-    def function(self, pattern: Mapping[str, Any], interpreted: Callable[[Any], bool]) -> Callable[[Any], bool]:
-        body = self._object(pattern, "e", "")
-        source = f"def match(e):\n    return {body} if type(e) is dict else interpreted(e)\n"
-        namespace = {**self.namespace, "interpreted": interpreted, "_MISSING": _MISSING}
-        exec(compile(source, "<event pattern>", "exec"), namespace)  # noqa: S102 - text built here from a validated pattern
-        match = namespace["match"]
-        match.__doc__ = f"Generated from an event pattern:\n\n{source}"
-        return match
-
-    def _name(self, prefix: str, value: Any = None) -> str:
-        self._count += 1
-        name = f"{prefix}{self._count}"
-        if value is not None:
-            self.namespace[name] = value
-        return name
-
-    def _object(self, pattern: Mapping[str, Any], var: str, where: str) -> str:
-        parts = []
-        for key, sub in sorted(pattern.items(), key=_selectivity):
-            path = _join(where, key)
-            if key == "$or":
-                parts.append("(" + " or ".join(self._object(clause, var, path) for clause in sub) + ")")
-            else:
-                parts.append(self._field(key, sub, var, path))
-        return "(" + " and ".join(parts) + ")"
-
-    def _field(self, key: str, sub: Any, var: str, path: str) -> str:
-        check = _compile_check(key, sub, path)
-        general = self._name("check", check)
-        value = self._name("v")
-        if isinstance(sub, Mapping):
-            fast, kind = self._object(sub, value, path), "dict"
-        else:
-            fast, kind = self._string_leaf(sub, value, path), "str"
-        absent = check({})  # what a missing field gives, known at compile time
-        return (f"({fast} if type({value} := {var}.get({key!r}, _MISSING)) is {kind} "
-                f"else {absent} if {value} is _MISSING else {general}({var}))")
-
-    def _string_leaf(self, matchers: list[Any], value: str, path: str) -> str:
-        """What the leaf's matchers say of one string value."""
-        terms = []
-        strings = frozenset(m for m in matchers if type(m) is str)
-        if strings:
-            terms.append(f"{value} in {self._name('strings', strings)}")
-        for m in matchers:
-            if not isinstance(m, Mapping):
-                continue
-            (op, arg), = m.items()
-            if op == "exists":
-                if arg:
-                    terms.append("True")
-            elif op in ("prefix", "suffix") and isinstance(arg, str):
-                terms.append(f"{value}.{'startswith' if op == 'prefix' else 'endswith'}({arg!r})")
-            elif op == "anything-but" and isinstance(arg, Mapping) and set(arg) == {"prefix"}:
-                terms.append(f"not {value}.startswith({arg['prefix']!r})")
-            elif op == "anything-but" and not isinstance(arg, Mapping):
-                excluded = frozenset(v for v in (arg if isinstance(arg, list) else [arg]) if type(v) is str)
-                terms.append(f"{value} not in {self._name('excluded', excluded)}")
-            else:
-                terms.append(f"{self._name('op', _compile_operator(op, arg, path))}({value})")
-        return "(" + (" or ".join(terms) or "False") + ")"
-
-
-
-# --- a prefilter on JSON text -------------------------------------------------------------------
-
-Needle = tuple[str, tuple[str, ...] | None]
-"""A field a matching event must have: its key, and its string value as regex atoms (None: any value)."""
-
-_WS = r"[ \t\n\r]*"  # JSON's whitespace
-_ANY = r'(?:[^"\\]|\\.)*'  # any run of a JSON string's text, escapes included
-
-
-def text_prefilter(patterns: list[Mapping[str, Any]], *, weak: frozenset[str] = frozenset()) -> Callable[[bytes], bool] | None:
-    """`might_match(json_text)`: False only when no pattern can match the object that text encodes.
-
-    Lets a reader skip, without decoding, the records that no rule can match. Each pattern must name
-    at least one field whose value it requires, as an exact string, prefix, suffix, wildcard or
-    `exists: true` (else None: no prefilter); the text is searched for that key followed by such a
-    value, or by an array (then the object is decoded and matched as usual). Text with a \\u or \\/
-    escape always "might match". Fields named in `weak` (values most events share, like
-    CloudTrail's eventSource) are looked for only when a pattern requires nothing else. The text may
-    be bytes or any buffer (a msgspec.Raw): it is searched, never copied.
-    """
-    needles: set[Needle] = set()
-    for pattern in patterns:
-        found = _object_needles(pattern, weak)
-        if found is None:
-            return None
-        needles |= found
-    # One scan, one regex: a quote, a key, then a value it accepts (or an array: decoded to be sure),
-    # written as a trie so that each character is tried once whatever the number of needles.
-    sequences = []
-    for key, value in needles:
-        head = (*map(re.escape, key), '"', _WS, ":", _WS)
-        sequences.extend([head] if value is None else [(*head, r"\["), (*head, *value)])
-    # \u and \/ can spell any character of a key or value another way: text with one always might match.
-    # Other escapes (\" \\ \n ...) spell characters that no needle's literal text contains.
-    # (Two searches: each starts with one literal character, which the regex engine scans for fast.)
-    search, escape = re.compile(('"' + _trie(sequences)).encode()).search, re.compile(rb"\\[u/]").search
-
-    def might_match(text: bytes) -> bool:
-        return search(text) is not None or escape(text) is not None
-
-    return might_match
-
-
-def _trie(sequences: list[tuple[str, ...]]) -> str:
-    """One regex for "any of these sequences of regex atoms", common prefixes written once."""
-    if any(not sequence for sequence in sequences):
-        return ""  # one sequence ends here: finding this much is enough
-    branches: dict[str, list[tuple[str, ...]]] = {}
-    for sequence in sequences:
-        branches.setdefault(sequence[0], []).append(sequence[1:])
-    alternatives = [atom + _trie(rest) for atom, rest in sorted(branches.items())]
-    return alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
-
-
-def _object_needles(pattern: Mapping[str, Any], weak: frozenset[str]) -> frozenset[Needle] | None:
-    # A conjunction: every field must match, so any one field's needles will do; take the one that
-    # looks most selective: not a weak field, the most alternatives (a list of event names), the longest.
-    candidates = []
-    for key, sub in pattern.items():
-        if key == "$or":
-            found: frozenset[Needle] | None = frozenset()
-            for clause in sub:
-                needles = _object_needles(clause, weak)
-                found = None if needles is None or found is None else found | needles
-        elif isinstance(sub, Mapping):
-            found = _object_needles(sub, weak)
-        else:
-            found = _leaf_needles(key, sub)
-        if found:
-            strong = not any(k in weak for k, _ in found)
-            shortest = min(len(v or ()) for _, v in found)
-            candidates.append((strong, len(found), shortest, sorted(found, key=str), found))
-    if not candidates:
-        return None
-    return max(candidates, key=lambda c: c[:4])[-1]
-
-
-def _leaf_needles(key: str, matchers: list[Any]) -> frozenset[Needle] | None:
-    """What the key's string value looks like in JSON text (quotes included), for each matcher."""
-    if _escaped(key):
-        return None
-    needles: set[Needle] = set()
-    for m in matchers:
-        op, arg = next(iter(m.items())) if isinstance(m, Mapping) and len(m) == 1 else ("", m)
-        if op == "exists" and arg is True:
-            needles.add((key, None))
-            continue
-        if type(arg) is not str or _escaped(arg):
-            return None  # numbers, booleans, null; anything JSON escapes; and every matcher below but these:
-        text = tuple(map(re.escape, arg))
-        if op == "":
-            needles.add((key, ('"', *text, '"')))
-        elif op == "prefix":
-            needles.add((key, ('"', *text)))
-        elif op == "suffix":
-            needles.add((key, ('"', _ANY, *text, '"')))
-        elif op == "wildcard":
-            atoms = [atom for part in arg.split("*") for atom in (_ANY, *map(re.escape, part))][1:]
-            needles.add((key, ('"', *atoms, '"')))
-        else:
-            return None  # anything-but, numeric, cidr, equals-ignore-case, exists: false
-    return frozenset(needles)
-
-
-def _escaped(value: str) -> bool:
-    """Whether JSON must escape part of this string (then it never appears as is)."""
-    return '"' in value or "\\" in value or any(ord(c) < 0x20 for c in value)

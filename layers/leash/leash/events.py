@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+from leash.model import CLOUDTRAIL_DETAIL_TYPE
 
 
 class MalformedEvent(ValueError):

@@ -1,4 +1,4 @@
-"""Act from the alert: Slack buttons to lock down, release or acknowledge, with verified requests.
+"""The Slack interaction endpoint: lock down, release or acknowledge from an alert, with verified requests.
 
 Every request is verified with the Slack signing secret (slack-sdk's SignatureVerifier, which also
 refuses requests older than five minutes), refused if replayed, and accepted only from the Slack
@@ -17,53 +17,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-LOCKDOWN, RELEASE, ACKNOWLEDGE = "leash_lockdown", "leash_release", "leash_acknowledge"
-LOCKABLE_KINDS = ("agent", "human")
+from leash.settings import SlackUsers
+from leash.slack_blocks import ACKNOWLEDGE, LOCKDOWN, RELEASE
 
-
-# --- buttons on alerts ------------------------------------------------------------------------
-
-def button_value(principal: str, event_id: str, title: str) -> str:
-    """What a button carries back to Leash (Slack allows 2,000 characters)."""
-    return json.dumps({"principal": principal, "eventId": event_id, "title": title[:300]}, separators=(",", ":"))
-
-
-def action_buttons(alert: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The actions block for an alert: lock down a lockable principal, acknowledge; release after a lockdown."""
-    actor = alert.get("actor") or {}
-    title = str(alert.get("title", ""))
-    event_id = str(alert.get("event_id") or "")
-    elements = []
-    principal = actor.get("lockdownPrincipal") or ""
-    if alert.get("kind") == "workflow" and title.startswith("LOCKDOWN applied") and principal:
-        elements.append(_button(f"Release {principal.rsplit('/', 1)[-1]}", RELEASE,
-                                button_value(principal, event_id or title, title), None,
-                                "Release the lockdown? Sessions issued before it stay revoked."))
-    else:
-        if actor.get("kind") in LOCKABLE_KINDS and actor.get("identityType") in ("AssumedRole", "IAMUser"):
-            principal = actor.get("roleArn") or actor.get("arn") or ""
-            name = actor.get("name") or principal.rsplit("/", 1)[-1]
-            elements.append(_button(f"Lock down {name}", LOCKDOWN, button_value(principal, event_id, title), "danger",
-                                    f"Deny everything to {name} and revoke its current sessions?"))
-        if event_id:
-            elements.append(_button("Acknowledge", ACKNOWLEDGE, button_value(actor.get("arn", ""), event_id, title)))
-    return {"type": "actions", "block_id": "leash_actions", "elements": elements} if elements else None
-
-
-def _button(text: str, action_id: str, value: str, style: str | None = None, confirm: str | None = None) -> dict:
-    button: dict[str, Any] = {"type": "button", "action_id": action_id, "value": value,
-                              "text": {"type": "plain_text", "text": text[:75], "emoji": True}}
-    if style:
-        button["style"] = style
-    if confirm:
-        button["confirm"] = {"title": {"type": "plain_text", "text": "Are you sure?"},
-                             "text": {"type": "plain_text", "text": confirm[:300]},
-                             "confirm": {"type": "plain_text", "text": text[:30]},
-                             "deny": {"type": "plain_text", "text": "Cancel"}}
-    return button
-
-
-# --- the interaction endpoint -----------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Reply:
@@ -71,26 +27,13 @@ class Reply:
     body: str
 
 
-@dataclass(frozen=True)
-class Allowed:
-    """Slack user IDs allowed per action (deploy parameters)."""
-
-    lockdown: frozenset[str]
-    release: frozenset[str]
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Allowed:
-        def split(key: str) -> frozenset[str]:
-            return frozenset(v.strip() for v in env.get(key, "").split(",") if v.strip())
-
-        return cls(split("LEASH_SLACK_LOCKDOWN_USERS"), split("LEASH_SLACK_RELEASE_USERS"))
-
-    def may(self, user: str, action: str) -> bool:
-        if action == LOCKDOWN:
-            return user in self.lockdown
-        if action == RELEASE:
-            return user in self.release
-        return user in self.lockdown | self.release  # acknowledging is for anyone who may act
+def may(allowed: SlackUsers, user: str, action: str) -> bool:
+    """Whether this Slack user may press this button (acknowledging is for anyone who may act)."""
+    if action == LOCKDOWN:
+        return user in allowed.lockdown
+    if action == RELEASE:
+        return user in allowed.release
+    return user in allowed.lockdown | allowed.release
 
 
 class Interactions:
@@ -99,7 +42,7 @@ class Interactions:
     def __init__(
         self,
         verifier: Any,  # slack_sdk.signature.SignatureVerifier
-        allowed: Allowed,
+        allowed: SlackUsers,
         seen_before: Callable[[str], bool],  # records a signature; True if it was already recorded
         start_workflow: Callable[[str, str, Mapping[str, Any]], str],  # (lockdown|release, name, input) -> outcome
         acknowledge: Callable[[Mapping[str, Any]], None],
@@ -137,7 +80,7 @@ class Interactions:
         action_id, user_id = action.get("action_id"), user.get("id", "")
         if action_id not in (LOCKDOWN, RELEASE, ACKNOWLEDGE):
             return Reply(400, "unknown action")
-        if not self._allowed.may(user_id, action_id):
+        if not may(self._allowed, user_id, action_id):
             self._log("refused: Slack user not allowed", {"user": user_id, "action": action_id})
             return Reply(403, "you are not allowed to do this")
         who = f"slack:{user_id} ({user.get('username') or user.get('name') or '?'})"

@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from leash.actors import Actor, ActorKind
+from leash.actors import Actor
 from leash.catalog import CatalogAction
 from leash.events import ApiCall
+from leash.model import ActionKind, LeashAction
 from leash.protections import TARGETS_AGENT_ROLES
+from leash.settings import LockdownSettings
 
 SOURCE = "leash"
 DETAIL_TYPE = "Leash Lockdown Requested"
-MODES = {"off": frozenset(), "agents": frozenset({ActorKind.AGENT}),
-         "non-exempt": frozenset({ActorKind.AGENT, ActorKind.HUMAN})}
 
 # Calls that disarm Leash itself, and where the event names the target.
 _LEASH_TARGETS = {
@@ -29,20 +29,11 @@ _LEASH_TARGETS = {
 class AutoLockdown:
     """Deploy-time policy: who gets locked down automatically (AutoLockdown parameter) and what Leash is."""
 
-    mode: str = "agents"
-    stack_name: str = ""
-    event_bus: str = ""
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> AutoLockdown:
-        mode = env.get("LEASH_AUTO_LOCKDOWN", "agents")
-        if mode not in MODES:
-            raise ValueError(f"LEASH_AUTO_LOCKDOWN must be one of {sorted(MODES)}, not {mode!r}")
-        return cls(mode, env.get("LEASH_STACK_NAME", ""), env.get("LEASH_EVENT_BUS", ""))
+    settings: LockdownSettings = LockdownSettings()
 
     def request_for(self, call: ApiCall, actor: Actor, entry: CatalogAction) -> dict[str, Any] | None:
         """The lockdown request this call deserves, or None."""
-        if actor.kind not in MODES[self.mode] or not actor.lockable:
+        if actor.kind not in self.settings.kinds or not actor.lockable:
             return None
         reason = self._why(call, actor, entry)
         if reason is None:
@@ -63,9 +54,27 @@ class AutoLockdown:
             return f"{entry.did} {actor.name}: its own guardrail"
         field = _LEASH_TARGETS.get(call.action)
         target = str(call.param(field) or "") if field else ""
-        if target and self.stack_name and (self.stack_name in target or (self.event_bus and self.event_bus in target)):
+        stack, bus = self.settings.stack_name, self.settings.event_bus
+        if target and stack and (stack in target or (bus and bus in target)):
             return f"tampered with Leash itself ({call.action} on {target})"
         return None
+
+
+class RequestLockdown(Protocol):
+    def __call__(self, request: Mapping[str, Any], /) -> None:
+        """Ask the lockdown workflow to lock a principal down (leash.lockdown.EventBusRequester)."""
+        ...
+
+
+def request_lockdown(request_lockdown: RequestLockdown | None, request: Mapping[str, Any]) -> LeashAction:
+    """Ask for the lockdown; what happened, as the alert's action (a failed request never loses the alert)."""
+    principal = str(request["principal"])
+    try:
+        if request_lockdown is not None:
+            request_lockdown(request)
+    except Exception as exc:  # noqa: BLE001 - the alert still goes out, saying the request failed
+        return LeashAction(ActionKind.LOCKDOWN_REQUEST_FAILED, title=principal, reason=str(exc))
+    return LeashAction(ActionKind.LOCKDOWN_REQUESTED, title=principal)
 
 
 class EventBusRequester:

@@ -11,8 +11,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from leash.actors import ActorKind
 from leash.events import ApiCall, iter_path
+from leash.model import ActorKind
+from leash.settings import ReapplySettings
 
 Clients = Callable[[str, str], Any]
 """(service, region) -> boto3 client."""
@@ -31,24 +32,7 @@ class NothingToDo(Exception):
     """The call did not actually strip the protection (e.g. a guardrail on a non-agent role)."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Deploy-time settings of the reapply function (template parameters, via the environment)."""
-
-    guardrail_policy_arns: frozenset[str] = frozenset()
-    permissions_boundary_arn: str = ""
-    alert_only: frozenset[str] = frozenset()
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        def split(key: str) -> frozenset[str]:
-            return frozenset(v.strip() for v in env.get(key, "").split(",") if v.strip())
-
-        return cls(split("LEASH_GUARDRAIL_POLICY_ARNS"), env.get("LEASH_PERMISSIONS_BOUNDARY_ARN", ""),
-                   split("LEASH_ALERT_ONLY_PROTECTIONS"))
-
-
-Reapply = Callable[[Clients, ApiCall, Settings], Fix]
+Reapply = Callable[[Clients, ApiCall, ReapplySettings], Fix]
 
 
 @dataclass(frozen=True)
@@ -71,30 +55,30 @@ def _param(call: ApiCall, path: str) -> Any:
 
 # --- the reapply steps: each one API call (or two), in the event's own region -----------------
 
-def _ec2_termination(clients: Clients, call: ApiCall, _: Settings) -> Fix:
+def _ec2_termination(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
     clients("ec2", call.region).modify_instance_attribute(
         InstanceId=_param(call, "instanceId"), DisableApiTermination={"Value": True})
     return Fix("re-enabled termination protection", False, True)
 
 
-def _rds_instance(clients: Clients, call: ApiCall, _: Settings) -> Fix:
+def _rds_instance(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
     clients("rds", call.region).modify_db_instance(
         DBInstanceIdentifier=_param(call, "dBInstanceIdentifier"), DeletionProtection=True, ApplyImmediately=True)
     return Fix("re-enabled deletion protection", False, True)
 
 
-def _rds_cluster(clients: Clients, call: ApiCall, _: Settings) -> Fix:
+def _rds_cluster(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
     clients("rds", call.region).modify_db_cluster(
         DBClusterIdentifier=_param(call, "dBClusterIdentifier"), DeletionProtection=True, ApplyImmediately=True)
     return Fix("re-enabled deletion protection", False, True)
 
 
-def _dynamodb(clients: Clients, call: ApiCall, _: Settings) -> Fix:
+def _dynamodb(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
     clients("dynamodb", call.region).update_table(TableName=_param(call, "tableName"), DeletionProtectionEnabled=True)
     return Fix("re-enabled deletion protection", False, True)
 
 
-def _s3_versioning(clients: Clients, call: ApiCall, _: Settings) -> Fix:
+def _s3_versioning(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
     clients("s3", call.region).put_bucket_versioning(
         Bucket=_param(call, "bucketName"), VersioningConfiguration={"Status": "Enabled"})
     return Fix("re-enabled versioning", "Suspended", "Enabled")
@@ -111,31 +95,31 @@ def _weakened_flags(call: ApiCall) -> dict[str, Any] | None:
     return {k: config.get(k) for k in _BLOCK_ALL}
 
 
-def _s3_bucket_pab(clients: Clients, call: ApiCall, _: Settings) -> Fix:
+def _s3_bucket_pab(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
     clients("s3", call.region).put_public_access_block(
         Bucket=_param(call, "bucketName"), PublicAccessBlockConfiguration=dict(_BLOCK_ALL))
     return Fix("restored the public access block (all four settings on)", _weakened_flags(call), _BLOCK_ALL)
 
 
-def _s3_account_pab(clients: Clients, call: ApiCall, _: Settings) -> Fix:
+def _s3_account_pab(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
     clients("s3control", call.region).put_public_access_block(
         AccountId=call.account, PublicAccessBlockConfiguration=dict(_BLOCK_ALL))
     return Fix("restored the account-wide public access block (all four settings on)", _weakened_flags(call),
                _BLOCK_ALL)
 
 
-def _cfn_termination(clients: Clients, call: ApiCall, _: Settings) -> Fix:
+def _cfn_termination(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
     clients("cloudformation", call.region).update_termination_protection(
         StackName=_param(call, "stackName"), EnableTerminationProtection=True)
     return Fix("re-enabled termination protection", False, True)
 
 
-def _trail_logging(clients: Clients, call: ApiCall, _: Settings) -> Fix:
+def _trail_logging(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
     clients("cloudtrail", call.region).start_logging(Name=_param(call, "name"))
     return Fix("restarted logging", "stopped", "logging")
 
 
-def _trail_settings(clients: Clients, call: ApiCall, _: Settings) -> Fix:
+def _trail_settings(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
     restore = {}
     if call.request_parameters.get("isMultiRegionTrail") is False:
         restore["IsMultiRegionTrail"] = True
@@ -149,7 +133,7 @@ def _trail_settings(clients: Clients, call: ApiCall, _: Settings) -> Fix:
                {k: False for k in restore}, restore)
 
 
-def _trail_management_events(clients: Clients, call: ApiCall, _: Settings) -> Fix:
+def _trail_management_events(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
     trail = _param(call, "trailName")
     cloudtrail = clients("cloudtrail", call.region)
     selectors = cloudtrail.get_event_selectors(TrailName=trail).get("EventSelectors") or []
@@ -161,18 +145,18 @@ def _trail_management_events(clients: Clients, call: ApiCall, _: Settings) -> Fi
     return Fix("turned management events back on", False, True)
 
 
-def _config_recorder(clients: Clients, call: ApiCall, _: Settings) -> Fix:
+def _config_recorder(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
     clients("config", call.region).start_configuration_recorder(
         ConfigurationRecorderName=_param(call, "configurationRecorderName"))
     return Fix("restarted the recorder", "stopped", "recording")
 
 
-def _ebs_encryption(clients: Clients, call: ApiCall, _: Settings) -> Fix:
+def _ebs_encryption(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
     clients("ec2", call.region).enable_ebs_encryption_by_default()
     return Fix("re-enabled EBS encryption by default", False, True)
 
 
-def _guardrail_policy(clients: Clients, call: ApiCall, settings: Settings) -> Fix:
+def _guardrail_policy(clients: Clients, call: ApiCall, settings: ReapplySettings) -> Fix:
     policy = _param(call, "policyArn")
     if policy not in settings.guardrail_policy_arns:
         raise NothingToDo(f"{policy} is not a guardrail policy")
@@ -180,7 +164,7 @@ def _guardrail_policy(clients: Clients, call: ApiCall, settings: Settings) -> Fi
     return Fix("re-attached the guardrail policy", None, policy)
 
 
-def _permissions_boundary(clients: Clients, call: ApiCall, settings: Settings) -> Fix:
+def _permissions_boundary(clients: Clients, call: ApiCall, settings: ReapplySettings) -> Fix:
     boundary = settings.permissions_boundary_arn
     if not boundary:
         raise NothingToDo("no agent permissions boundary is configured")
@@ -195,7 +179,7 @@ def _permissions_boundary(clients: Clients, call: ApiCall, settings: Settings) -
 WORLD = ("0.0.0.0/0", "::/0")
 
 
-def _open_ingress(clients: Clients, call: ApiCall, _: Settings) -> Fix:
+def _open_ingress(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
     rules = [r for r in iter_path(call.response_elements, "securityGroupRuleSet.items")
              if isinstance(r, Mapping) and (r.get("cidrIpv4") in WORLD or r.get("cidrIpv6") in WORLD)]
     if not rules:
@@ -206,7 +190,7 @@ def _open_ingress(clients: Clients, call: ApiCall, _: Settings) -> Fix:
     return Fix(f"revoked the {len(rule_ids)} rule(s) open to the world ({', '.join(rule_ids)})", rule_ids, [])
 
 
-def _kms_deletion(clients: Clients, call: ApiCall, _: Settings) -> Fix:
+def _kms_deletion(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
     kms = clients("kms", call.region)
     key = _param(call, "keyId")
     kms.cancel_key_deletion(KeyId=key)
@@ -214,12 +198,12 @@ def _kms_deletion(clients: Clients, call: ApiCall, _: Settings) -> Fix:
     return Fix("cancelled the deletion and re-enabled the key", "PendingDeletion", "Enabled")
 
 
-def _kms_enable(clients: Clients, call: ApiCall, _: Settings) -> Fix:
+def _kms_enable(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
     clients("kms", call.region).enable_key(KeyId=_param(call, "keyId"))
     return Fix("re-enabled the key", "Disabled", "Enabled")
 
 
-def _secret_restore(clients: Clients, call: ApiCall, _: Settings) -> Fix:
+def _secret_restore(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
     clients("secretsmanager", call.region).restore_secret(SecretId=_param(call, "secretId"))
     return Fix("restored the secret", "scheduled for deletion", "restored")
 
@@ -270,6 +254,9 @@ PROTECTIONS: dict[str, Protection] = {p.name: p for p in (
 
 # Roles whose guardrails Leash watches must be agent roles (checked by the reapply step).
 TARGETS_AGENT_ROLES = frozenset({"agent-guardrail-policy", "agent-permissions-boundary"})
+
+
+PROTECTION_NAMES = frozenset(PROTECTIONS)
 
 
 def required_permissions() -> set[str]:

@@ -1,4 +1,4 @@
-"""Put back a stripped protection in the event's own region, and say what happened."""
+"""Put back a stripped protection in the event's own region, and record what happened as data."""
 
 from __future__ import annotations
 
@@ -7,26 +7,44 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from leash.actors import Actor, ActorConfig, ActorKind, TagLookup, is_agent_role
+import boto3
+from botocore.config import Config
+
+from leash.actors import Actor, TagLookup, is_agent_role
 from leash.catalog import CatalogAction
 from leash.events import ApiCall
-from leash.protections import PROTECTIONS, TARGETS_AGENT_ROLES, Clients, NothingToDo, Settings
+from leash.model import ActionKind, ActorKind, LeashAction
+from leash.protections import PROTECTIONS, TARGETS_AGENT_ROLES, Clients, NothingToDo
+from leash.render import describe
+from leash.settings import ActorConfig, ReapplySettings
 
 
 @dataclass(frozen=True, slots=True)
 class Remedy:
-    outcome: str  # reapplied | failed | gone | alert-only | not-remediated | nothing-to-do | not-applicable
-    sentence: str  # the "What Leash did" line of the alert
-    protection: str
+    """What the reapply step did about one call: the alert's action, and the values the ledger keeps."""
+
+    action: LeashAction
     before: Any = None
     after: Any = None
+
+    @property
+    def outcome(self) -> ActionKind:
+        return self.action.kind
+
+    @property
+    def protection(self) -> str:
+        return self.action.protection
+
+
+@dataclass(frozen=True, slots=True)
+class NotApplicable:
+    """The call is not Leash's business after all (a guardrail detached from a role that is no agent's)."""
+
+    reason: str
 
 
 def boto3_clients() -> Clients:
     """A client per (service, region), built on first use, with botocore's bounded retries and backoff."""
-    import boto3
-    from botocore.config import Config
-
     config = Config(retries={"mode": "standard", "total_max_attempts": 5}, connect_timeout=5, read_timeout=15)
     cache: dict[tuple[str, str], Any] = {}
 
@@ -44,7 +62,7 @@ class Reapplier:
     def __init__(
         self,
         clients: Clients,
-        settings: Settings,
+        settings: ReapplySettings,
         actor_config: ActorConfig,
         *,
         tag_lookup: TagLookup | None = None,
@@ -58,44 +76,47 @@ class Reapplier:
         self._ledger = ledger
         self._clock = clock
 
-    def __call__(self, call: ApiCall, actor: Actor, entry: CatalogAction) -> Remedy:
+    def __call__(self, call: ApiCall, actor: Actor, entry: CatalogAction) -> Remedy | NotApplicable:
         remedy = self._decide(call, actor, entry)
-        if self._ledger and remedy.outcome != "not-applicable":
+        if self._ledger and isinstance(remedy, Remedy):
             self._ledger({
                 "eventId": call.event_id, "action": call.action, "region": call.region,
                 "actor": actor.arn, "actorKind": str(actor.kind), "resource": entry.resource_of(call),
-                "protection": remedy.protection, "outcome": remedy.outcome, "detail": remedy.sentence,
+                "protection": remedy.protection, "outcome": str(remedy.outcome), "detail": describe(remedy.action),
                 "before": remedy.before, "after": remedy.after,
-            })
+            })  # fmt: skip
         return remedy
 
-    def _decide(self, call: ApiCall, actor: Actor, entry: CatalogAction) -> Remedy:
-        protection = PROTECTIONS[entry.protection]
+    def _decide(self, call: ApiCall, actor: Actor, entry: CatalogAction) -> Remedy | NotApplicable:
+        protection = PROTECTIONS[entry.protection or ""]
         name = protection.name
         if name in TARGETS_AGENT_ROLES:
             role = call.param("roleName") or ""
             if not is_agent_role(role, self._actor_config, self._tags):
-                return Remedy("not-applicable", f"{role} is not an agent role", name)
+                return NotApplicable(f"{role} is not an agent role")
+
+        def remedy(kind: ActionKind, **fields: Any) -> Remedy:
+            return Remedy(LeashAction(kind, protection=name, title=protection.title, **fields))
+
         if actor.kind is ActorKind.EXEMPT:
-            return Remedy("not-remediated", f"Exempt principal: Leash did not touch the {protection.title}.", name)
+            return remedy(ActionKind.NOT_REMEDIATED)
         if actor.kind not in protection.remediates:
-            who = " and ".join(sorted(str(k) for k in protection.remediates))
-            return Remedy("not-remediated", f"Leash reapplies the {protection.title} only for {who} calls.", name)
+            return remedy(ActionKind.NOT_REMEDIATED, only_for=tuple(sorted(str(k) for k in protection.remediates)))
         if name in self._settings.alert_only:
-            return Remedy("alert-only", f"Alert-only mode for {name}: Leash did not put it back "
-                          "(remove it from AlertOnlyProtections to remediate).", name)
+            return remedy(ActionKind.ALERT_ONLY)
         try:
             fix = protection.reapply(self._clients, call, self._settings)
         except NothingToDo as reason:
-            return Remedy("nothing-to-do", f"Nothing to put back: {reason}.", name)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a sentence in the alert
+            return remedy(ActionKind.NOTHING_TO_DO, reason=str(reason))
+        except Exception as exc:  # noqa: BLE001 - every failure becomes part of the alert
             code, message = _error(exc)
             if code in protection.gone_errors:
-                return Remedy("gone", f"{entry.resource_of(call)} no longer exists, so there was nothing to "
-                              f"reapply ({code}).", name)
-            return Remedy("failed", f"Leash could not put the {protection.title} back: {code}: {message}", name)
+                return remedy(ActionKind.RESOURCE_GONE, resource=entry.resource_of(call), code=code)
+            return remedy(ActionKind.REAPPLY_FAILED, code=code, reason=message)
         seconds = max(0, round(self._clock() - call.time.timestamp()))
-        return Remedy("reapplied", f"Leash {fix.did} {seconds} s later.", name, fix.before, fix.after)
+        done = LeashAction(ActionKind.REAPPLIED, protection=name, title=protection.title,
+                           resource=entry.resource_of(call), fix=fix.did, seconds=seconds)
+        return Remedy(done, fix.before, fix.after)
 
 
 def _error(exc: Exception) -> tuple[str, str]:

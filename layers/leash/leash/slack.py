@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -15,7 +14,8 @@ from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
-from leash.alerts import Alert, Severity, render_slack
+from leash.alerts import Alert
+from leash.slack_blocks import render_slack
 
 Sleep = Callable[[float], None]
 
@@ -146,49 +146,3 @@ class SqsDeadLetter:
 
     def __call__(self, message: Mapping[str, Any]) -> None:
         self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(message))
-
-
-def alerts_from_sns(event: Mapping[str, Any]) -> list[Alert]:
-    """The alerts in an SNS -> Lambda event: Leash's own JSON, a CloudWatch alarm, or anything else as text."""
-    alerts = []
-    for record in event.get("Records", []):
-        sns = record.get("Sns", {})
-        alerts.append(alert_from_sns_message(sns.get("Message", ""), sns.get("Subject"), sns.get("Timestamp", "")))
-    return alerts
-
-
-def alert_from_sns_message(message: str, subject: str | None = None, timestamp: str = "") -> Alert:
-    try:
-        data = json.loads(message)
-    except (TypeError, ValueError):
-        data = None
-    if isinstance(data, Mapping) and "severity" in data and "event_id" in data:
-        return Alert.from_dict(data)
-    if isinstance(data, Mapping) and "AlarmName" in data:
-        arn = str(data.get("AlarmArn", ""))
-        region = arn.split(":")[3] if arn.count(":") >= 5 else ""
-        return Alert(
-            severity=Severity.HIGH if data.get("NewStateValue") == "ALARM" else Severity.LOW,
-            title=f"CloudWatch alarm {data['AlarmName']} is {data.get('NewStateValue', '?')}",
-            actor={"display": "CloudWatch alarm", "arn": arn},
-            action="cloudwatch:Alarm",
-            resource=str(data["AlarmName"]),
-            account=str(data.get("AWSAccountId", "")),
-            region=region,
-            time=str(data.get("StateChangeTime", timestamp)),
-            event_id=arn,
-            reasons=(str(data.get("NewStateReason", "")),) if data.get("NewStateReason") else (),
-            leash_did=(str(data.get("AlarmDescription") or ""),) if data.get("AlarmDescription") else (),
-            kind="alarm",
-        )
-    workflow = re.match(r"^\[Leash (critical|high|medium|low)\] ", subject or "")
-    if workflow and isinstance(message, str):  # the lockdown and release workflows publish text
-        title, _, rest = message.partition("\n")
-        principal = re.search(r"^Principal: (\S+)$", message, re.MULTILINE)
-        return Alert(severity=Severity(workflow.group(1)), title=title,
-                     actor={"display": "", "arn": "", "lockdownPrincipal": principal.group(1) if principal else ""},
-                     action="leash:Workflow", resource="", account="", region="", time=timestamp, event_id="",
-                     reasons=tuple(line for line in rest.split("\n") if line.strip()), kind="workflow")
-    return Alert(severity=Severity.LOW, title=subject or "Message on the Leash alerts topic",
-                 actor={"display": "SNS", "arn": ""}, action="sns:Publish", resource="", account="", region="",
-                 time=timestamp, event_id="", reasons=(str(message)[:1000],), kind="message")

@@ -3,29 +3,33 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from leash.actors import ActorConfig, RoleTagCache, TagLookup
+import boto3
+from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
+from leash.actors import RoleTagCache, TagLookup
+from leash.idempotency import once_per_event
 from leash.lockdown import AutoLockdown, EventBusRequester
-from leash.notify import Notifier, Respond, SnsPublisher, once_per_event
+from leash.notify import Notifier, Respond
+from leash.publish import SnsPublisher
+from leash.settings import ActorConfig, LockdownSettings, required
 
 
-def notifier_from_env(env: Mapping[str, str], *, key_prefix: str, respond: Respond | None = None,
-                      tag_lookup: TagLookup | None = None) -> tuple[Notifier, Any]:
+def notifier_from_env(
+    env: Mapping[str, str], *, key_prefix: str, respond: Respond | None = None, tag_lookup: TagLookup | None = None
+) -> tuple[Notifier, IdempotencyConfig]:
     """A Notifier publishing to the alerts topic, once per eventID, requesting lockdowns on Leash's bus.
 
     Returns it with the IdempotencyConfig, on which the handler registers each Lambda context.
     """
-    import boto3
-
-    once, idempotency = once_per_event(env["IDEMPOTENCY_TABLE"], key_prefix=key_prefix)
+    once, idempotency = once_per_event(required(env, "IDEMPOTENCY_TABLE"), key_prefix=key_prefix)
     notifier = Notifier(
         ActorConfig.from_env(env),
-        SnsPublisher(boto3.client("sns"), env["ALERTS_TOPIC_ARN"]),
+        SnsPublisher(boto3.client("sns"), required(env, "ALERTS_TOPIC_ARN")),
         tag_lookup or RoleTagCache(lambda: boto3.client("iam")),
         respond=respond,
         once=once,
-        auto_lockdown=AutoLockdown.from_env(env),
-        request_lockdown=EventBusRequester(lambda: boto3.client("events"), env["LEASH_EVENT_BUS"]),
+        auto_lockdown=AutoLockdown(LockdownSettings.from_env(env)),
+        request_lockdown=EventBusRequester(lambda: boto3.client("events"), required(env, "LEASH_EVENT_BUS")),
     )
     return notifier, idempotency

@@ -1,6 +1,6 @@
 """EventBridge rules generated from the catalog.
 
-`python -m leash.patterns --write template.yaml` (or `make patterns`) rewrites the block
+`python -m leash_build.patterns --write template.yaml` (or `make patterns`) rewrites the block
 between the GENERATED markers in template.yaml; tests/test_template.py fails when the
 template and the catalog drift apart. Patterns are written with CloudFormation intrinsics
 in long form ({"Ref": ...}, {"Fn::Sub": ...}) so they follow the deploy parameters.
@@ -8,14 +8,19 @@ in long form ({"Ref": ...}, {"Fn::Sub": ...}) so they follow the deploy paramete
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import yaml
+
 from leash.catalog import CATALOG, CatalogAction
-from leash.cfn import Deployment
-from leash.events import CLOUDTRAIL_DETAIL_TYPE
+from leash.model import CLOUDTRAIL_DETAIL_TYPE, DENIED_CODES, FAMILIES
+from leash_build.cfn import Deployment
+from leash_build.docs import markdown
 
 # EventBridge's default quota for one event pattern; patterns are packed to stay well under it.
 MAX_PATTERN_CHARS = 2048
@@ -23,17 +28,6 @@ _PACK_LIMIT = 1800
 
 BEGIN_MARKER = "# BEGIN GENERATED RULES for {function} (make patterns) - edit leash/catalog.py, not this block"
 END_MARKER = "# END GENERATED RULES for {function}"
-
-# Rules group services so that one rule's name says what it watches.
-FAMILIES: dict[str, str] = {
-    "ec2": "Compute", "lambda": "Compute", "eks": "Compute", "ecs": "Compute", "ecr": "Compute",
-    "rds": "Data", "s3": "Data", "dynamodb": "Data", "elasticache": "Data", "es": "Data",
-    "elasticfilesystem": "Data", "backup": "Data",
-    "iam": "Identity", "organizations": "Identity", "kms": "Identity", "secretsmanager": "Identity",
-    "cloudtrail": "Audit", "config": "Audit", "guardduty": "Audit", "logs": "Audit", "bedrock": "Audit",
-    "events": "Audit",
-    "cloudformation": "Platform", "route53": "Platform", "sns": "Platform", "sqs": "Platform", "states": "Platform",
-}  # fmt: skip
 
 SUCCEEDED = [{"exists": False}]  # failed calls changed nothing; denials are the spike detector's business
 NOT_LEASH = [{"anything-but": {"prefix": {"Fn::Sub": "arn:${AWS::Partition}:sts::${AWS::AccountId}:assumed-role/${ResourcePrefix}-"}}}]
@@ -178,8 +172,6 @@ def reapply_rules() -> list[Rule]:
 
 def spike_rules() -> list[Rule]:
     """Rules that feed the spike detector's queue; they see reads too (most probing is Get/List/Describe)."""
-    from leash.spikes import DENIED_CODES
-
     denied = [*DENIED_CODES, {"wildcard": "*AccessDenied*"}, {"wildcard": "*Unauthorized*"}]
     return [
         Rule("DeniedCallsRule", "Leash: denied calls by anyone but Leash and AWS services (reads included)",
@@ -245,8 +237,6 @@ def sam_events(rules: Iterable[Rule]) -> dict[str, Any]:
 
 def render_block(function: str, indent: int = 8) -> str:
     """The generated YAML block for one function's Events (or one queue's rule resources), markers included."""
-    import yaml  # dev-only dependency; the Lambda runtime never renders the template
-
     class Dumper(yaml.SafeDumper):
         def ignore_aliases(self, data: Any) -> bool:  # no &id001 anchors in a hand-read template
             return True
@@ -279,17 +269,12 @@ def rewrite_template(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
-    from pathlib import Path
-
     parser = argparse.ArgumentParser(description="Write the catalog's EventBridge rules into template.yaml.")
     parser.add_argument("--write", metavar="TEMPLATE", help="rewrite the generated block of this template")
     parser.add_argument("--check", metavar="TEMPLATE", help="exit 1 when the template's block is out of date")
     parser.add_argument("--docs", metavar="MARKDOWN", help="write the catalog's table (docs/catalog.md)")
     args = parser.parse_args(argv)
     if args.docs:
-        from leash.catalog import markdown
-
         Path(args.docs).write_text(markdown())
         print(f"{args.docs}: wrote {len(CATALOG)} actions")
         return 0

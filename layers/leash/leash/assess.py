@@ -1,0 +1,79 @@
+"""Whether a call deserves an alert, and how bad it is: pure, no AWS calls."""
+
+from __future__ import annotations
+
+from leash.actors import Actor
+from leash.alerts import Alert
+from leash.catalog import CatalogAction
+from leash.events import ApiCall
+from leash.model import ActorKind, Impact, Severity
+
+
+def severity_for(impact: Impact, actor: ActorKind) -> Severity | None:
+    """SPEC's severity table: how bad, not how rare. None means: no alert."""
+    if actor in (ActorKind.LEASH, ActorKind.AWS_SERVICE):
+        return None
+    if actor is ActorKind.ROOT or impact in (Impact.IRREVERSIBLE, Impact.COVER_UP):
+        return Severity.CRITICAL
+    if impact is Impact.DESTRUCTIVE:
+        return {ActorKind.AGENT: Severity.HIGH, ActorKind.HUMAN: Severity.MEDIUM}.get(actor, Severity.LOW)
+    return Severity.MEDIUM if actor is ActorKind.AGENT else Severity.LOW
+
+
+def assess(call: ApiCall, actor: Actor, entry: CatalogAction | None) -> tuple[Alert | None, str]:
+    """Decide whether a call deserves an alert and how bad it is; pure, no AWS calls."""
+    if call.failed:
+        return None, f"the call failed ({call.error_code}), nothing changed"
+    if actor.kind in (ActorKind.LEASH, ActorKind.AWS_SERVICE):
+        return None, f"made by {actor.kind} {actor.name}"
+    if entry is None and actor.kind is not ActorKind.ROOT:
+        return None, f"{call.action} is not in the catalog"
+    if entry is not None and entry.impact is Impact.SENSITIVE and actor.kind not in (ActorKind.AGENT, ActorKind.ROOT):
+        return None, f"{call.action} is sensitive only when an agent makes it"
+
+    if entry is not None:
+        impact, reasons = entry.assess(call)
+        did, resource = entry.did, entry.resource_of(call)
+        detail = entry.detail_of(call)
+    else:
+        impact, reasons = Impact.DESTRUCTIVE, ()
+        did, resource, detail = f"called {call.action} on", _any_resource(call), ""
+    severity = severity_for(impact, actor.kind)
+    if severity is None:  # pragma: no cover - excluded above; kept as a guard for new actor kinds
+        return None, f"no severity for {impact} by {actor.kind}"
+
+    why = list(reasons)
+    if impact is Impact.COVER_UP:
+        why.append("covering tracks: audit or detection turned off")
+    if actor.kind is ActorKind.ROOT:
+        why.append("root activity: root cannot be restricted by IAM")
+    elif actor.kind is ActorKind.AGENT:
+        why.append("agent identity (" + "; ".join(actor.signals) + ")")
+    elif actor.kind is ActorKind.EXEMPT:
+        why.append("exempt principal: alert only, never remediated")
+
+    alert = Alert(
+        severity=severity,
+        title=" ".join(part for part in (actor.label, did, resource, detail) if part),
+        actor=actor.to_dict(),
+        action=call.action,
+        resource=resource,
+        account=call.account,
+        region=call.region,
+        time=call.time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        event_id=call.event_id,
+        reasons=tuple(why),
+        source_ip=call.source_ip,
+        user_agent=call.user_agent,
+    )
+    return alert, f"{severity} {call.action} by {actor.kind}"
+
+
+def _any_resource(call: ApiCall) -> str:
+    for resource in call.resources:
+        if resource.get("ARN"):
+            return str(resource["ARN"])
+    for value in call.request_parameters.values():
+        if isinstance(value, str):
+            return value
+    return ""

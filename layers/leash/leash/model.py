@@ -1,0 +1,125 @@
+"""The leaf of Leash's model: words every other module shares, and nothing else.
+
+Who (ActorKind), how bad by nature (Impact), how bad for the on-call (Severity), the service
+families the rules are named after, the error codes of a denied call, and what Leash did
+about a call (LeashAction): data only, turned into sentences by leash.render alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+
+
+class ActorKind(StrEnum):
+    AGENT = "agent"
+    HUMAN = "human"
+    AWS_SERVICE = "aws-service"
+    LEASH = "leash"
+    EXEMPT = "exempt"
+    ROOT = "root"
+
+
+class Impact(StrEnum):
+    """How bad a call is by nature, before looking at who made it."""
+
+    IRREVERSIBLE = "irreversible"  # data or backups gone for good
+    COVER_UP = "cover-up"  # Leash's (and the auditors') eyes put out
+    DESTRUCTIVE = "destructive"  # something deleted or disabled that can be rebuilt
+    SENSITIVE = "sensitive"  # privilege, exposure or cost change: alerted for agents only
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    @property
+    def emoji(self) -> str:
+        return _EMOJI[self]
+
+
+_RANK = {Severity.CRITICAL: 4, Severity.HIGH: 3, Severity.MEDIUM: 2, Severity.LOW: 1}
+_EMOJI = {
+    Severity.CRITICAL: ":rotating_light:",
+    Severity.HIGH: ":red_circle:",
+    Severity.MEDIUM: ":large_orange_circle:",
+    Severity.LOW: ":large_blue_circle:",
+}
+
+# Rules group services so that one rule's name says what it watches; the docs group by the same words.
+FAMILIES: dict[str, str] = {
+    "ec2": "Compute", "lambda": "Compute", "eks": "Compute", "ecs": "Compute", "ecr": "Compute",
+    "rds": "Data", "s3": "Data", "dynamodb": "Data", "elasticache": "Data", "es": "Data",
+    "elasticfilesystem": "Data", "backup": "Data",
+    "iam": "Identity", "organizations": "Identity", "kms": "Identity", "secretsmanager": "Identity",
+    "cloudtrail": "Audit", "config": "Audit", "guardduty": "Audit", "logs": "Audit", "bedrock": "Audit",
+    "events": "Audit",
+    "cloudformation": "Platform", "route53": "Platform", "sns": "Platform", "sqs": "Platform", "states": "Platform",
+}  # fmt: skip
+
+# The errorCode spellings of a denied call across services (EC2's Client.* form included).
+DENIED_CODES = (
+    "AccessDenied", "AccessDeniedException", "Client.UnauthorizedOperation", "UnauthorizedOperation",
+    "AuthorizationError", "AuthorizationErrorException", "UnauthorizedAccess", "UnauthorizedException",
+    "Client.UnauthorizedAccess", "Forbidden", "ForbiddenException", "NotAuthorized",
+)  # fmt: skip
+
+
+def is_denied(error_code: str | None) -> bool:
+    """Whether a CloudTrail errorCode says the caller was not allowed (any service's spelling)."""
+    return bool(error_code) and (
+        error_code in DENIED_CODES or "AccessDenied" in error_code or "Unauthorized" in error_code
+    )
+
+
+class ActionKind(StrEnum):
+    """What Leash did (or deliberately did not do) about a call."""
+
+    REAPPLIED = "reapplied"  # the protection is back on
+    REAPPLY_FAILED = "failed"  # Leash tried and AWS said no
+    RESOURCE_GONE = "gone"  # nothing left to protect
+    ALERT_ONLY = "alert-only"  # the protection is in AlertOnlyProtections
+    NOT_REMEDIATED = "not-remediated"  # the caller is exempt, or of a kind this protection leaves alone
+    NOTHING_TO_DO = "nothing-to-do"  # the call did not really strip the protection
+    LOCKDOWN_REQUESTED = "lockdown-requested"
+    LOCKDOWN_REQUEST_FAILED = "lockdown-request-failed"
+    NOTE = "note"  # a deploy-time description (a CloudWatch alarm's), shown as it is
+
+
+@dataclass(frozen=True, slots=True)
+class LeashAction:
+    """One thing Leash did about a call, as fields; leash.render.describe turns it into a sentence."""
+
+    kind: ActionKind
+    protection: str = ""  # the protection's name ("s3-versioning"), for reapply actions
+    title: str = ""  # the protection's title, or the principal of a lockdown request
+    resource: str = ""
+    fix: str = ""  # what the reapply changed, as the protection declares it ("re-enabled versioning")
+    seconds: int | None = None  # how long after the call
+    reason: str = ""  # why nothing was done, or the error message
+    code: str = ""  # the AWS error code of a failure
+    only_for: tuple[str, ...] = ()  # the actor kinds this protection is remediated for
+    dry_run: bool = False  # replay: what Leash would have done
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["kind"] = str(self.kind)
+        data["only_for"] = list(self.only_for)
+        return {k: v for k, v in data.items() if v not in ("", None, [], False)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LeashAction:
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        fields["kind"] = ActionKind(fields["kind"])
+        fields["only_for"] = tuple(fields.get("only_for") or ())
+        return cls(**fields)

@@ -1,0 +1,85 @@
+"""Alerts in words: the "What Leash did" sentences, plain text for e-mail, and the SNS subject.
+
+The only place where what Leash did (leash.model.LeashAction) becomes a sentence: rewording an
+alert changes this module and its tests, nothing else.
+"""
+
+from __future__ import annotations
+
+from leash.alerts import Alert
+from leash.model import ActionKind, LeashAction
+
+
+def describe(action: LeashAction) -> str:
+    """One "What Leash did" line."""
+    kind = action.kind
+    if kind is ActionKind.REAPPLIED:
+        if action.dry_run:
+            return f"would put back: {action.fix}"
+        return f"Leash {action.fix} {action.seconds} s later."
+    if kind is ActionKind.REAPPLY_FAILED:
+        return f"Leash could not put the {action.title} back: {action.code}: {action.reason}"
+    if kind is ActionKind.RESOURCE_GONE:
+        return f"{action.resource} no longer exists, so there was nothing to reapply ({action.code})."
+    if kind is ActionKind.ALERT_ONLY:
+        return (f"Alert-only mode for {action.protection}: Leash did not put it back "
+                "(remove it from AlertOnlyProtections to remediate).")
+    if kind is ActionKind.NOT_REMEDIATED:
+        if not action.only_for:
+            return f"Exempt principal: Leash did not touch the {action.title}."
+        return f"Leash reapplies the {action.title} only for {' and '.join(action.only_for)} calls."
+    if kind is ActionKind.NOTHING_TO_DO:
+        return f"Nothing to put back: {action.reason}."
+    if kind is ActionKind.LOCKDOWN_REQUESTED:
+        if action.dry_run:
+            return f"would request a lockdown of {action.title}"
+        return f"Leash requested a lockdown of {action.title} (the lockdown workflow notifies when done)."
+    if kind is ActionKind.LOCKDOWN_REQUEST_FAILED:
+        return f"Leash could not request a lockdown of {action.title}: {action.reason}"
+    return action.reason  # a NOTE: written at deploy time, shown as it is
+
+
+def what_leash_did(alert: Alert) -> list[str]:
+    """The alert's "What Leash did" lines, in order."""
+    return [describe(action) for action in alert.leash_did]
+
+
+def leash_did_text(alert: Alert) -> str:
+    lines = what_leash_did(alert)
+    return "\n".join(f"• {line}" for line in lines) or "Nothing automatic: this alert is for a human to judge."
+
+
+def facts(alert: Alert) -> list[tuple[str, str]]:
+    """The labelled facts an alert has; workflow notices and alarms leave most of them empty."""
+    actor = alert.actor
+    where = f"account {alert.account}, {alert.region}" if alert.account else alert.region
+    facts = [("Who", str(actor.get("display") or "")), ("Action", alert.action if alert.kind == "api-call" else ""),
+             ("Resource", alert.resource), ("Where", where), ("When", alert.time)]
+    return [(label, value) for label, value in facts if value]
+
+
+def render_text(alert: Alert) -> str:
+    """Plain text for e-mail: readable top to bottom at 3 a.m."""
+    lines = [f"[{alert.severity.upper()}] {alert.title}", ""]
+    for label, value in facts(alert):
+        lines.append(f"{label + ':':10} {value}")
+        if label == "Who" and alert.actor.get("arn"):
+            lines.append(f"{'':10} {alert.actor['arn']}")
+    if alert.reasons:
+        lines.append(f"Why {alert.severity}: {'; '.join(alert.reasons)}")
+    if alert.kind == "api-call" or alert.leash_did:
+        lines += ["", "What Leash did:", leash_did_text(alert)]
+    if alert.event_id and alert.kind == "api-call":
+        lines += ["", f"CloudTrail event {alert.event_id}:", alert.console_url]
+    return "\n".join(lines) + "\n"
+
+
+def subject(alert: Alert) -> str:
+    """SNS subject: one line, under 100 characters."""
+    text = f"[Leash {alert.severity.upper()}] {alert.title}"
+    text = " ".join(text.split())
+    return text if len(text) < 100 else text[:96] + "..."
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
