@@ -1,20 +1,26 @@
 """Cold-start import time of each handler next to a bare `import boto3`, measured in one run.
 
-Each sample is a fresh interpreter (as a Lambda cold start is); prints the median of N runs.
-Run: .venv/bin/python benchmarks/coldstart.py [N]
+Each sample is a fresh interpreter (as a Lambda cold start is); prints the median of N runs. The
+leash package is loaded as the deployed layer holds it: compiled to bytecode by layers/leash/Makefile
+(`sam build`), never written back (Lambda's /opt is read-only). Pass --source to load it from
+source instead, as a layer without bytecode would.
+Run: .venv/bin/python benchmarks/coldstart.py [N] [--source]
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {
     **os.environ,
+    "PYTHONDONTWRITEBYTECODE": "1",
     "PYTHONPATH": str(ROOT / "layers" / "leash"),
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "bench",
@@ -56,12 +62,24 @@ def sample(body: str) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def compiled_layer(into: Path) -> Path:
+    """The leash package as layers/leash/Makefile puts it in the layer: bytecode beside the source."""
+    shutil.copytree(ROOT / "layers" / "leash" / "leash", into / "leash", ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "-f", "--invalidation-mode", "unchecked-hash",
+                    str(into)], check=True)
+    return into
+
+
 def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 15
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    runs = int(args[0]) if args else 15
+    if "--source" not in sys.argv:
+        ENV["PYTHONPATH"] = str(compiled_layer(Path(tempfile.mkdtemp(prefix="leash-layer-"))))
     for _ in range(2):  # warm the OS file cache so every target is measured alike
         for body in TARGETS.values():
             sample(body)
-    print(f"median of {runs} fresh interpreters, Python {sys.version.split()[0]}")
+    layer = "from source" if "--source" in sys.argv else "compiled as sam build does"
+    print(f"median of {runs} fresh interpreters, Python {sys.version.split()[0]}, leash {layer}")
     for name, body in TARGETS.items():
         times = [sample(body) for _ in range(runs)]
         print(f"  {name:34s} {statistics.median(times):7.1f} ms")

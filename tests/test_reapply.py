@@ -402,7 +402,7 @@ def test_failed_reapply_says_why(code):
 
 
 def test_clients_retry_throttling_with_bounded_backoff():
-    from leash.reapply import boto3_clients
+    from leash.aws import boto3_clients
 
     client = boto3_clients()("rds", "eu-west-1")
     assert client.meta.region_name == "eu-west-1"

@@ -191,7 +191,12 @@ def test_functions_run_python313_on_arm64_with_the_layer(template):
     fn = template["Globals"]["Function"]
     assert fn["Runtime"] == "python3.13" and fn["Architectures"] == ["arm64"]
     layer = template["Resources"]["LeashLayer"]
-    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
+    # The layer's Makefile builds with python3.13 and ships bytecode (a cold start compiles nothing).
+    makefile = (TEMPLATE.parent / "layers" / "leash" / "Makefile").read_text()
+    assert "PYTHON ?= python3.13" in makefile and "build-LeashLayer:" in makefile
+    assert "-m compileall" in makefile and "--invalidation-mode unchecked-hash" in makefile
 
 
 def test_every_leash_role_carries_the_prefix_the_patterns_exclude(template):

@@ -26,10 +26,10 @@ from leash.catalog import CatalogAction
 from leash.counters import InMemoryCounterStore
 from leash.events import ApiCall, wrap_record
 from leash.lockdown import AutoLockdown
-from leash.model import ActionKind
 from leash.notify import Notifier
 from leash.protections import PROTECTION_NAMES
-from leash.reapply import NotApplicable, Reapplier, Remedy
+from leash.model import ActionKind, NotApplicable, Remedy
+from leash.reapply import Reapplier
 from leash.render import describe
 from leash.settings import ActorConfig, LockdownSettings, ReapplySettings, SpikeConfig
 from leash.spike_consumer import SpikeConsumer

@@ -9,18 +9,17 @@ import time
 
 import boto3
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 from aws_lambda_powertools.utilities import parameters
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
-from leash.interactions import Interactions
+from leash.aws import LazyClient
+from leash.interactions import Interactions, Reply, request_body
 from leash.ledger import Ledger
 from leash.settings import SlackUsers, required
 
 logger = Logger()
-app = LambdaFunctionUrlResolver()
-_sfn = boto3.client("stepfunctions")
+_sfn = LazyClient("stepfunctions")  # only a Lock down or Release click starts a workflow
 _dynamodb = boto3.client("dynamodb")
 _ledger = Ledger(_dynamodb, required(os.environ, "LEDGER_TABLE"))
 _STATE_MACHINES = {"lockdown": required(os.environ, "LOCKDOWN_STATE_MACHINE_ARN"),
@@ -72,13 +71,8 @@ def _interactions() -> Interactions:
     )
 
 
-@app.post("/slack/interactions")
-def slack_interactions():
-    event = app.current_event
-    reply = _interactions().handle(event.decoded_body or "", event.headers)
-    return Response(status_code=reply.status, content_type="text/plain", body=reply.body)
-
-
 @logger.inject_lambda_context
 def lambda_handler(event, context):
-    return app.resolve(event, context)
+    body = request_body(event)
+    reply = body if isinstance(body, Reply) else _interactions().handle(body, event.get("headers") or {})
+    return reply.to_function_url()

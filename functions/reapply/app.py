@@ -12,7 +12,8 @@ from leash.actors import RoleTagCache
 from leash.ledger import Ledger
 from leash.observability import report_outcome
 from leash.protections import PROTECTION_NAMES
-from leash.reapply import Reapplier, boto3_clients
+from leash.aws import boto3_clients
+from leash.reapply import Reapplier
 from leash.settings import ActorConfig, ReapplySettings, required, whole_number
 from leash.wiring import notifier_from_env
 
@@ -20,15 +21,17 @@ logger = Logger()
 metrics = Metrics()
 
 _tags = RoleTagCache(lambda: boto3.client("iam"))
+_dynamodb = boto3.client("dynamodb")  # the ledger's and the idempotency store's
 reapplier = Reapplier(
     boto3_clients(),
     ReapplySettings.from_env(os.environ, PROTECTION_NAMES),
     ActorConfig.from_env(os.environ),
     tag_lookup=_tags,
-    ledger=Ledger(boto3.client("dynamodb"), required(os.environ, "LEDGER_TABLE"),
+    ledger=Ledger(_dynamodb, required(os.environ, "LEDGER_TABLE"),
                   whole_number(os.environ, "LEDGER_RETENTION_DAYS", 365)).record,
 )
-notifier, _idempotency = notifier_from_env(os.environ, key_prefix="reapply", respond=reapplier, tag_lookup=_tags)
+notifier, _idempotency = notifier_from_env(os.environ, key_prefix="reapply", respond=reapplier, tag_lookup=_tags,
+                                           dynamodb_client=_dynamodb)
 
 
 @metrics.log_metrics

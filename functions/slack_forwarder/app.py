@@ -5,11 +5,11 @@ Thin adapter: the logic lives in the leash layer (leash.slack).
 
 import os
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
 
+from leash.aws import LazyClient
 from leash.inbox import alerts_from_sns
 from leash.settings import required, text
 from leash.slack import SlackDelivery, SqsDeadLetter, webhook_url_from_secret
@@ -28,7 +28,7 @@ def _webhook_url():
 
 
 _METRIC = {"posted": "SlackPosted", "dead-lettered": "SlackDeadLettered", "not-configured": "SlackNotConfigured"}
-delivery = SlackDelivery(_webhook_url, SqsDeadLetter(boto3.client("sqs"), required(os.environ, "SLACK_DEAD_LETTER_QUEUE_URL")))
+delivery = SlackDelivery(_webhook_url, SqsDeadLetter(LazyClient("sqs"), required(os.environ, "SLACK_DEAD_LETTER_QUEUE_URL")))
 
 
 @metrics.log_metrics

@@ -10,6 +10,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from leash.actors import RoleTagCache
+from leash.aws import LazyClient
 from leash.counters import DynamoDbCounterStore
 from leash.lockdown import EventBusRequester
 from leash.publish import SnsPublisher
@@ -23,7 +24,7 @@ consumer = SpikeConsumer(
     ActorConfig.from_env(os.environ),
     SpikeConfig.from_env(os.environ),
     DynamoDbCounterStore(boto3.client("dynamodb"), required(os.environ, "SPIKE_TABLE")),
-    SnsPublisher(boto3.client("sns"), required(os.environ, "ALERTS_TOPIC_ARN")),
+    SnsPublisher(LazyClient("sns"), required(os.environ, "ALERTS_TOPIC_ARN")),  # most batches cross no level
     tag_lookup=RoleTagCache(lambda: boto3.client("iam")),
     lockdown_kinds=LockdownSettings.from_env(os.environ).kinds,
     request_lockdown=EventBusRequester(lambda: boto3.client("events"), required(os.environ, "LEASH_EVENT_BUS")),
@@ -47,6 +48,7 @@ def lambda_handler(event, context):
     logger.info(
         f"{sum(result.counted.values())} calls counted in {result.groups} groups, {result.writes} counter writes, "
         f"{len(result.alerts)} alerts, {len(result.response['batchItemFailures'])} records failed",
-        extra={"alerts": [a.title for a in result.alerts], "lockdowns": [r["principal"] for r in result.lockdowns]},
+        extra={"alerts": [a.title for a in result.alerts], "lockdowns": [r["principal"] for r in result.lockdowns],
+               "rejected": consumer.rejected, "errors": consumer.errors},
     )
     return result.response

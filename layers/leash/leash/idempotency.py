@@ -15,7 +15,9 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from leash.notify import Once, Outcome, Status
 
 
-def once_per_event(table_name: str, key_prefix: str, ttl_seconds: int = 86_400) -> tuple[Once, IdempotencyConfig]:
+def once_per_event(
+    table_name: str, key_prefix: str, ttl_seconds: int = 86_400, *, dynamodb_client: Any = None
+) -> tuple[Once, IdempotencyConfig]:
     """Act on each CloudTrail eventID once (Powertools idempotency on DynamoDB, records expire after TTL).
 
     Returns the runner and the IdempotencyConfig (to register the Lambda context on).
@@ -29,7 +31,8 @@ def once_per_event(table_name: str, key_prefix: str, ttl_seconds: int = 86_400) 
     config = IdempotencyConfig(
         event_key_jmespath="event_id", expires_after_seconds=ttl_seconds, response_hook=mark_replayed
     )
-    store = DynamoDBPersistenceLayer(table_name=table_name)
+    # The handler's own client: a new boto3 Session would load every service model again at cold start.
+    store = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=dynamodb_client)
 
     @idempotent_function(data_keyword_argument="call", persistence_store=store, config=config, key_prefix=key_prefix)
     def run(call: dict[str, str]) -> dict[str, Any]:

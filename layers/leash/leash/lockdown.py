@@ -10,8 +10,7 @@ from typing import Any, Protocol
 from leash.actors import Actor
 from leash.catalog import CatalogAction
 from leash.events import ApiCall
-from leash.model import ActionKind, LeashAction
-from leash.protections import TARGETS_AGENT_ROLES
+from leash.model import AGENT_ROLE_PROTECTIONS, ActionKind, LeashAction
 from leash.settings import LockdownSettings
 
 SOURCE = "leash"
@@ -50,7 +49,7 @@ class AutoLockdown:
     def _why(self, call: ApiCall, actor: Actor, entry: CatalogAction) -> str | None:
         if entry.lockdown:
             return f"{entry.did} {entry.resource_of(call)}".strip()
-        if entry.protection in TARGETS_AGENT_ROLES and call.param("roleName") == actor.name:
+        if entry.protection in AGENT_ROLE_PROTECTIONS and call.param("roleName") == actor.name:
             return f"{entry.did} {actor.name}: its own guardrail"
         field = _LEASH_TARGETS.get(call.action)
         target = str(call.param(field) or "") if field else ""

@@ -56,6 +56,9 @@ _EMOJI = {
     Severity.LOW: ":large_blue_circle:",
 }
 
+# Protections that guard an agent role itself (its guardrail policy, its permissions boundary).
+AGENT_ROLE_PROTECTIONS = frozenset({"agent-guardrail-policy", "agent-permissions-boundary"})
+
 # Rules group services so that one rule's name says what it watches; the docs group by the same words.
 FAMILIES: dict[str, str] = {
     "ec2": "Compute", "lambda": "Compute", "eks": "Compute", "ecs": "Compute", "ecr": "Compute",
@@ -123,3 +126,27 @@ class LeashAction:
         fields["kind"] = ActionKind(fields["kind"])
         fields["only_for"] = tuple(fields.get("only_for") or ())
         return cls(**fields)
+
+
+@dataclass(frozen=True, slots=True)
+class Remedy:
+    """What the reapply step did about one call: the alert's action, and the values the ledger keeps."""
+
+    action: LeashAction
+    before: Any = None
+    after: Any = None
+
+    @property
+    def outcome(self) -> ActionKind:
+        return self.action.kind
+
+    @property
+    def protection(self) -> str:
+        return self.action.protection
+
+
+@dataclass(frozen=True, slots=True)
+class NotApplicable:
+    """The call is not Leash's business after all (a guardrail detached from a role that is no agent's)."""
+
+    reason: str

@@ -12,9 +12,8 @@ from leash.assess import assess
 from leash.catalog import CatalogAction, lookup
 from leash.events import ApiCall, MalformedEvent, parse_event
 from leash.lockdown import AutoLockdown, RequestLockdown, request_lockdown
-from leash.model import LeashAction
+from leash.model import LeashAction, NotApplicable, Remedy
 from leash.publish import Publish
-from leash.reapply import NotApplicable, Remedy
 from leash.settings import ActorConfig
 
 Status = Literal["published", "duplicate", "ignored", "rejected"]

@@ -11,12 +11,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from leash.aws import Clients
 from leash.events import ApiCall, iter_path
-from leash.model import ActorKind
+from leash.model import AGENT_ROLE_PROTECTIONS, ActorKind
 from leash.settings import ReapplySettings
 
-Clients = Callable[[str, str], Any]
-"""(service, region) -> boto3 client."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +252,7 @@ PROTECTIONS: dict[str, Protection] = {p.name: p for p in (
 )}
 
 # Roles whose guardrails Leash watches must be agent roles (checked by the reapply step).
-TARGETS_AGENT_ROLES = frozenset({"agent-guardrail-policy", "agent-permissions-boundary"})
+TARGETS_AGENT_ROLES = AGENT_ROLE_PROTECTIONS
 
 
 PROTECTION_NAMES = frozenset(PROTECTIONS)

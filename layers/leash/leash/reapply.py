@@ -7,53 +7,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from leash.actors import Actor, TagLookup, is_agent_role
 from leash.catalog import CatalogAction
 from leash.events import ApiCall
-from leash.model import ActionKind, ActorKind, LeashAction
-from leash.protections import PROTECTIONS, TARGETS_AGENT_ROLES, Clients, NothingToDo
+from leash.model import ActionKind, ActorKind, LeashAction, NotApplicable, Remedy
+from leash.aws import Clients
+from leash.protections import PROTECTIONS, TARGETS_AGENT_ROLES, NothingToDo
 from leash.render import describe
 from leash.settings import ActorConfig, ReapplySettings
-
-
-@dataclass(frozen=True, slots=True)
-class Remedy:
-    """What the reapply step did about one call: the alert's action, and the values the ledger keeps."""
-
-    action: LeashAction
-    before: Any = None
-    after: Any = None
-
-    @property
-    def outcome(self) -> ActionKind:
-        return self.action.kind
-
-    @property
-    def protection(self) -> str:
-        return self.action.protection
-
-
-@dataclass(frozen=True, slots=True)
-class NotApplicable:
-    """The call is not Leash's business after all (a guardrail detached from a role that is no agent's)."""
-
-    reason: str
-
-
-def boto3_clients() -> Clients:
-    """A client per (service, region), built on first use, with botocore's bounded retries and backoff."""
-    config = Config(retries={"mode": "standard", "total_max_attempts": 5}, connect_timeout=5, read_timeout=15)
-    cache: dict[tuple[str, str], Any] = {}
-
-    def client(service: str, region: str) -> Any:
-        if (service, region) not in cache:
-            cache[(service, region)] = boto3.client(service, region_name=region, config=config)
-        return cache[(service, region)]
-
-    return client
 
 
 class Reapplier:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import boto3
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
@@ -16,13 +17,19 @@ from leash.settings import ActorConfig, LockdownSettings, required
 
 
 def notifier_from_env(
-    env: Mapping[str, str], *, key_prefix: str, respond: Respond | None = None, tag_lookup: TagLookup | None = None
+    env: Mapping[str, str],
+    *,
+    key_prefix: str,
+    respond: Respond | None = None,
+    tag_lookup: TagLookup | None = None,
+    dynamodb_client: Any = None,
 ) -> tuple[Notifier, IdempotencyConfig]:
     """A Notifier publishing to the alerts topic, once per eventID, requesting lockdowns on Leash's bus.
 
     Returns it with the IdempotencyConfig, on which the handler registers each Lambda context.
     """
-    once, idempotency = once_per_event(required(env, "IDEMPOTENCY_TABLE"), key_prefix=key_prefix)
+    once, idempotency = once_per_event(required(env, "IDEMPOTENCY_TABLE"), key_prefix=key_prefix,
+                                       dynamodb_client=dynamodb_client or boto3.client("dynamodb"))
     notifier = Notifier(
         ActorConfig.from_env(env),
         SnsPublisher(boto3.client("sns"), required(env, "ALERTS_TOPIC_ARN")),
