@@ -1,7 +1,7 @@
 # Leash developer tasks. Every tool comes from a virtual environment this file creates.
 #   make demo   - play an agent incident on an emulated AWS account (no credentials needed)
 #   make test   - the full offline test suite
-#   make lint   - cfn-lint and sam validate --lint on template.yaml
+#   make lint   - ruff (lint, format), mypy, the import contract, cfn-lint and sam validate --lint
 #   make build  - sam build (python3.13, arm64)
 
 # The first python3.13 that really runs (a pyenv shim may exist and still refuse).
@@ -16,7 +16,7 @@ LOCALSTACK_VENV := .venv-localstack
 # sam build looks for python3.13 on PATH to build a python3.13 runtime.
 SAM_PATH  := $(dir $(PYTHON313)):$(PATH)
 
-.PHONY: demo test lint build patterns docs bench clean check-python
+.PHONY: demo test lint format build patterns docs bench clean check-python
 
 check-python:
 	@test -n "$(PYTHON313)" || { echo "Leash needs Python 3.13 (the Lambda runtime). Install it, or run: make PYTHON313=/path/to/python3.13"; exit 1; }
@@ -41,8 +41,13 @@ $(LOCALSTACK_VENV)/.installed: | check-python
 demo: $(BIN)/.installed
 	$(BIN)/leash demo
 
+# Tests run on every core (pytest-xdist); each worker has its own moto account.
 test: $(BIN)/.installed $(LOCALSTACK_VENV)/.installed
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
+
+format: $(BIN)/.installed
+	$(BIN)/ruff check --fix $(PY_SOURCES)
+	$(BIN)/ruff format $(PY_SOURCES)
 
 # The catalog is the source of truth: regenerate the template's rules and the docs from it.
 patterns: $(BIN)/.installed
@@ -51,7 +56,13 @@ patterns: $(BIN)/.installed
 docs: $(BIN)/.installed
 	$(BIN)/python -m leash_build.patterns --docs docs/catalog.md
 
+PY_SOURCES := layers cli functions tests benchmarks scripts
+
 lint: $(BIN)/.installed $(SAM).installed
+	$(BIN)/ruff check $(PY_SOURCES)
+	$(BIN)/ruff format --check $(PY_SOURCES)
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/cfn-lint template.yaml
 	PATH="$(SAM_PATH)" $(SAM) validate --lint --region us-east-1
 
@@ -67,4 +78,4 @@ bench: $(BIN)/.installed $(LOCALSTACK_VENV)/.installed
 	$(BIN)/python benchmarks/matcher.py
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(LOCALSTACK_VENV) .aws-sam .pytest_cache
+	rm -rf $(VENV) $(SAM_VENV) $(LOCALSTACK_VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache

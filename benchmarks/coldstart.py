@@ -56,7 +56,9 @@ TARGETS = {
 
 
 def sample(body: str) -> float:
-    out = subprocess.run([sys.executable, "-c", PROBE.format(body=body)], env=ENV, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE.format(body=body)], env=ENV, capture_output=True, text=True
+    )
     if out.returncode:
         raise SystemExit(f"could not import:\n{body}\n{out.stderr[-2000:]}")
     return float(out.stdout.strip().splitlines()[-1])
@@ -64,9 +66,13 @@ def sample(body: str) -> float:
 
 def compiled_layer(into: Path) -> Path:
     """The leash package as layers/leash/Makefile puts it in the layer: bytecode beside the source."""
-    shutil.copytree(ROOT / "layers" / "leash" / "leash", into / "leash", ignore=shutil.ignore_patterns("__pycache__"))
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "-f", "--invalidation-mode", "unchecked-hash",
-                    str(into)], check=True)
+    shutil.copytree(
+        ROOT / "layers" / "leash" / "leash", into / "leash", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", "-f", "--invalidation-mode", "unchecked-hash", str(into)],
+        check=True,
+    )
     return into
 
 

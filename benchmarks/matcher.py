@@ -28,15 +28,21 @@ def main() -> None:
     ours = [[m(e) for m in compiled] for e in events]
     leash_seconds = time.perf_counter() - start
 
-    out = subprocess.run([str(ROOT / ".venv-localstack" / "bin" / "python"), str(ROOT / "scripts" / "localstack_oracle.py")],
-                         input=json.dumps({"patterns": patterns, "events": events}), capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [str(ROOT / ".venv-localstack" / "bin" / "python"), str(ROOT / "scripts" / "localstack_oracle.py")],
+        input=json.dumps({"patterns": patterns, "events": events}),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     result = json.loads(out.stdout)
     theirs = result["verdicts"]
     assert ours == theirs, "the engines disagree"
     leash_rate, localstack_rate = count / leash_seconds, count / result["seconds"]
-    print(f"six CloudTrail patterns, {count:,} events: Leash {leash_rate:,.0f} events/s, "
-          f"LocalStack {localstack_rate:,.0f} events/s ({leash_rate / localstack_rate:.1f}x)")
+    print(
+        f"six CloudTrail patterns, {count:,} events: Leash {leash_rate:,.0f} events/s, "
+        f"LocalStack {localstack_rate:,.0f} events/s ({leash_rate / localstack_rate:.1f}x)"
+    )
 
 
 if __name__ == "__main__":

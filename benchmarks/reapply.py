@@ -30,13 +30,21 @@ def main() -> None:
 
         os.environ["ALERTS_TOPIC_ARN"] = create_leash_tables()
         boto3.client("rds").create_db_instance(
-            DBInstanceIdentifier="prod-db", DBInstanceClass="db.r6g.large", Engine="postgres", MasterUsername="app",
-            MasterUserPassword="demo-password", AllocatedStorage=100, DeletionProtection=True)
+            DBInstanceIdentifier="prod-db",
+            DBInstanceClass="db.r6g.large",
+            Engine="postgres",
+            MasterUsername="app",
+            MasterUserPassword="demo-password",
+            AllocatedStorage=100,
+            DeletionProtection=True,
+        )
         spec = importlib.util.spec_from_file_location("reapply_app", ROOT / "functions/reapply/app.py")
         handler = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(handler)
         context = _Context()
-        base = json.loads((ROOT / "events/rds-modify-db-instance-disable-deletion-protection-by-agent.json").read_text())
+        base = json.loads(
+            (ROOT / "events/rds-modify-db-instance-disable-deletion-protection-by-agent.json").read_text()
+        )
         rds = boto3.client("rds")
         times = []
         for i in range(runs):
@@ -47,10 +55,14 @@ def main() -> None:
             result = handler.lambda_handler(event, context)
             times.append((time.perf_counter() - start) * 1000)
             assert result["status"] == "published", result
-        assert rds.describe_db_instances(DBInstanceIdentifier="prod-db")["DBInstances"][0]["DeletionProtection"]
+        assert rds.describe_db_instances(DBInstanceIdentifier="prod-db")["DBInstances"][0][
+            "DeletionProtection"
+        ]
     times.sort()
-    print(f"reapply handler on moto, {runs} events: median {statistics.median(times):.2f} ms, "
-          f"p90 {times[int(runs * 0.9)]:.2f} ms, max {times[-1]:.2f} ms")
+    print(
+        f"reapply handler on moto, {runs} events: median {statistics.median(times):.2f} ms, "
+        f"p90 {times[int(runs * 0.9)]:.2f} ms, max {times[-1]:.2f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -15,18 +15,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "cli"), str(ROOT / "tests")]
 
-ENV = {"SPIKE_TABLE": "leash-spikes", "POWERTOOLS_SERVICE_NAME": "spikes", "POWERTOOLS_METRICS_NAMESPACE": "Leash",
-       "POWERTOOLS_LOG_LEVEL": "ERROR", "POWERTOOLS_METRICS_DISABLED": "true", "LEASH_ROLE_PREFIX": "leash",
-       "LEASH_AGENT_ROLE_PREFIX": "ai-agent-", "LEASH_AUTO_LOCKDOWN": "agents", "LEASH_EVENT_BUS": "leash-leash",
-       "LEASH_DENIED_THRESHOLDS_AGENT": "1500,5000"}
+ENV = {
+    "SPIKE_TABLE": "leash-spikes",
+    "POWERTOOLS_SERVICE_NAME": "spikes",
+    "POWERTOOLS_METRICS_NAMESPACE": "Leash",
+    "POWERTOOLS_LOG_LEVEL": "ERROR",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "LEASH_ROLE_PREFIX": "leash",
+    "LEASH_AGENT_ROLE_PREFIX": "ai-agent-",
+    "LEASH_AUTO_LOCKDOWN": "agents",
+    "LEASH_EVENT_BUS": "leash-leash",
+    "LEASH_DENIED_THRESHOLDS_AGENT": "1500,5000",
+}
 
 
 def main() -> None:
-    from leash_cli.emulator import create_tables, emulated_account
     from test_spikes import batch, denied
 
+    from leash_cli.emulator import create_tables, emulated_account
+
     events = [denied(i, seconds=i * 0.02) for i in range(10_000)]
-    batches = [batch(events[i:i + 1000], i) for i in range(0, len(events), 1000)]
+    batches = [batch(events[i : i + 1000], i) for i in range(0, len(events), 1000)]
     with emulated_account(ENV):
         import boto3
 
@@ -38,7 +47,9 @@ def main() -> None:
         spec.loader.exec_module(app)
         writes = []
         app.consumer._store._ddb.meta.events.register(
-            "provide-client-params.dynamodb.UpdateItem", lambda params, **kw: writes.append(params["UpdateExpression"]))
+            "provide-client-params.dynamodb.UpdateItem",
+            lambda params, **kw: writes.append(params["UpdateExpression"]),
+        )
         alerts = 0
         start = time.perf_counter()
         for records in batches:
@@ -46,9 +57,11 @@ def main() -> None:
             alerts += len(result.alerts)
         elapsed = time.perf_counter() - start
     counters = sum(1 for w in writes if w.startswith("ADD"))
-    print(f"{len(events):,} denied calls from one agent: {len(batches)} invocations, {counters} counter writes "
-          f"(+{len(writes) - counters} alerted-level flags), {alerts} alerts, "
-          f"{len(events) / elapsed:,.0f} events/s ({elapsed * 1000 / len(batches):.0f} ms per batch of 1,000)")
+    print(
+        f"{len(events):,} denied calls from one agent: {len(batches)} invocations, {counters} counter writes "
+        f"(+{len(writes) - counters} alerted-level flags), {alerts} alerts, "
+        f"{len(events) / elapsed:,.0f} events/s ({elapsed * 1000 / len(batches):.0f} ms per batch of 1,000)"
+    )
 
 
 if __name__ == "__main__":

@@ -76,7 +76,9 @@ class AlertInbox:
     def __init__(self, topic_arn: str):
         self.sqs = boto3.client("sqs")
         self.url = self.sqs.create_queue(QueueName="alert-inbox")["QueueUrl"]
-        arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         boto3.client("sns").subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn)
 
     def drain(self) -> list[dict]:
@@ -102,12 +104,21 @@ def notify_stack(aws, monkeypatch):
 
     # What template.yaml sets on the notify and reapply functions, for these deploy parameters.
     env = function_environment(
-        load_template(), ["NotifyFunction", "ReapplyFunction"],
-        {"GuardrailPolicyArns": GUARDRAIL_POLICY_ARN, "AgentPermissionsBoundaryArn": BOUNDARY_ARN,
-         "ExemptPrincipalArns": f"arn:aws:iam::{ACCOUNT}:role/breakglass-admin"},
-        {"IdempotencyTable": "leash-idempotency", "LedgerTable": "leash-ledger", "LeashEventBus": "leash-leash",
-         "AlertsTopic": topic_arn},
-        account=ACCOUNT)
+        load_template(),
+        ["NotifyFunction", "ReapplyFunction"],
+        {
+            "GuardrailPolicyArns": GUARDRAIL_POLICY_ARN,
+            "AgentPermissionsBoundaryArn": BOUNDARY_ARN,
+            "ExemptPrincipalArns": f"arn:aws:iam::{ACCOUNT}:role/breakglass-admin",
+        },
+        {
+            "IdempotencyTable": "leash-idempotency",
+            "LedgerTable": "leash-ledger",
+            "LeashEventBus": "leash-leash",
+            "AlertsTopic": topic_arn,
+        },
+        account=ACCOUNT,
+    )
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     boto3.client("events").create_event_bus(Name="leash-leash")
@@ -121,8 +132,10 @@ def ledger_records(event_id: str) -> list[dict]:
 
     des = TypeDeserializer()
     items = boto3.client("dynamodb").query(
-        TableName="leash-ledger", KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"event#{event_id}"}})["Items"]
+        TableName="leash-ledger",
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"event#{event_id}"}},
+    )["Items"]
     return [{k: des.deserialize(v) for k, v in item.items()} for item in items]
 
 
@@ -135,16 +148,26 @@ def workflows(monkeypatch):
         create_tables({"LedgerTable": "leash-ledger"})
         topic = boto3.client("sns").create_topic(Name="leash-alerts")["TopicArn"]
         inbox = AlertInbox(topic)
-        workflows = Workflows({
-            "LedgerTable": "leash-ledger",
-            "AlertsTopicArn": topic,
-            "ResourcePrefix": "leash",
-            "ExemptPrincipalArns": f"arn:aws:iam::{ACCOUNT}:role/breakglass-admin,arn:aws:iam::{ACCOUNT}:user/ci-deployer",
-        })
+        workflows = Workflows(
+            {
+                "LedgerTable": "leash-ledger",
+                "AlertsTopicArn": topic,
+                "ResourcePrefix": "leash",
+                "ExemptPrincipalArns": f"arn:aws:iam::{ACCOUNT}:role/breakglass-admin,arn:aws:iam::{ACCOUNT}:user/ci-deployer",
+            }
+        )
         workflows.inbox_topic = topic
-        workflows.run = lambda name, principal, **extra: workflows.start(name, {
-            "principal": principal, "reason": "agent probing its fence", "requestedBy": "oncall@example.com",
-            "trigger": "test", **extra})
+        workflows.run = lambda name, principal, **extra: workflows.start(
+            name,
+            {
+                "principal": principal,
+                "reason": "agent probing its fence",
+                "requestedBy": "oncall@example.com",
+                "trigger": "test",
+                **extra,
+            },
+        )
+
         def notices() -> list[dict]:
             """What the workflows published: the subject, the text, and the notice's fields (message attributes)."""
             out = []
@@ -166,7 +189,7 @@ class FakeSlack:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's naming
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 fake.requests.append(json.loads(body))
                 status, headers, text = fake.replies.pop(0) if fake.replies else (200, {}, "ok")

@@ -5,7 +5,17 @@ from __future__ import annotations
 import random
 from typing import Any
 
-STRINGS = ["running", "Running", "stopped", "run", "ing", "", "prod-backups", "arn:aws:iam::123:role/x", "a*b"]
+STRINGS = [
+    "running",
+    "Running",
+    "stopped",
+    "run",
+    "ing",
+    "",
+    "prod-backups",
+    "arn:aws:iam::123:role/x",
+    "a*b",
+]
 NUMBERS = [0, 5, 5.5, -3, 10, 1000]
 IPS = ["10.0.0.7", "10.0.1.7", "192.168.1.1", "10.0.0.255"]
 
@@ -14,27 +24,48 @@ def _matcher(rng: random.Random, kind: str) -> Any:
     s = rng.choice(STRINGS)
     choices = {
         "string": lambda: [
-            s, {"prefix": s[:2]}, {"suffix": s[-3:]}, {"equals-ignore-case": s.upper()},
+            s,
+            {"prefix": s[:2]},
+            {"suffix": s[-3:]},
+            {"equals-ignore-case": s.upper()},
             {"wildcard": rng.choice(["run*", "*ing", "*o*", "prod-*", "arn:aws:iam::*:role/*", "a\\\\*b"])},
-            {"anything-but": s}, {"anything-but": [s, rng.choice(STRINGS)]}, {"anything-but": {"prefix": s[:3] or "r"}},
-            {"anything-but": {"suffix": s[-2:] or "g"}}, {"anything-but": {"wildcard": "*run*"}},
+            {"anything-but": s},
+            {"anything-but": [s, rng.choice(STRINGS)]},
+            {"anything-but": {"prefix": s[:3] or "r"}},
+            {"anything-but": {"suffix": s[-2:] or "g"}},
+            {"anything-but": {"wildcard": "*run*"}},
             {"anything-but": {"equals-ignore-case": s.upper() or "X"}},
-            {"prefix": {"equals-ignore-case": s[:3].upper()}}, {"suffix": {"equals-ignore-case": s[-3:].upper()}},
-            {"exists": rng.random() < 0.5}, None,
+            {"prefix": {"equals-ignore-case": s[:3].upper()}},
+            {"suffix": {"equals-ignore-case": s[-3:].upper()}},
+            {"exists": rng.random() < 0.5},
+            None,
         ],
         "number": lambda: [
-            rng.choice(NUMBERS), {"numeric": [">", rng.choice(NUMBERS)]},
-            {"numeric": [">=", 0, "<", rng.choice(NUMBERS)]}, {"numeric": ["=", rng.choice(NUMBERS)]},
-            {"anything-but": rng.choice(NUMBERS)}, {"exists": rng.random() < 0.5},
+            rng.choice(NUMBERS),
+            {"numeric": [">", rng.choice(NUMBERS)]},
+            {"numeric": [">=", 0, "<", rng.choice(NUMBERS)]},
+            {"numeric": ["=", rng.choice(NUMBERS)]},
+            {"anything-but": rng.choice(NUMBERS)},
+            {"exists": rng.random() < 0.5},
         ],
-        "ip": lambda: [{"cidr": rng.choice(["10.0.0.0/24", "10.0.0.0/8", "192.168.0.0/16", "10.0.0.7/32"])},
-                       rng.choice(IPS), {"prefix": "10."}],
+        "ip": lambda: [
+            {"cidr": rng.choice(["10.0.0.0/24", "10.0.0.0/8", "192.168.0.0/16", "10.0.0.7/32"])},
+            rng.choice(IPS),
+            {"prefix": "10."},
+        ],
         "bool": lambda: [True, False, {"exists": rng.random() < 0.5}],
     }
     return rng.choice(choices[kind]())
 
 
-FIELDS = {"state": "string", "name": "string", "count": "number", "ip": "ip", "flag": "bool", "tags": "string"}
+FIELDS = {
+    "state": "string",
+    "name": "string",
+    "count": "number",
+    "ip": "ip",
+    "flag": "bool",
+    "tags": "string",
+}
 
 
 def _leaf(rng: random.Random, kind: str) -> list[Any]:
@@ -58,7 +89,7 @@ def pattern(rng: random.Random) -> dict[str, Any]:
         detail["nested"] = {"deep": _leaf(rng, "string")}
     out: dict[str, Any] = {"detail": detail}
     if rng.random() < 0.5:
-        out["source"] = [rng.choice(["aws.ec2", "aws.s3"]), {"prefix": "aws."}][rng.randint(0, 1):][:1]
+        out["source"] = [rng.choice(["aws.ec2", "aws.s3"]), {"prefix": "aws."}][rng.randint(0, 1) :][:1]
     return out
 
 
@@ -70,7 +101,7 @@ def event(rng: random.Random) -> dict[str, Any]:
         if field == "tags":
             detail["tags"] = [rng.choice(STRINGS) for _ in range(rng.randint(0, 3))]
         elif kind == "string":
-            detail[field] = rng.choice(STRINGS + [None])
+            detail[field] = rng.choice([*STRINGS, None])
         elif kind == "number":
             detail[field] = rng.choice(NUMBERS)
         elif kind == "ip":
@@ -78,7 +109,9 @@ def event(rng: random.Random) -> dict[str, Any]:
         else:
             detail[field] = rng.choice([True, False])
     if rng.random() < 0.6:
-        detail["items"] = [{"k": rng.choice(STRINGS), "v": rng.choice(NUMBERS)} for _ in range(rng.randint(1, 3))]
+        detail["items"] = [
+            {"k": rng.choice(STRINGS), "v": rng.choice(NUMBERS)} for _ in range(rng.randint(1, 3))
+        ]
     if rng.random() < 0.5:
         detail["nested"] = {"deep": rng.choice(STRINGS)}
     return {"source": rng.choice(["aws.ec2", "aws.s3", "custom"]), "detail-type": "x", "detail": detail}

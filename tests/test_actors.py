@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import load_event
+
 from leash.actors import ActorConfig, ActorKind, RoleTagCache, classify_actor
 
 CONFIG = ActorConfig(
@@ -17,10 +17,18 @@ CONFIG = ActorConfig(
 
 
 def role(name, session="s", source_identity=None, path=""):
-    ident = {"type": "AssumedRole", "arn": f"arn:aws:sts::111122223333:assumed-role/{name}/{session}",
-             "accountId": "111122223333",
-             "sessionContext": {"sessionIssuer": {"type": "Role", "userName": name,
-                                                  "arn": f"arn:aws:iam::111122223333:role/{path}{name}"}}}
+    ident = {
+        "type": "AssumedRole",
+        "arn": f"arn:aws:sts::111122223333:assumed-role/{name}/{session}",
+        "accountId": "111122223333",
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "Role",
+                "userName": name,
+                "arn": f"arn:aws:iam::111122223333:role/{path}{name}",
+            }
+        },
+    }
     if source_identity:
         ident["sessionContext"]["sourceIdentity"] = source_identity
     return ident
@@ -35,12 +43,27 @@ def role(name, session="s", source_identity=None, path=""):
         (role("dev", source_identity="bot-jordan"), ActorKind.AGENT, "source identity starts with bot-"),
         (role("dev"), ActorKind.HUMAN, None),
         (role("leash-notify-us-east-1"), ActorKind.LEASH, None),
-        (role("breakglass-admin", path="admins/"), ActorKind.EXEMPT, None),  # exempt list written without the path
-        (role("AWSServiceRoleForAutoScaling", path="aws-service-role/autoscaling.amazonaws.com/"),
-         ActorKind.AWS_SERVICE, None),
+        (
+            role("breakglass-admin", path="admins/"),
+            ActorKind.EXEMPT,
+            None,
+        ),  # exempt list written without the path
+        (
+            role("AWSServiceRoleForAutoScaling", path="aws-service-role/autoscaling.amazonaws.com/"),
+            ActorKind.AWS_SERVICE,
+            None,
+        ),
         ({"type": "AWSService", "invokedBy": "cloudtrail.amazonaws.com"}, ActorKind.AWS_SERVICE, None),
-        ({"type": "Root", "arn": "arn:aws:iam::111122223333:root", "accountId": "111122223333"}, ActorKind.ROOT, None),
-        ({"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/bob", "userName": "bob"}, ActorKind.HUMAN, None),
+        (
+            {"type": "Root", "arn": "arn:aws:iam::111122223333:root", "accountId": "111122223333"},
+            ActorKind.ROOT,
+            None,
+        ),
+        (
+            {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/bob", "userName": "bob"},
+            ActorKind.HUMAN,
+            None,
+        ),
     ],
 )
 def test_classification(identity, kind, signal):
@@ -51,12 +74,16 @@ def test_classification(identity, kind, signal):
 
 
 def test_exempt_beats_agent_signals():
-    cfg = ActorConfig(agent_role_prefix="ai-agent-", exempt_arns=frozenset({"arn:aws:iam::111122223333:role/ai-agent-ci"}))
+    cfg = ActorConfig(
+        agent_role_prefix="ai-agent-", exempt_arns=frozenset({"arn:aws:iam::111122223333:role/ai-agent-ci"})
+    )
     assert classify_actor(role("ai-agent-ci"), cfg).kind is ActorKind.EXEMPT
 
 
 def test_mcp_marker_in_additional_event_data_marks_an_agent():
-    actor = classify_actor(role("developer"), CONFIG, additional_event_data={"CalledViaAWSMCP": "aws-mcp.amazonaws.com"})
+    actor = classify_actor(
+        role("developer"), CONFIG, additional_event_data={"CalledViaAWSMCP": "aws-mcp.amazonaws.com"}
+    )
     assert actor.kind is ActorKind.AGENT and actor.signals == ("called through the AWS MCP server",)
 
 
@@ -67,8 +94,14 @@ def test_display_names_the_human_behind_the_agent_session():
 
 
 def test_from_env_reads_template_variables():
-    cfg = ActorConfig.from_env({"LEASH_AGENT_ROLE_NAMES": "a, b,", "LEASH_EXEMPT_ARNS": "", "LEASH_ROLE_PREFIX": "guard"})
-    assert cfg.agent_role_names == {"a", "b"} and cfg.exempt_arns == frozenset() and cfg.leash_role_prefix == "guard-"
+    cfg = ActorConfig.from_env(
+        {"LEASH_AGENT_ROLE_NAMES": "a, b,", "LEASH_EXEMPT_ARNS": "", "LEASH_ROLE_PREFIX": "guard"}
+    )
+    assert (
+        cfg.agent_role_names == {"a", "b"}
+        and cfg.exempt_arns == frozenset()
+        and cfg.leash_role_prefix == "guard-"
+    )
 
 
 class CountingIam:
@@ -80,7 +113,7 @@ class CountingIam:
         iam = self
 
         class Paginator:
-            def paginate(self, RoleName):  # noqa: N803 - boto3's spelling
+            def paginate(self, RoleName):
                 iam.calls += 1
                 if iam.fail:
                     raise RuntimeError("AccessDenied")
@@ -110,6 +143,7 @@ def test_actor_cache_classifies_like_classify_actor_once_per_identity(monkeypatc
     import json
 
     from conftest import EVENTS
+
     from leash import actors
     from leash.actors import ActorCache
 
@@ -118,8 +152,9 @@ def test_actor_cache_classifies_like_classify_actor_once_per_identity(monkeypatc
     details = [d for d in details if isinstance(d.get("userIdentity"), dict)]
     for detail in details:  # every sample's identity, MCP marker included
         extra = detail.get("additionalEventData")
-        assert cache(detail["userIdentity"], extra) == classify_actor(detail["userIdentity"], CONFIG,
-                                                                      additional_event_data=extra)
+        assert cache(detail["userIdentity"], extra) == classify_actor(
+            detail["userIdentity"], CONFIG, additional_event_data=extra
+        )
     calls = []
     monkeypatch.setattr(actors, "classify_actor", lambda *a, **k: calls.append(1) or classify_actor(*a, **k))
     fresh = ActorCache(CONFIG)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import boto3
 import pytest
-
 from conftest import ACCOUNT, bus_tap, load_event, load_handler
+
 from leash.actors import ActorConfig, classify_actor
 from leash.catalog import lookup
 from leash.events import parse_event
@@ -14,7 +14,9 @@ from leash.settings import LockdownSettings
 from leash_cli.emulator import create_tables
 from leash_cli.template import TEMPLATE, deployment_for, load_template
 
-CONFIG = ActorConfig(agent_role_prefix="ai-agent-", exempt_arns=frozenset({f"arn:aws:iam::{ACCOUNT}:role/breakglass-admin"}))
+CONFIG = ActorConfig(
+    agent_role_prefix="ai-agent-", exempt_arns=frozenset({f"arn:aws:iam::{ACCOUNT}:role/breakglass-admin"})
+)
 
 
 def request(name, mode="agents", mutate=None):
@@ -23,13 +25,17 @@ def request(name, mode="agents", mutate=None):
         mutate(event["detail"])
     call = parse_event(event)
     actor = classify_actor(call.user_identity, CONFIG)
-    return AutoLockdown(LockdownSettings(mode, stack_name="leash", event_bus="leash-leash")).request_for(call, actor, lookup(call))
+    return AutoLockdown(LockdownSettings(mode, stack_name="leash", event_bus="leash-leash")).request_for(
+        call, actor, lookup(call)
+    )
 
 
 def as_human(detail):
     detail["userIdentity"]["arn"] = f"arn:aws:sts::{ACCOUNT}:assumed-role/platform-admin/alice"
     detail["userIdentity"]["sessionContext"]["sessionIssuer"]["userName"] = "platform-admin"
-    detail["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = f"arn:aws:iam::{ACCOUNT}:role/platform-admin"
+    detail["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = (
+        f"arn:aws:iam::{ACCOUNT}:role/platform-admin"
+    )
 
 
 def test_agent_stopping_cloudtrail_is_locked_down():
@@ -74,17 +80,27 @@ def test_agent_tampering_with_leash_itself_is_locked_down():
 def agent_deletes_leash_rule():
     event = load_event("cloudtrail-stop-logging-by-agent")
     detail = event["detail"]
-    event["source"], detail["eventSource"], detail["eventName"] = "aws.events", "events.amazonaws.com", "DeleteRule"
+    event["source"], detail["eventSource"], detail["eventName"] = (
+        "aws.events",
+        "events.amazonaws.com",
+        "DeleteRule",
+    )
     detail["requestParameters"] = {"name": "leash-NotifyFunctionDestructiveData-1Q2W3E4R5T6Y", "force": False}
     detail["eventID"] = "0d1e2f3a-4b5c-4d6e-8f7a-8b9c0d1e2f3a"
     return event
 
 
-@pytest.mark.parametrize(("function", "make_event", "said"), [
-    ("reapply", lambda: load_event("cloudtrail-stop-logging-by-agent"), "stopped CloudTrail logging"),
-    ("notify", agent_deletes_leash_rule, "tampered with Leash itself"),
-], ids=["reapply-path-stop-logging", "notify-path-delete-leash-rule"])
-def test_lockdown_request_starts_the_workflow(workflows, monkeypatch, lambda_context, function, make_event, said):
+@pytest.mark.parametrize(
+    ("function", "make_event", "said"),
+    [
+        ("reapply", lambda: load_event("cloudtrail-stop-logging-by-agent"), "stopped CloudTrail logging"),
+        ("notify", agent_deletes_leash_rule, "tampered with Leash itself"),
+    ],
+    ids=["reapply-path-stop-logging", "notify-path-delete-leash-rule"],
+)
+def test_lockdown_request_starts_the_workflow(
+    workflows, monkeypatch, lambda_context, function, make_event, said
+):
     # The account: the agent role, the trail it stops, Leash's bus with a tap that shows what was put on it.
     iam = boto3.client("iam")
     iam.create_role(RoleName="ai-agent-deploy", AssumeRolePolicyDocument="{}")
@@ -92,23 +108,35 @@ def test_lockdown_request_starts_the_workflow(workflows, monkeypatch, lambda_con
     boto3.client("cloudtrail").create_trail(Name="org-trail", S3BucketName="org-trail-logs")
     read_bus = bus_tap()
     create_tables({"IdempotencyTable": "leash-idempotency"})
-    for key, value in {"ALERTS_TOPIC_ARN": workflows.inbox_topic, "IDEMPOTENCY_TABLE": "leash-idempotency",
-                       "LEDGER_TABLE": "leash-ledger", "LEASH_ROLE_PREFIX": "leash", "LEASH_AGENT_ROLE_PREFIX": "ai-agent-",
-                       "LEASH_AUTO_LOCKDOWN": "agents", "LEASH_STACK_NAME": "leash", "LEASH_EVENT_BUS": "leash-leash",
-                       "POWERTOOLS_SERVICE_NAME": function}.items():
+    for key, value in {
+        "ALERTS_TOPIC_ARN": workflows.inbox_topic,
+        "IDEMPOTENCY_TABLE": "leash-idempotency",
+        "LEDGER_TABLE": "leash-ledger",
+        "LEASH_ROLE_PREFIX": "leash",
+        "LEASH_AGENT_ROLE_PREFIX": "ai-agent-",
+        "LEASH_AUTO_LOCKDOWN": "agents",
+        "LEASH_STACK_NAME": "leash",
+        "LEASH_EVENT_BUS": "leash-leash",
+        "POWERTOOLS_SERVICE_NAME": function,
+    }.items():
         monkeypatch.setenv(key, value)
 
     result = load_handler(function).lambda_handler(make_event(), lambda_context)
 
     assert result["status"] == "published"
     alert_text = workflows.notices()[0]["message"]
-    assert "Leash requested a lockdown of arn:aws:sts::111122223333:assumed-role/ai-agent-deploy/sess_a8f3b21c" in alert_text
+    assert (
+        "Leash requested a lockdown of arn:aws:sts::111122223333:assumed-role/ai-agent-deploy/sess_a8f3b21c"
+        in alert_text
+    )
     (put,) = read_bus()
     assert said in put["detail"]["reason"] and put["detail"]["requestedBy"] == "leash"
 
     # EventBridge would now apply the template's rule: its pattern, then InputPath $.detail.
     template = load_template(TEMPLATE)
-    source = template["Resources"]["LockdownStateMachine"]["Properties"]["Events"]["LockdownRequested"]["Properties"]
+    source = template["Resources"]["LockdownStateMachine"]["Properties"]["Events"]["LockdownRequested"][
+        "Properties"
+    ]
     from leash.eventpattern import matches
 
     assert matches(deployment_for(template).resolve(source["Pattern"]), put)
@@ -117,5 +145,7 @@ def test_lockdown_request_starts_the_workflow(workflows, monkeypatch, lambda_con
 
     assert execution["status"] == "SUCCEEDED", execution
     assert set(iam.list_role_policies(RoleName="ai-agent-deploy")["PolicyNames"]) == {
-        "LeashEmergencyDenyAll", "LeashRevokeOlderSessions"}
+        "LeashEmergencyDenyAll",
+        "LeashRevokeOlderSessions",
+    }
     assert "LOCKDOWN applied to role ai-agent-deploy" in workflows.notices()[-1]["message"]

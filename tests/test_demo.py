@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import os
 
+from conftest import EVENTS
 from rich.console import Console
 
-from conftest import EVENTS
 from leash.render import what_leash_did
 from leash_cli import demo
 from leash_cli.agent import AgentSession
@@ -32,29 +32,51 @@ def test_demo_catches_the_agent_puts_protections_back_and_locks_the_role(monkeyp
         "role ai-agent-deploy guardrail": "attached",
     }
 
-    alerts = [(s.event, s.rules, str(s.alert.severity), s.alert.title, what_leash_did(s.alert))
-              for s in result.steps if s.alert]
+    alerts = [
+        (s.event, s.rules, str(s.alert.severity), s.alert.title, what_leash_did(s.alert))
+        for s in result.steps
+        if s.alert
+    ]
     by_call = {}
     for event, rules, severity, title, did in alerts:
         by_call.setdefault(event, []).append((rules, severity, title, did))
     ((rules, severity, title, did),) = by_call["rds:ModifyDBInstance prod-db"]
-    assert (rules, severity, title) == (("ReapplyData1",), "high", "agent ai-agent-deploy disabled deletion protection on prod-db")
+    assert (rules, severity, title) == (
+        ("ReapplyData1",),
+        "high",
+        "agent ai-agent-deploy disabled deletion protection on prod-db",
+    )
     assert did[0].startswith("Leash re-enabled deletion protection")
-    assert by_call["ec2:AuthorizeSecurityGroupIngress"][0][3][0].startswith("Leash revoked the 1 rule(s) open to the world")
-    assert by_call["s3:DeleteBucket scratch-exports"][0][1:3] == ("critical", "agent ai-agent-deploy deleted bucket scratch-exports")
+    assert by_call["ec2:AuthorizeSecurityGroupIngress"][0][3][0].startswith(
+        "Leash revoked the 1 rule(s) open to the world"
+    )
+    assert by_call["s3:DeleteBucket scratch-exports"][0][1:3] == (
+        "critical",
+        "agent ai-agent-deploy deleted bucket scratch-exports",
+    )
     stop_logging, lockdown = by_call["cloudtrail:StopLogging org-trail"]
     assert stop_logging[1] == "critical" and stop_logging[3][0].startswith("Leash restarted logging")
-    assert stop_logging[3][1].startswith("Leash requested a lockdown of arn:aws:sts::111122223333:assumed-role/ai-agent-deploy/")
+    assert stop_logging[3][1].startswith(
+        "Leash requested a lockdown of arn:aws:sts::111122223333:assumed-role/ai-agent-deploy/"
+    )
     assert lockdown[0] == ("LockdownRequested",)
-    assert lockdown[2].startswith("LOCKDOWN applied to role ai-agent-deploy: deny-all, sessions issued before")
+    assert lockdown[2].startswith(
+        "LOCKDOWN applied to role ai-agent-deploy: deny-all, sessions issued before"
+    )
 
     # Locked out, the agent keeps trying: every call denied, counted, alerted as a spike; the second lockdown
     # request finds the role already locked.
     denied = [s for s in result.steps if s.event.endswith("(denied)")]
     assert len(denied) == demo.PROBES and {s.status for s in denied} == {"counted"}
     spikes = by_call[f"{demo.PROBES} denied calls"]
-    assert [severity for _, severity, _, _ in spikes] == ["high", "critical", "medium"]  # the notice is medium
-    assert spikes[0][2].startswith("agent ai-agent-deploy: 60 denied calls in 5 min: iam:AttachRolePolicy ×20")
+    assert [severity for _, severity, _, _ in spikes] == [
+        "high",
+        "critical",
+        "medium",
+    ]  # the notice is medium
+    assert spikes[0][2].startswith(
+        "agent ai-agent-deploy: 60 denied calls in 5 min: iam:AttachRolePolicy ×20"
+    )
     assert spikes[2][2] == "LOCKDOWN not repeated: role ai-agent-deploy is already locked down"
 
     console = Console(record=True, width=160)
@@ -62,26 +84,42 @@ def test_demo_catches_the_agent_puts_protections_back_and_locks_the_role(monkeyp
     text = console.export_text()
     assert "[CRITICAL] agent ai-agent-deploy stopped CloudTrail logging of org-trail" in text
     assert "iam:CreateAccessKey (denied) x20" in text
-    assert "10 alerts, 5 protections put back, 1 lockdown, 60 denied calls counted by the spike detector." in text
+    assert (
+        "10 alerts, 5 protections put back, 1 lockdown, 60 denied calls counted by the spike detector."
+        in text
+    )
     assert os.environ["AWS_PROFILE"] == "a-real-profile-that-must-not-be-used"  # restored afterwards
     assert os.environ["AWS_ACCESS_KEY_ID"] == "AKIAREALKEYNOTTOUSE"
 
 
 def test_agent_session_records_calls_as_cloudtrail_writes_them():
     """The demo's records have the shape of the real samples in events/ (the handlers read these fields)."""
-    samples = {name: json.loads((EVENTS / f"{name}.json").read_text())["detail"] for name in (
-        "rds-modify-db-instance-disable-deletion-protection-by-agent",
-        "ec2-authorize-security-group-ingress-by-agent", "s3-put-bucket-versioning-suspended-by-agent")}
+    samples = {
+        name: json.loads((EVENTS / f"{name}.json").read_text())["detail"]
+        for name in (
+            "rds-modify-db-instance-disable-deletion-protection-by-agent",
+            "ec2-authorize-security-group-ingress-by-agent",
+            "s3-put-bucket-versioning-suspended-by-agent",
+        )
+    }
     records = []
     with emulated_account(demo.DEMO_ENV):
         ids = demo.build_account()
-        agent = AgentSession(demo.AGENT_ROLE, demo.AGENT_SESSION, records.append, source_identity=demo.AGENT_SOURCE)
-        agent.client("rds").modify_db_instance(DBInstanceIdentifier="prod-db", DeletionProtection=False,
-                                               ApplyImmediately=True)
-        agent.client("ec2").authorize_security_group_ingress(GroupId=ids["group"], IpPermissions=[
-            {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])
-        agent.client("s3").put_bucket_versioning(Bucket="nightly-db-backups",
-                                                 VersioningConfiguration={"Status": "Suspended"})
+        agent = AgentSession(
+            demo.AGENT_ROLE, demo.AGENT_SESSION, records.append, source_identity=demo.AGENT_SOURCE
+        )
+        agent.client("rds").modify_db_instance(
+            DBInstanceIdentifier="prod-db", DeletionProtection=False, ApplyImmediately=True
+        )
+        agent.client("ec2").authorize_security_group_ingress(
+            GroupId=ids["group"],
+            IpPermissions=[
+                {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+            ],
+        )
+        agent.client("s3").put_bucket_versioning(
+            Bucket="nightly-db-backups", VersioningConfiguration={"Status": "Suspended"}
+        )
     rds, ec2, s3 = records
     sample = samples["rds-modify-db-instance-disable-deletion-protection-by-agent"]
     assert rds["requestParameters"] == sample["requestParameters"]
@@ -90,6 +128,11 @@ def test_agent_session_records_calls_as_cloudtrail_writes_them():
     assert set(sample) - set(rds) <= {"tlsDetails", "vpcEndpointId", "additionalEventData"}
     world = ec2["responseElements"]["securityGroupRuleSet"]["items"][0]
     assert world["cidrIpv4"] == "0.0.0.0/0" and world["securityGroupRuleId"].startswith("sgr-")
-    assert ec2["requestParameters"]["ipPermissions"]["items"][0]["ipRanges"] == {"items": [{"cidrIp": "0.0.0.0/0"}]}
+    assert ec2["requestParameters"]["ipPermissions"]["items"][0]["ipRanges"] == {
+        "items": [{"cidrIp": "0.0.0.0/0"}]
+    }
     assert {k: v for k, v in s3["requestParameters"].items() if k != "Host"} == {
-        k: v for k, v in samples["s3-put-bucket-versioning-suspended-by-agent"]["requestParameters"].items() if k != "Host"}
+        k: v
+        for k, v in samples["s3-put-bucket-versioning-suspended-by-agent"]["requestParameters"].items()
+        if k != "Host"
+    }

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from pattern_pairs import pairs
 
 from leash.eventpattern import InvalidEventPattern, compile_pattern, matches
 from leash_build.matchgen import compile_fast
 from leash_build.prefilter import text_prefilter
-from pattern_pairs import pairs
 
 EVENT = {
     "source": "aws.ec2",
@@ -124,6 +124,7 @@ def test_invalid_numeric_ranges(numeric):
 
 # --- the prefilter on JSON text (lets `leash replay` skip records without decoding them) ---------
 
+
 def _spellings(event):
     """The same object as JSON writers spell it: compact, spaced, indented, non-ASCII kept or escaped."""
     yield json.dumps(event, separators=(",", ":")).encode()
@@ -165,8 +166,10 @@ def test_prefilter_never_rules_out_an_event_that_matches_on_10000_generated_pair
         ({"eventName": ["DeleteBucket"]}, '{"detail": {"eventName": ["Other", "DeleteBucket"]}}'),  # arrays
         ({"eventName": ["DeleteBucket"]}, '{"detail" :{ "eventName"\n :\t"DeleteBucket" }}'),  # whitespace
         ({"items": {"k": ["x"]}}, '{"detail": {"items": [{"k": "y"}, {"k": "x"}]}}'),  # arrays of objects
-        ({"additionalEventData": {"CalledViaAWSMCP": [{"exists": True}]}},
-         '{"detail": {"additionalEventData": {"CalledViaAWSMCP": false}}}'),
+        (
+            {"additionalEventData": {"CalledViaAWSMCP": [{"exists": True}]}},
+            '{"detail": {"additionalEventData": {"CalledViaAWSMCP": false}}}',
+        ),
     ],
 )
 def test_prefilter_keeps_matches_whatever_their_spelling(detail_pattern, text):
@@ -176,11 +179,19 @@ def test_prefilter_keeps_matches_whatever_their_spelling(detail_pattern, text):
 
 
 def test_prefilter_rules_out_unrelated_text_and_declines_patterns_it_cannot_use():
-    might_match = text_prefilter([{"detail": {"eventName": ["DeleteBucket"]}}, {"detail": {"errorCode": ["AccessDenied"]}}])
+    might_match = text_prefilter(
+        [{"detail": {"eventName": ["DeleteBucket"]}}, {"detail": {"errorCode": ["AccessDenied"]}}]
+    )
     assert not might_match(b'{"eventName": "GetObject", "note": "DeleteBucket", "errorCode": null}')
     assert might_match(b'{"eventName": "GetObject", "errorCode": "AccessDenied"}')
     # Nothing a text search can find: anything-but, numbers, exists: false, case-insensitive, escaped text.
-    for unusable in ([{"anything-but": "x"}], [5], [{"exists": False}], [{"equals-ignore-case": "x"}], ['say "hi"']):
+    for unusable in (
+        [{"anything-but": "x"}],
+        [5],
+        [{"exists": False}],
+        [{"equals-ignore-case": "x"}],
+        ['say "hi"'],
+    ):
         assert text_prefilter([{"detail": {"f": unusable}}]) is None
     assert text_prefilter([{"detail": {"f": [5], "g": ["x"]}}]) is not None  # another field will do
 

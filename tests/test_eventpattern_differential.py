@@ -12,10 +12,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from pattern_pairs import pairs
 
 from leash.eventpattern import InvalidEventPattern
 from leash_build.matchgen import compile_fast
-from pattern_pairs import pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 ORACLE_PYTHON = Path(os.environ.get("LEASH_LOCALSTACK_PYTHON", ROOT / ".venv-localstack" / "bin" / "python"))
@@ -24,8 +24,13 @@ ORACLE_PYTHON = Path(os.environ.get("LEASH_LOCALSTACK_PYTHON", ROOT / ".venv-loc
 def localstack_verdicts(cases):
     if not ORACLE_PYTHON.exists():
         pytest.skip(f"LocalStack's engine is not installed at {ORACLE_PYTHON}: run `make test`")
-    out = subprocess.run([str(ORACLE_PYTHON), str(ROOT / "scripts" / "localstack_oracle.py")],
-                         input=json.dumps(cases), capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [str(ORACLE_PYTHON), str(ROOT / "scripts" / "localstack_oracle.py")],
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout)["verdicts"]
 
 
@@ -54,8 +59,10 @@ def test_matcher_agrees_with_localstack_on_10000_pairs():
                 wildcard_reading += 1
             else:
                 disagreements.append((pattern, event, mine, verdict))
-    print(f"\n10,000 pairs: {matched} match, {invalid} invalid patterns, {wildcard_reading} differ only in the "
-          f"wildcard reading, {len(disagreements)} disagreements")
+    print(
+        f"\n10,000 pairs: {matched} match, {invalid} invalid patterns, {wildcard_reading} differ only in the "
+        f"wildcard reading, {len(disagreements)} disagreements"
+    )
     assert disagreements == [], json.dumps(disagreements[:3], indent=1)
     assert 1_000 < matched < 9_000 and invalid < 2_000  # the pairs exercise both outcomes
     assert wildcard_reading < 200

@@ -10,8 +10,8 @@ import json
 
 import boto3
 import pytest
-
 from conftest import BOUNDARY_ARN, EVENTS, FUNCTION_DIRS, GUARDRAIL_POLICY_ARN, load_event, load_handler
+
 from leash.alerts import Alert
 from leash.slack_blocks import render_slack
 from leash_cli.template import Router
@@ -117,9 +117,13 @@ def test_every_sample_event_is_exercised():
 @pytest.fixture(scope="module")
 def router():
     # The deploy parameters that the handlers' environment mirrors (tests/conftest.py).
-    return Router.from_template(overrides={"GuardrailPolicyArns": GUARDRAIL_POLICY_ARN,
-                                           "AgentPermissionsBoundaryArn": BOUNDARY_ARN,
-                                           "ExemptPrincipalArns": "arn:aws:iam::111122223333:role/breakglass-admin"})
+    return Router.from_template(
+        overrides={
+            "GuardrailPolicyArns": GUARDRAIL_POLICY_ARN,
+            "AgentPermissionsBoundaryArn": BOUNDARY_ARN,
+            "ExemptPrincipalArns": "arn:aws:iam::111122223333:role/breakglass-admin",
+        }
+    )
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -138,7 +142,9 @@ def test_template_rules_route_the_event(router, name):
 def handlers(notify_stack):
     # The role whose only agent signal is its Usage=Agent tag.
     iam = boto3.client("iam")
-    iam.create_role(RoleName="data-pipeline-bot", AssumeRolePolicyDocument="{}", Tags=[{"Key": "Usage", "Value": "Agent"}])
+    iam.create_role(
+        RoleName="data-pipeline-bot", AssumeRolePolicyDocument="{}", Tags=[{"Key": "Usage", "Value": "Agent"}]
+    )
     return {fn: load_handler(d) for fn, d in FUNCTION_DIRS.items()}, notify_stack[1]
 
 

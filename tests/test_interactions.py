@@ -8,17 +8,16 @@ from urllib.parse import urlencode
 
 import boto3
 import pytest
+from conftest import ACCOUNT, load_event, load_handler
 from slack_sdk.signature import SignatureVerifier
 
-from conftest import ACCOUNT, load_event, load_handler
-from leash_cli.emulator import create_tables
 from leash.actors import ActorConfig, classify_actor
-from leash.slack_blocks import render_slack
+from leash.assess import assess
 from leash.catalog import lookup
 from leash.events import parse_event
-from leash.slack_blocks import ACKNOWLEDGE, LOCKDOWN, RELEASE, button_value
-from leash.assess import assess
 from leash.inbox import workflow_alert
+from leash.slack_blocks import ACKNOWLEDGE, LOCKDOWN, RELEASE, button_value, render_slack
+from leash_cli.emulator import create_tables
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ROLE = "ai-agent-deploy"
@@ -27,26 +26,70 @@ SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/{ROLE}/sess_a8f3b21c"
 
 def function_url_event(body: str, timestamp: int, signature: str) -> dict:
     return {
-        "version": "2.0", "routeKey": "$default", "rawPath": "/slack/interactions", "rawQueryString": "",
-        "headers": {"content-type": "application/x-www-form-urlencoded", "x-slack-request-timestamp": str(timestamp),
-                    "x-slack-signature": signature, "user-agent": "Slackbot 1.0 (+https://api.slack.com/robots)"},
-        "requestContext": {"accountId": "anonymous", "apiId": "leash", "domainName": "leash.lambda-url.us-east-1.on.aws",
-                           "http": {"method": "POST", "path": "/slack/interactions", "protocol": "HTTP/1.1",
-                                    "sourceIp": "3.90.0.1", "userAgent": "Slackbot"},
-                           "requestId": "r1", "routeKey": "$default", "stage": "$default", "time": "", "timeEpoch": 0},
-        "body": body, "isBase64Encoded": False,
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "/slack/interactions",
+        "rawQueryString": "",
+        "headers": {
+            "content-type": "application/x-www-form-urlencoded",
+            "x-slack-request-timestamp": str(timestamp),
+            "x-slack-signature": signature,
+            "user-agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+        },
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "leash",
+            "domainName": "leash.lambda-url.us-east-1.on.aws",
+            "http": {
+                "method": "POST",
+                "path": "/slack/interactions",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "3.90.0.1",
+                "userAgent": "Slackbot",
+            },
+            "requestId": "r1",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "",
+            "timeEpoch": 0,
+        },
+        "body": body,
+        "isBase64Encoded": False,
     }
 
 
-def click(action_id: str, user: str, response_url: str, *, principal=SESSION, event_id="evt-1",
-          timestamp: int | None = None, secret: str = SECRET, tamper: bool = False) -> dict:
+def click(
+    action_id: str,
+    user: str,
+    response_url: str,
+    *,
+    principal=SESSION,
+    event_id="evt-1",
+    timestamp: int | None = None,
+    secret: str = SECRET,
+    tamper: bool = False,
+) -> dict:
     payload = {
-        "type": "block_actions", "user": {"id": user, "username": "jordan"}, "response_url": response_url,
-        "actions": [{"action_id": action_id, "block_id": "leash_actions", "type": "button",
-                     "value": button_value(principal, event_id, "agent ai-agent-deploy deleted DB instance prod-db")}],
-        "message": {"text": "CRITICAL", "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": "CRITICAL: agent deleted prod-db"}},
-            {"type": "actions", "block_id": "leash_actions", "elements": []}]},
+        "type": "block_actions",
+        "user": {"id": user, "username": "jordan"},
+        "response_url": response_url,
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": "leash_actions",
+                "type": "button",
+                "value": button_value(
+                    principal, event_id, "agent ai-agent-deploy deleted DB instance prod-db"
+                ),
+            }
+        ],
+        "message": {
+            "text": "CRITICAL",
+            "blocks": [
+                {"type": "header", "text": {"type": "plain_text", "text": "CRITICAL: agent deleted prod-db"}},
+                {"type": "actions", "block_id": "leash_actions", "elements": []},
+            ],
+        },
     }
     body = urlencode({"payload": json.dumps(payload)})
     ts = int(time.time()) if timestamp is None else timestamp
@@ -58,12 +101,20 @@ def click(action_id: str, user: str, response_url: str, *, principal=SESSION, ev
 def buttons(workflows, monkeypatch, slack):
     iam = boto3.client("iam")
     iam.create_role(RoleName=ROLE, AssumeRolePolicyDocument="{}")
-    secret = boto3.client("secretsmanager").create_secret(Name="leash/slack-signing", SecretString=SECRET)["ARN"]
+    secret = boto3.client("secretsmanager").create_secret(Name="leash/slack-signing", SecretString=SECRET)[
+        "ARN"
+    ]
     create_tables({"IdempotencyTable": "leash-idempotency"})
-    for key, value in {"SLACK_SIGNING_SECRET_ARN": secret, "LEASH_SLACK_LOCKDOWN_USERS": "U0ONCALL,U0LEAD",
-                       "LEASH_SLACK_RELEASE_USERS": "U0LEAD", "LOCKDOWN_STATE_MACHINE_ARN": workflows.arns["lockdown"],
-                       "RELEASE_STATE_MACHINE_ARN": workflows.arns["release"], "LEDGER_TABLE": "leash-ledger",
-                       "IDEMPOTENCY_TABLE": "leash-idempotency", "POWERTOOLS_SERVICE_NAME": "interactions"}.items():
+    for key, value in {
+        "SLACK_SIGNING_SECRET_ARN": secret,
+        "LEASH_SLACK_LOCKDOWN_USERS": "U0ONCALL,U0LEAD",
+        "LEASH_SLACK_RELEASE_USERS": "U0LEAD",
+        "LOCKDOWN_STATE_MACHINE_ARN": workflows.arns["lockdown"],
+        "RELEASE_STATE_MACHINE_ARN": workflows.arns["release"],
+        "LEDGER_TABLE": "leash-ledger",
+        "IDEMPOTENCY_TABLE": "leash-idempotency",
+        "POWERTOOLS_SERVICE_NAME": "interactions",
+    }.items():
         monkeypatch.setenv(key, value)
     return load_handler("interactions"), workflows, iam, slack
 
@@ -83,20 +134,29 @@ def test_allowed_click_locks_the_role_down_and_updates_the_message(buttons, lamb
     assert result["status"] == "SUCCEEDED"
     assert json.loads(result["input"])["requestedBy"] == "slack:U0ONCALL (jordan)"
     assert json.loads(result["input"])["trigger"] == "slack"
-    assert set(iam.list_role_policies(RoleName=ROLE)["PolicyNames"]) == {"LeashEmergencyDenyAll", "LeashRevokeOlderSessions"}
+    assert set(iam.list_role_policies(RoleName=ROLE)["PolicyNames"]) == {
+        "LeashEmergencyDenyAll",
+        "LeashRevokeOlderSessions",
+    }
     (update,) = slack.requests
     assert update["replace_original"] is True
     assert [b["type"] for b in update["blocks"]] == ["header", "context"]  # the buttons are gone
-    assert update["blocks"][-1]["elements"][0]["text"].startswith(f":lock: Lockdown of {SESSION} started by <@U0ONCALL> at ")
+    assert update["blocks"][-1]["elements"][0]["text"].startswith(
+        f":lock: Lockdown of {SESSION} started by <@U0ONCALL> at "
+    )
 
 
-@pytest.mark.parametrize(("make", "status"), [
-    (lambda url: click(LOCKDOWN, "U0ONCALL", url, secret="not-the-secret"), 401),
-    (lambda url: click(LOCKDOWN, "U0ONCALL", url, tamper=True), 401),
-    (lambda url: click(LOCKDOWN, "U0ONCALL", url, timestamp=int(time.time()) - 6 * 60), 401),
-    (lambda url: click(LOCKDOWN, "U0INTRUDER", url), 403),
-    (lambda url: click(RELEASE, "U0ONCALL", url), 403),  # may lock down, may not release
-], ids=["bad-signature", "tampered-body", "stale-timestamp", "user-not-allowed", "release-not-allowed"])
+@pytest.mark.parametrize(
+    ("make", "status"),
+    [
+        (lambda url: click(LOCKDOWN, "U0ONCALL", url, secret="not-the-secret"), 401),
+        (lambda url: click(LOCKDOWN, "U0ONCALL", url, tamper=True), 401),
+        (lambda url: click(LOCKDOWN, "U0ONCALL", url, timestamp=int(time.time()) - 6 * 60), 401),
+        (lambda url: click(LOCKDOWN, "U0INTRUDER", url), 403),
+        (lambda url: click(RELEASE, "U0ONCALL", url), 403),  # may lock down, may not release
+    ],
+    ids=["bad-signature", "tampered-body", "stale-timestamp", "user-not-allowed", "release-not-allowed"],
+)
 def test_refused_requests_do_nothing(buttons, lambda_context, make, status):
     handler, workflows, iam, slack = buttons
     assert handler.lambda_handler(make(slack.url), lambda_context)["statusCode"] == status
@@ -115,7 +175,9 @@ def test_replayed_request_is_refused(buttons, lambda_context):
 def test_double_click_starts_one_execution(buttons, lambda_context):
     handler, workflows, iam, slack = buttons
     first = click(LOCKDOWN, "U0ONCALL", slack.url)
-    second = click(LOCKDOWN, "U0LEAD", slack.url, timestamp=int(time.time()) + 1)  # another request, same button
+    second = click(
+        LOCKDOWN, "U0LEAD", slack.url, timestamp=int(time.time()) + 1
+    )  # another request, same button
     assert handler.lambda_handler(first, lambda_context)["statusCode"] == 200
     assert handler.lambda_handler(second, lambda_context)["statusCode"] == 200
     assert len(executions(workflows)) == 1
@@ -124,19 +186,32 @@ def test_double_click_starts_one_execution(buttons, lambda_context):
 
 def test_acknowledge_lands_in_the_ledger(buttons, lambda_context):
     handler, workflows, iam, slack = buttons
-    assert handler.lambda_handler(click(ACKNOWLEDGE, "U0LEAD", slack.url, event_id="evt-42"), lambda_context)[
-        "statusCode"] == 200
-    items = boto3.client("dynamodb").query(TableName="leash-ledger", KeyConditionExpression="pk = :pk",
-                                           ExpressionAttributeValues={":pk": {"S": "event#evt-42"}})["Items"]
-    assert [(i["outcome"]["S"], i["actor"]["S"]) for i in items] == [("acknowledged", "slack:U0LEAD (jordan)")]
+    assert (
+        handler.lambda_handler(click(ACKNOWLEDGE, "U0LEAD", slack.url, event_id="evt-42"), lambda_context)[
+            "statusCode"
+        ]
+        == 200
+    )
+    items = boto3.client("dynamodb").query(
+        TableName="leash-ledger",
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "event#evt-42"}},
+    )["Items"]
+    assert [(i["outcome"]["S"], i["actor"]["S"]) for i in items] == [
+        ("acknowledged", "slack:U0LEAD (jordan)")
+    ]
     assert "Acknowledged by <@U0LEAD>" in slack.requests[0]["blocks"][-1]["elements"][0]["text"]
 
 
 def test_release_button_releases(buttons, lambda_context):
     handler, workflows, iam, slack = buttons
     workflows.start("lockdown", {"principal": ROLE, "reason": "x", "requestedBy": "y", "trigger": "test"})
-    assert handler.lambda_handler(click(RELEASE, "U0LEAD", slack.url, principal=ROLE), lambda_context)[
-        "statusCode"] == 200
+    assert (
+        handler.lambda_handler(click(RELEASE, "U0LEAD", slack.url, principal=ROLE), lambda_context)[
+            "statusCode"
+        ]
+        == 200
+    )
     (execution,) = executions(workflows, "release")
     assert workflows.wait(execution["executionArn"])["status"] == "SUCCEEDED"
     assert iam.list_role_policies(RoleName=ROLE)["PolicyNames"] == ["LeashRevokeOlderSessions"]
@@ -144,7 +219,10 @@ def test_release_button_releases(buttons, lambda_context):
 
 def alert_for(name):
     call = parse_event(load_event(name))
-    config = ActorConfig(agent_role_prefix="ai-agent-", exempt_arns=frozenset({f"arn:aws:iam::{ACCOUNT}:role/breakglass-admin"}))
+    config = ActorConfig(
+        agent_role_prefix="ai-agent-",
+        exempt_arns=frozenset({f"arn:aws:iam::{ACCOUNT}:role/breakglass-admin"}),
+    )
     return assess(call, classify_actor(call.user_identity, config), lookup(call))[0]
 
 
@@ -155,13 +233,21 @@ def buttons_of(payload):
 
 def test_alerts_carry_the_buttons_that_apply():
     assert buttons_of(render_slack(alert_for("rds-delete-db-instance-skip-final-snapshot-by-agent"))) == [
-        "Lock down ai-agent-deploy", "Acknowledge"]
+        "Lock down ai-agent-deploy",
+        "Acknowledge",
+    ]
     assert buttons_of(render_slack(alert_for("ec2-delete-subnet-by-exempt-role"))) == ["Acknowledge"]
     assert buttons_of(render_slack(alert_for("s3-put-bucket-policy-by-root"))) == ["Acknowledge"]
-    notice = workflow_alert({  # the message attributes of the lockdown workflow's Notify state
-        "workflow": "lockdown", "kind": "lockdown-applied", "severity": "critical",
-        "principal": f"arn:aws:iam::{ACCOUNT}:role/{ROLE}",
-        "headline": f"LOCKDOWN applied to role {ROLE}: deny-all, sessions issued before 2026-11-22T21:04:36.512Z revoked",
-        "detail": "details", "request": "Requested by leash (auto:cloudtrail:StopLogging); reason: x",
-        "execution": "arn:aws:states:::execution:l:1"})
+    notice = workflow_alert(
+        {  # the message attributes of the lockdown workflow's Notify state
+            "workflow": "lockdown",
+            "kind": "lockdown-applied",
+            "severity": "critical",
+            "principal": f"arn:aws:iam::{ACCOUNT}:role/{ROLE}",
+            "headline": f"LOCKDOWN applied to role {ROLE}: deny-all, sessions issued before 2026-11-22T21:04:36.512Z revoked",
+            "detail": "details",
+            "request": "Requested by leash (auto:cloudtrail:StopLogging); reason: x",
+            "execution": "arn:aws:states:::execution:l:1",
+        }
+    )
     assert buttons_of(render_slack(notice)) == [f"Release {ROLE}"]

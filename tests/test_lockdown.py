@@ -6,7 +6,6 @@ import json
 
 import boto3
 import pytest
-
 from conftest import ACCOUNT
 
 ROLE = "ai-agent-deploy"
@@ -18,15 +17,21 @@ SESSION_ARN = f"arn:aws:sts::{ACCOUNT}:assumed-role/{ROLE}/sess_a8f3b21c"
 def iam(workflows):
     iam = boto3.client("iam")
     iam.create_role(RoleName=ROLE, Path="/agents/", AssumeRolePolicyDocument="{}")
-    policy = iam.create_policy(PolicyName="agent-deploy", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+    policy = iam.create_policy(
+        PolicyName="agent-deploy",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+        ),
+    )
     iam.attach_role_policy(RoleName=ROLE, PolicyArn=policy["Policy"]["Arn"])
     return iam
 
 
 def inline_policies(iam, role=ROLE):
-    return {name: iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
-            for name in iam.list_role_policies(RoleName=role)["PolicyNames"]}
+    return {
+        name: iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        for name in iam.list_role_policies(RoleName=role)["PolicyNames"]
+    }
 
 
 def ledger(principal_arn):
@@ -34,19 +39,24 @@ def ledger(principal_arn):
 
     des = TypeDeserializer()
     items = boto3.client("dynamodb").query(
-        TableName="leash-ledger", KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": f"principal#{principal_arn}"}})["Items"]
+        TableName="leash-ledger",
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"principal#{principal_arn}"}},
+    )["Items"]
     return [{k: des.deserialize(v) for k, v in i.items()} for i in items]
 
 
-@pytest.mark.parametrize("principal", [ROLE, ROLE_ARN, SESSION_ARN], ids=["name", "role-arn", "assumed-role-arn"])
+@pytest.mark.parametrize(
+    "principal", [ROLE, ROLE_ARN, SESSION_ARN], ids=["name", "role-arn", "assumed-role-arn"]
+)
 def test_role_lockdown_denies_all_and_revokes_older_sessions(workflows, iam, principal):
     result = workflows.run("lockdown", principal)
 
     assert result["status"] == "SUCCEEDED", result
     policies = inline_policies(iam)
     assert policies["LeashEmergencyDenyAll"]["Statement"] == [
-        {"Sid": "LeashEmergencyDenyAll", "Effect": "Deny", "Action": "*", "Resource": "*"}]
+        {"Sid": "LeashEmergencyDenyAll", "Effect": "Deny", "Action": "*", "Resource": "*"}
+    ]
     revoke = policies["LeashRevokeOlderSessions"]["Statement"][0]
     assert revoke["Effect"] == "Deny" and revoke["Action"] == "*"
     started = result["startDate"].astimezone().strftime("%Y-%m-%dT%H:%M:%S")
@@ -54,10 +64,14 @@ def test_role_lockdown_denies_all_and_revokes_older_sessions(workflows, iam, pri
     (notice,) = workflows.notices()
     assert notice["subject"] == "[Leash critical] Lockdown applied to a role"
     assert notice["message"].startswith(f"LOCKDOWN applied to role {ROLE}: deny-all, sessions issued before ")
-    assert "requested by oncall@example.com (test); reason: agent probing its fence" in notice["message"].lower()
+    assert (
+        "requested by oncall@example.com (test); reason: agent probing its fence" in notice["message"].lower()
+    )
     (record,) = ledger(ROLE_ARN)
     assert record["outcome"] == "applied" and record["requestedBy"] == "oncall@example.com"
-    assert json.loads(record["state"])["prior"]["attached"]["arns"] == [f"arn:aws:iam::{ACCOUNT}:policy/agent-deploy"]
+    assert json.loads(record["state"])["prior"]["attached"]["arns"] == [
+        f"arn:aws:iam::{ACCOUNT}:policy/agent-deploy"
+    ]
     print(f"\nrole lockdown: {result['transitions']} state transitions")
 
 
@@ -105,15 +119,21 @@ def key_status(iam, user="ci-bot"):
     return {k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys(UserName=user)["AccessKeyMetadata"]}
 
 
-def test_user_lockdown_deactivates_every_active_key_and_release_reactivates_exactly_those(workflows, user_with_keys):
+def test_user_lockdown_deactivates_every_active_key_and_release_reactivates_exactly_those(
+    workflows, user_with_keys
+):
     iam, keys = user_with_keys
     user_arn = f"arn:aws:iam::{ACCOUNT}:user/ci-bot"
 
     locked = workflows.run("lockdown", user_arn)
     assert locked["status"] == "SUCCEEDED", locked
-    assert key_status(iam) == {k: "Inactive" for k in keys}
-    assert iam.get_user_policy(UserName="ci-bot", PolicyName="LeashEmergencyDenyAll")["PolicyDocument"]["Statement"][0][
-        "Effect"] == "Deny"
+    assert key_status(iam) == dict.fromkeys(keys, "Inactive")
+    assert (
+        iam.get_user_policy(UserName="ci-bot", PolicyName="LeashEmergencyDenyAll")["PolicyDocument"][
+            "Statement"
+        ][0]["Effect"]
+        == "Deny"
+    )
     assert workflows.notices()[0]["subject"] == "[Leash critical] Lockdown applied to an IAM user"
     print(f"\nuser lockdown with 2 keys: {locked['transitions']} state transitions")
     assert locked["transitions"] <= 15 + 2 * len(keys)
@@ -135,12 +155,26 @@ def test_user_key_inactive_before_lockdown_stays_inactive_after_release(workflow
 @pytest.mark.parametrize(
     ("principal", "create", "subject"),
     [
-        (f"arn:aws:iam::{ACCOUNT}:role/breakglass-admin", "role:breakglass-admin",
-         "[Leash high] Lockdown refused: exempt principal"),
-        (f"arn:aws:iam::{ACCOUNT}:user/ci-deployer", "user:ci-deployer", "[Leash high] Lockdown refused: exempt principal"),
-        ("leash-notify-us-east-1", "role:leash-notify-us-east-1", "[Leash high] Lockdown refused: a Leash role"),
-        ("AWSServiceRoleForAutoScaling", "service-role:AWSServiceRoleForAutoScaling",
-         "[Leash high] Lockdown refused: service-linked role"),
+        (
+            f"arn:aws:iam::{ACCOUNT}:role/breakglass-admin",
+            "role:breakglass-admin",
+            "[Leash high] Lockdown refused: exempt principal",
+        ),
+        (
+            f"arn:aws:iam::{ACCOUNT}:user/ci-deployer",
+            "user:ci-deployer",
+            "[Leash high] Lockdown refused: exempt principal",
+        ),
+        (
+            "leash-notify-us-east-1",
+            "role:leash-notify-us-east-1",
+            "[Leash high] Lockdown refused: a Leash role",
+        ),
+        (
+            "AWSServiceRoleForAutoScaling",
+            "service-role:AWSServiceRoleForAutoScaling",
+            "[Leash high] Lockdown refused: service-linked role",
+        ),
         (f"arn:aws:iam::{ACCOUNT}:root", None, "[Leash critical] Lockdown refused: root user"),
     ],
     ids=["exempt-role", "exempt-user", "leash-role", "service-linked-role", "root"],
@@ -174,8 +208,13 @@ def test_unknown_principal_fails_cleanly_with_a_notification(workflows):
     assert "no IAM role or user named no-such-agent" in notice["message"]
 
 
-@pytest.mark.parametrize("payload", [{"reason": "x", "requestedBy": "y", "trigger": "z"},
-                                     {"principal": 42, "reason": "x", "requestedBy": "y", "trigger": "z"}])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"reason": "x", "requestedBy": "y", "trigger": "z"},
+        {"principal": 42, "reason": "x", "requestedBy": "y", "trigger": "z"},
+    ],
+)
 def test_bad_input_ends_in_a_clear_failed_state(workflows, payload):
     result = workflows.start("lockdown", payload)
     assert (result["status"], result["error"]) == ("FAILED", "Leash.InvalidInput")
@@ -209,14 +248,28 @@ def test_notices_carry_their_fields_and_slack_offers_release_only_after_a_lockdo
     from leash.slack_blocks import render_slack
 
     def as_lambda_event(notice):  # what SNS hands the Slack forwarder
-        return {"Records": [{"Sns": {"Subject": notice["subject"], "Message": notice["message"], "Timestamp": "t",
-                                     "MessageAttributes": {k: {"Type": "String", "Value": v}
-                                                           for k, v in notice["notice"].items()}}}]}
+        return {
+            "Records": [
+                {
+                    "Sns": {
+                        "Subject": notice["subject"],
+                        "Message": notice["message"],
+                        "Timestamp": "t",
+                        "MessageAttributes": {
+                            k: {"Type": "String", "Value": v} for k, v in notice["notice"].items()
+                        },
+                    }
+                }
+            ]
+        }
 
     workflows.run("lockdown", ROLE)
     workflows.run("lockdown", ROLE)
     applied, repeated = workflows.notices()
-    assert applied["notice"]["kind"] == "lockdown-applied" and repeated["notice"]["kind"] == "lockdown-already-locked"
+    assert (
+        applied["notice"]["kind"] == "lockdown-applied"
+        and repeated["notice"]["kind"] == "lockdown-already-locked"
+    )
     assert applied["notice"]["principal"] == ROLE_ARN and applied["notice"]["severity"] == "critical"
     (alert,) = alerts_from_sns(as_lambda_event(applied))
     assert alert.kind == "workflow" and alert.title == applied["message"].split("\n")[0]

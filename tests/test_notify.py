@@ -6,13 +6,13 @@ import json
 
 import boto3
 import pytest
-
 from conftest import load_event, load_handler
+
 from leash.actors import ActorConfig
 from leash.alerts import Alert
+from leash.notify import Notifier
 from leash.publish import sns_message
 from leash.render import render_text
-from leash.notify import Notifier
 
 AGENT_DELETES_DB = "rds-delete-db-instance-skip-final-snapshot-by-agent"
 
@@ -22,7 +22,9 @@ def handler(notify_stack):
     return load_handler("notify"), notify_stack[1]
 
 
-def test_agent_deleting_database_without_final_snapshot_is_critical_with_readable_channels(handler, lambda_context):
+def test_agent_deleting_database_without_final_snapshot_is_critical_with_readable_channels(
+    handler, lambda_context
+):
     notify, inbox = handler
     result = notify.lambda_handler(load_event(AGENT_DELETES_DB), lambda_context)
     assert result["status"] == "published" and result["severity"] == "critical"
@@ -32,7 +34,9 @@ def test_agent_deleting_database_without_final_snapshot_is_critical_with_readabl
     alert = Alert.from_dict(json.loads(envelope["Message"]))
     email = render_text(alert)
     assert email.startswith("[CRITICAL] agent ai-agent-deploy deleted DB instance prod-db\n")
-    assert "Who:       agent ai-agent-deploy, session sess_a8f3b21c, source identity jordan@example.com" in email
+    assert (
+        "Who:       agent ai-agent-deploy, session sess_a8f3b21c, source identity jordan@example.com" in email
+    )
     assert "Where:     account 111122223333, us-east-1" in email
     assert "final snapshot skipped" in email
     assert "cloudtrailv2/home?region=us-east-1#/events/3f6c2a1e-7d4b-4c8e-9a21-5b0d6e8f1a01" in email
@@ -65,8 +69,10 @@ def test_same_cloudtrail_record_in_a_new_envelope_alerts_once(handler, lambda_co
         ([1, 2], "event is a list"),
         ({"detail-type": "AWS API Call via CloudTrail"}, "event has no detail"),
         ({"detail-type": "AWS API Call via CloudTrail", "detail": "oops"}, "detail is not an object"),
-        ({"detail-type": "AWS API Call via CloudTrail", "detail": {"eventName": "DeleteBucket"}},
-         "detail.userIdentity is missing"),
+        (
+            {"detail-type": "AWS API Call via CloudTrail", "detail": {"eventName": "DeleteBucket"}},
+            "detail.userIdentity is missing",
+        ),
     ],
 )
 def test_malformed_events_are_rejected_with_a_reason(handler, lambda_context, event, reason):
@@ -85,7 +91,9 @@ def test_bad_timestamp_is_rejected(handler, lambda_context):
 
 def test_sns_message_structure_gives_email_text_and_machines_json():
     published = []
-    notifier = Notifier(ActorConfig(agent_role_prefix="ai-agent-"), lambda a: (published.append(a) or "m-1", False))
+    notifier = Notifier(
+        ActorConfig(agent_role_prefix="ai-agent-"), lambda a: (published.append(a) or "m-1", False)
+    )
     notifier.handle(load_event(AGENT_DELETES_DB))
     args = sns_message(published[0])
     body = json.loads(args["Message"])
@@ -113,5 +121,5 @@ def test_unreadable_role_tags_do_not_lose_the_alert(notify_stack, lambda_context
 def test_publish_failure_raises_so_lambda_retries_and_nothing_is_lost(notify_stack, lambda_context):
     notify = load_handler("notify")
     boto3.client("sns").delete_topic(TopicArn=notify_stack[0])
-    with pytest.raises(Exception, match="(?i)not.?found|does not exist"):
+    with pytest.raises(Exception, match=r"(?i)not.?found|does not exist"):
         notify.lambda_handler(load_event(AGENT_DELETES_DB), lambda_context)

@@ -9,61 +9,94 @@ import re
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-
 from conftest import ACCOUNT, BOUNDARY_ARN, GUARDRAIL_POLICY_ARN, ledger_records, load_event, load_handler
+
 from leash.actors import ActorConfig, classify_actor
 from leash.alerts import Alert
-from leash.render import describe, render_text
 from leash.catalog import lookup
 from leash.events import parse_event
 from leash.protections import PROTECTIONS
-from leash.settings import ReapplySettings as Settings
 from leash.reapply import Reapplier
+from leash.render import describe, render_text
+from leash.settings import ReapplySettings as Settings
 
-PAB_ALL_ON = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+PAB_ALL_ON = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
 
 
 def absent_is_false(check):
     """A check that reads a setting which, when stripped, does not exist at all (AWS answers with an error)."""
+
     def safe():
         try:
             return check()
         except ClientError:
             return False
+
     return safe
 
 
 # --- one setup per protection: create the resource (stripped), return a check that it is back on ------
 
+
 def ec2_instance(event):
     ec2 = boto3.client("ec2")
     ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, DisableApiTermination=False)["Instances"][0]["InstanceId"]
+    iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, DisableApiTermination=False)["Instances"][0][
+        "InstanceId"
+    ]
     event["detail"]["requestParameters"]["instanceId"] = iid
-    return lambda: ec2.describe_instance_attribute(InstanceId=iid, Attribute="disableApiTermination")[
-        "DisableApiTermination"]["Value"] is True
+    return lambda: (
+        ec2.describe_instance_attribute(InstanceId=iid, Attribute="disableApiTermination")[
+            "DisableApiTermination"
+        ]["Value"]
+        is True
+    )
 
 
 def rds_instance(event):
     rds = boto3.client("rds")
-    rds.create_db_instance(DBInstanceIdentifier="prod-db", DBInstanceClass="db.t3.micro", Engine="postgres",
-                           MasterUsername="admin1", MasterUserPassword="password123", AllocatedStorage=20,
-                           DeletionProtection=False)
-    return lambda: rds.describe_db_instances(DBInstanceIdentifier="prod-db")["DBInstances"][0]["DeletionProtection"]
+    rds.create_db_instance(
+        DBInstanceIdentifier="prod-db",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        MasterUsername="admin1",
+        MasterUserPassword="password123",
+        AllocatedStorage=20,
+        DeletionProtection=False,
+    )
+    return lambda: rds.describe_db_instances(DBInstanceIdentifier="prod-db")["DBInstances"][0][
+        "DeletionProtection"
+    ]
 
 
 def rds_cluster(event):
     rds = boto3.client("rds")
-    rds.create_db_cluster(DBClusterIdentifier="prod-aurora", Engine="aurora-postgresql", MasterUsername="admin1",
-                          MasterUserPassword="password123", DeletionProtection=False)
-    return lambda: rds.describe_db_clusters(DBClusterIdentifier="prod-aurora")["DBClusters"][0]["DeletionProtection"]
+    rds.create_db_cluster(
+        DBClusterIdentifier="prod-aurora",
+        Engine="aurora-postgresql",
+        MasterUsername="admin1",
+        MasterUserPassword="password123",
+        DeletionProtection=False,
+    )
+    return lambda: rds.describe_db_clusters(DBClusterIdentifier="prod-aurora")["DBClusters"][0][
+        "DeletionProtection"
+    ]
 
 
 def dynamodb_table(event):
     ddb = boto3.client("dynamodb")
-    ddb.create_table(TableName="orders", BillingMode="PAY_PER_REQUEST", DeletionProtectionEnabled=False,
-                     KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}])
+    ddb.create_table(
+        TableName="orders",
+        BillingMode="PAY_PER_REQUEST",
+        DeletionProtectionEnabled=False,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+    )
     return lambda: ddb.describe_table(TableName="orders")["Table"]["DeletionProtectionEnabled"] is True
 
 
@@ -77,14 +110,21 @@ def s3_versioning(event):
 def s3_bucket_pab(event):
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket="customer-uploads")
-    return absent_is_false(lambda: s3.get_public_access_block(Bucket="customer-uploads")[
-        "PublicAccessBlockConfiguration"] == PAB_ALL_ON)
+    return absent_is_false(
+        lambda: (
+            s3.get_public_access_block(Bucket="customer-uploads")["PublicAccessBlockConfiguration"]
+            == PAB_ALL_ON
+        )
+    )
 
 
 def s3_account_pab(event):
     control = boto3.client("s3control")
-    return absent_is_false(lambda: control.get_public_access_block(AccountId=ACCOUNT)[
-        "PublicAccessBlockConfiguration"] == PAB_ALL_ON)
+    return absent_is_false(
+        lambda: (
+            control.get_public_access_block(AccountId=ACCOUNT)["PublicAccessBlockConfiguration"] == PAB_ALL_ON
+        )
+    )
 
 
 def trail(multi_region=True, logging=True):
@@ -108,31 +148,48 @@ def trail_single_region(event):
 
 def trail_without_management_events(event):
     ct = trail()
-    ct.put_event_selectors(TrailName="org-trail", EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": False}])
-    return lambda: ct.get_event_selectors(TrailName="org-trail")["EventSelectors"][0]["IncludeManagementEvents"] is True
+    ct.put_event_selectors(
+        TrailName="org-trail", EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": False}]
+    )
+    return lambda: (
+        ct.get_event_selectors(TrailName="org-trail")["EventSelectors"][0]["IncludeManagementEvents"] is True
+    )
 
 
 def config_recorder(event):
     config = boto3.client("config")
-    config.put_configuration_recorder(ConfigurationRecorder={
-        "name": "default", "roleARN": f"arn:aws:iam::{ACCOUNT}:role/config-recorder"})
+    config.put_configuration_recorder(
+        ConfigurationRecorder={"name": "default", "roleARN": f"arn:aws:iam::{ACCOUNT}:role/config-recorder"}
+    )
     boto3.client("s3").create_bucket(Bucket="config-bucket")
     config.put_delivery_channel(DeliveryChannel={"name": "default", "s3BucketName": "config-bucket"})
-    return lambda: config.describe_configuration_recorder_status()["ConfigurationRecordersStatus"][0]["recording"]
+    return lambda: config.describe_configuration_recorder_status()["ConfigurationRecordersStatus"][0][
+        "recording"
+    ]
 
 
 def ebs_default(event):  # the event is in eu-west-1: Leash must act there, not in its own region
     ec2 = boto3.client("ec2", region_name="eu-west-1")
-    return lambda: (ec2.get_ebs_encryption_by_default()["EbsEncryptionByDefault"] is True
-                    and boto3.client("ec2").get_ebs_encryption_by_default()["EbsEncryptionByDefault"] is False)
+    return lambda: (
+        ec2.get_ebs_encryption_by_default()["EbsEncryptionByDefault"] is True
+        and boto3.client("ec2").get_ebs_encryption_by_default()["EbsEncryptionByDefault"] is False
+    )
 
 
 def agent_role(boundary=None):
     iam = boto3.client("iam")
-    iam.create_policy(PolicyName="agent-guardrail-deny", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "iam:*", "Resource": "*"}]}))
-    iam.create_policy(PolicyName="agent-boundary", PolicyDocument=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+    iam.create_policy(
+        PolicyName="agent-guardrail-deny",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "iam:*", "Resource": "*"}]}
+        ),
+    )
+    iam.create_policy(
+        PolicyName="agent-boundary",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+        ),
+    )
     kwargs = {"PermissionsBoundary": boundary} if boundary else {}
     iam.create_role(RoleName="ai-agent-deploy", AssumeRolePolicyDocument="{}", **kwargs)
     return iam
@@ -140,42 +197,71 @@ def agent_role(boundary=None):
 
 def guardrail_detached(event):
     iam = agent_role()
-    return lambda: [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName="ai-agent-deploy")[
-        "AttachedPolicies"]] == [GUARDRAIL_POLICY_ARN]
+    return lambda: (
+        [
+            p["PolicyArn"]
+            for p in iam.list_attached_role_policies(RoleName="ai-agent-deploy")["AttachedPolicies"]
+        ]
+        == [GUARDRAIL_POLICY_ARN]
+    )
 
 
 def boundary_deleted(event):
     iam = agent_role()
-    return lambda: iam.get_role(RoleName="ai-agent-deploy")["Role"].get("PermissionsBoundary", {}).get(
-        "PermissionsBoundaryArn") == BOUNDARY_ARN
+    return lambda: (
+        iam.get_role(RoleName="ai-agent-deploy")["Role"]
+        .get("PermissionsBoundary", {})
+        .get("PermissionsBoundaryArn")
+        == BOUNDARY_ARN
+    )
 
 
 def boundary_replaced(event):
     iam = agent_role(boundary="arn:aws:iam::aws:policy/AdministratorAccess")
-    return lambda: iam.get_role(RoleName="ai-agent-deploy")["Role"]["PermissionsBoundary"][
-        "PermissionsBoundaryArn"] == BOUNDARY_ARN
+    return lambda: (
+        iam.get_role(RoleName="ai-agent-deploy")["Role"]["PermissionsBoundary"]["PermissionsBoundaryArn"]
+        == BOUNDARY_ARN
+    )
 
 
 def open_security_group(event):
     ec2 = boto3.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     group = ec2.create_security_group(GroupName="web", Description="web", VpcId=vpc)["GroupId"]
-    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
-        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
-        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]},
-    ])
+    ec2.authorize_security_group_ingress(
+        GroupId=group,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]},
+        ],
+    )
     # moto's authorize response lists only the last rule; CloudTrail's responseElements lists every rule added.
-    added = [r for r in ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])[
-        "SecurityGroupRules"] if not r["IsEgress"]]
+    added = [
+        r
+        for r in ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])[
+            "SecurityGroupRules"
+        ]
+        if not r["IsEgress"]
+    ]
     detail = event["detail"]
     detail["requestParameters"]["groupId"] = group
     detail["responseElements"]["securityGroupRuleSet"]["items"] = [
-        {"groupId": group, "securityGroupRuleId": r["SecurityGroupRuleId"], "isEgress": False, "ipProtocol": "tcp",
-         "fromPort": r["FromPort"], "toPort": r["ToPort"], "cidrIpv4": r["CidrIpv4"]} for r in added]
+        {
+            "groupId": group,
+            "securityGroupRuleId": r["SecurityGroupRuleId"],
+            "isEgress": False,
+            "ipProtocol": "tcp",
+            "fromPort": r["FromPort"],
+            "toPort": r["ToPort"],
+            "cidrIpv4": r["CidrIpv4"],
+        }
+        for r in added
+    ]
 
     def world_closed_private_kept():
         rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])[
-            "SecurityGroupRules"]
+            "SecurityGroupRules"
+        ]
         cidrs = {r.get("CidrIpv4") for r in rules if not r["IsEgress"]}
         return cidrs == {"10.0.0.0/8"}
 
@@ -200,50 +286,128 @@ def deleted_secret(event):
     sm = boto3.client("secretsmanager")
     sm.create_secret(Name="prod/payments/stripe-key", SecretString="sk_live_example")
     sm.delete_secret(SecretId="prod/payments/stripe-key", RecoveryWindowInDays=7)
-    return absent_is_false(lambda: sm.get_secret_value(SecretId="prod/payments/stripe-key")["SecretString"]
-                           == "sk_live_example")
+    return absent_is_false(
+        lambda: sm.get_secret_value(SecretId="prod/payments/stripe-key")["SecretString"] == "sk_live_example"
+    )
 
 
 # event -> (protection, setup, severity, what the alert's "What Leash did" line says)
 CASES = {
-    "ec2-modify-instance-attribute-disable-termination-protection-by-agent":
-        ("ec2-termination-protection", ec2_instance, "high", "re-enabled termination protection"),
-    "rds-modify-db-instance-disable-deletion-protection-by-agent":
-        ("rds-instance-deletion-protection", rds_instance, "high", "re-enabled deletion protection"),
-    "rds-modify-db-cluster-disable-deletion-protection-by-agent":
-        ("rds-cluster-deletion-protection", rds_cluster, "high", "re-enabled deletion protection"),
-    "dynamodb-update-table-disable-deletion-protection-by-agent":
-        ("dynamodb-deletion-protection", dynamodb_table, "high", "re-enabled deletion protection"),
-    "s3-put-bucket-versioning-suspended-by-agent": ("s3-versioning", s3_versioning, "high", "re-enabled versioning"),
-    "s3-delete-bucket-public-access-block-by-agent":
-        ("s3-bucket-public-access-block", s3_bucket_pab, "high", "restored the public access block"),
-    "s3-put-bucket-public-access-block-weakened-by-human":
-        ("s3-bucket-public-access-block", s3_bucket_pab, "medium", "restored the public access block"),
-    "s3-delete-account-public-access-block-by-agent":
-        ("s3-account-public-access-block", s3_account_pab, "high", "restored the account-wide public access block"),
-    "cloudtrail-stop-logging-by-agent": ("cloudtrail-logging", trail_stopped, "critical", "restarted logging"),
-    "cloudtrail-update-trail-single-region-by-agent":
-        ("cloudtrail-trail-settings", trail_single_region, "critical", "turned multi-region logging back on"),
-    "cloudtrail-put-event-selectors-without-management-events-by-agent":
-        ("cloudtrail-management-events", trail_without_management_events, "critical",
-         "turned management events back on"),
-    "config-stop-configuration-recorder-by-agent": ("config-recorder", config_recorder, "high", "restarted the recorder"),
-    "ec2-disable-ebs-encryption-by-default-by-agent":
-        ("ebs-encryption-by-default", ebs_default, "high", "re-enabled EBS encryption by default"),
-    "iam-detach-role-policy-guardrail-by-agent":
-        ("agent-guardrail-policy", guardrail_detached, "high", "re-attached the guardrail policy"),
-    "iam-delete-role-permissions-boundary-by-agent":
-        ("agent-permissions-boundary", boundary_deleted, "high", "restored the permissions boundary"),
-    "iam-put-role-permissions-boundary-replaced-by-human":
-        ("agent-permissions-boundary", boundary_replaced, "medium", "restored the permissions boundary"),
-    "ec2-authorize-security-group-ingress-by-agent":
-        ("security-group-open-ingress", open_security_group, "high", "revoked the 1 rule(s) open to the world"),
-    "kms-schedule-key-deletion-by-agent":
-        ("kms-key-deletion", kms_key(schedule=True, disable=True), "critical",
-         "cancelled the deletion and re-enabled the key"),
+    "ec2-modify-instance-attribute-disable-termination-protection-by-agent": (
+        "ec2-termination-protection",
+        ec2_instance,
+        "high",
+        "re-enabled termination protection",
+    ),
+    "rds-modify-db-instance-disable-deletion-protection-by-agent": (
+        "rds-instance-deletion-protection",
+        rds_instance,
+        "high",
+        "re-enabled deletion protection",
+    ),
+    "rds-modify-db-cluster-disable-deletion-protection-by-agent": (
+        "rds-cluster-deletion-protection",
+        rds_cluster,
+        "high",
+        "re-enabled deletion protection",
+    ),
+    "dynamodb-update-table-disable-deletion-protection-by-agent": (
+        "dynamodb-deletion-protection",
+        dynamodb_table,
+        "high",
+        "re-enabled deletion protection",
+    ),
+    "s3-put-bucket-versioning-suspended-by-agent": (
+        "s3-versioning",
+        s3_versioning,
+        "high",
+        "re-enabled versioning",
+    ),
+    "s3-delete-bucket-public-access-block-by-agent": (
+        "s3-bucket-public-access-block",
+        s3_bucket_pab,
+        "high",
+        "restored the public access block",
+    ),
+    "s3-put-bucket-public-access-block-weakened-by-human": (
+        "s3-bucket-public-access-block",
+        s3_bucket_pab,
+        "medium",
+        "restored the public access block",
+    ),
+    "s3-delete-account-public-access-block-by-agent": (
+        "s3-account-public-access-block",
+        s3_account_pab,
+        "high",
+        "restored the account-wide public access block",
+    ),
+    "cloudtrail-stop-logging-by-agent": (
+        "cloudtrail-logging",
+        trail_stopped,
+        "critical",
+        "restarted logging",
+    ),
+    "cloudtrail-update-trail-single-region-by-agent": (
+        "cloudtrail-trail-settings",
+        trail_single_region,
+        "critical",
+        "turned multi-region logging back on",
+    ),
+    "cloudtrail-put-event-selectors-without-management-events-by-agent": (
+        "cloudtrail-management-events",
+        trail_without_management_events,
+        "critical",
+        "turned management events back on",
+    ),
+    "config-stop-configuration-recorder-by-agent": (
+        "config-recorder",
+        config_recorder,
+        "high",
+        "restarted the recorder",
+    ),
+    "ec2-disable-ebs-encryption-by-default-by-agent": (
+        "ebs-encryption-by-default",
+        ebs_default,
+        "high",
+        "re-enabled EBS encryption by default",
+    ),
+    "iam-detach-role-policy-guardrail-by-agent": (
+        "agent-guardrail-policy",
+        guardrail_detached,
+        "high",
+        "re-attached the guardrail policy",
+    ),
+    "iam-delete-role-permissions-boundary-by-agent": (
+        "agent-permissions-boundary",
+        boundary_deleted,
+        "high",
+        "restored the permissions boundary",
+    ),
+    "iam-put-role-permissions-boundary-replaced-by-human": (
+        "agent-permissions-boundary",
+        boundary_replaced,
+        "medium",
+        "restored the permissions boundary",
+    ),
+    "ec2-authorize-security-group-ingress-by-agent": (
+        "security-group-open-ingress",
+        open_security_group,
+        "high",
+        "revoked the 1 rule(s) open to the world",
+    ),
+    "kms-schedule-key-deletion-by-agent": (
+        "kms-key-deletion",
+        kms_key(schedule=True, disable=True),
+        "critical",
+        "cancelled the deletion and re-enabled the key",
+    ),
     "kms-disable-key-by-agent": ("kms-key-enabled", kms_key(disable=True), "high", "re-enabled the key"),
-    "secretsmanager-delete-secret-with-recovery-window-by-agent":
-        ("secret-deletion", deleted_secret, "high", "restored the secret"),
+    "secretsmanager-delete-secret-with-recovery-window-by-agent": (
+        "secret-deletion",
+        deleted_secret,
+        "high",
+        "restored the secret",
+    ),
 }
 
 
@@ -285,9 +449,11 @@ def test_cloudformation_termination_protection_is_reenabled(reapply):
     event = load_event("cloudformation-update-termination-protection-disabled-by-agent")
     cfn = handler.reapplier._clients("cloudformation", "us-east-1")  # the handler's own client
     with Stubber(cfn) as stub:
-        stub.add_response("update_termination_protection", {"StackId": "arn:aws:cloudformation:us-east-1:"
-                          f"{ACCOUNT}:stack/webhooks-prod/1"},
-                          {"StackName": "webhooks-prod", "EnableTerminationProtection": True})
+        stub.add_response(
+            "update_termination_protection",
+            {"StackId": f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/webhooks-prod/1"},
+            {"StackName": "webhooks-prod", "EnableTerminationProtection": True},
+        )
         result = handler.lambda_handler(event, context)
         stub.assert_no_pending_responses()
     assert (result["status"], result["severity"]) == ("published", "high")
@@ -303,7 +469,10 @@ def test_exempt_principal_is_alerted_not_remediated(reapply):
     assert (result["status"], result["severity"]) == ("published", "low")
     assert not protected()
     assert ledger_records(event["detail"]["eventID"])[0]["outcome"] == "not-remediated"
-    assert "Exempt principal: Leash did not touch the RDS instance deletion protection." in inbox.drain()[0]["Message"]
+    assert (
+        "Exempt principal: Leash did not touch the RDS instance deletion protection."
+        in inbox.drain()[0]["Message"]
+    )
 
 
 def test_same_event_twice_acts_once(reapply):
@@ -331,7 +500,10 @@ def test_resource_that_no_longer_exists_is_reported_not_touched(reapply):
     event = load_event("rds-modify-db-instance-disable-deletion-protection-by-agent")  # no prod-db in moto
     assert handler.lambda_handler(event, context)["status"] == "published"
     assert ledger_records(event["detail"]["eventID"])[0]["outcome"] == "gone"
-    assert "prod-db no longer exists, so there was nothing to reapply (DBInstanceNotFound" in inbox.drain()[0]["Message"]
+    assert (
+        "prod-db no longer exists, so there was nothing to reapply (DBInstanceNotFound"
+        in inbox.drain()[0]["Message"]
+    )
 
 
 def test_guardrail_on_a_role_that_is_not_an_agent_role_is_left_alone(reapply):
@@ -349,8 +521,11 @@ def test_security_group_rule_open_to_a_private_range_is_alerted_not_revoked(reap
     open_security_group(event)
     items = event["detail"]["responseElements"]["securityGroupRuleSet"]["items"]
     event["detail"]["responseElements"]["securityGroupRuleSet"]["items"] = [
-        i for i in items if i["cidrIpv4"] != "0.0.0.0/0"]
-    event["detail"]["requestParameters"]["ipPermissions"]["items"][0]["ipRanges"]["items"][0]["cidrIp"] = "10.0.0.0/8"
+        i for i in items if i["cidrIpv4"] != "0.0.0.0/0"
+    ]
+    event["detail"]["requestParameters"]["ipPermissions"]["items"][0]["ipRanges"]["items"][0]["cidrIp"] = (
+        "10.0.0.0/8"
+    )
     result = handler.lambda_handler(event, context)
     assert (result["status"], result["severity"]) == ("published", "medium")
     assert "Nothing to put back: no rule open to 0.0.0.0/0 or ::/0 was added." in inbox.drain()[0]["Message"]
@@ -358,11 +533,14 @@ def test_security_group_rule_open_to_a_private_range_is_alerted_not_revoked(reap
 
 # --- the reapply step without Lambda: timing words and failure reasons --------------------------
 
-def remedy_for(name, clients, clock=None, settings=Settings()):
+
+def remedy_for(name, clients, clock=None, settings=None):
     call = parse_event(load_event(name))
     actor = classify_actor(call.user_identity, ActorConfig(agent_role_prefix="ai-agent-"))
     kwargs = {"clock": clock} if clock else {}
-    return Reapplier(clients, settings, ActorConfig(agent_role_prefix="ai-agent-"), **kwargs)(call, actor, lookup(call))
+    return Reapplier(clients, settings or Settings(), ActorConfig(agent_role_prefix="ai-agent-"), **kwargs)(
+        call, actor, lookup(call)
+    )
 
 
 class Recorder:
@@ -379,18 +557,29 @@ class Recorder:
                     if recorder.error:
                         raise recorder.error
                     return {}
+
                 return call
+
         return Client()
 
 
 def test_alert_says_how_many_seconds_after_the_call_leash_acted():
     call_time = parse_event(load_event("rds-modify-db-instance-disable-deletion-protection-by-agent")).time
     clients = Recorder()
-    remedy = remedy_for("rds-modify-db-instance-disable-deletion-protection-by-agent", clients,
-                        clock=lambda: call_time.timestamp() + 2.2)
+    remedy = remedy_for(
+        "rds-modify-db-instance-disable-deletion-protection-by-agent",
+        clients,
+        clock=lambda: call_time.timestamp() + 2.2,
+    )
     assert describe(remedy.action) == "Leash re-enabled deletion protection 2 s later."
-    assert clients.calls == [("rds", "us-east-1", "modify_db_instance",
-                              {"DBInstanceIdentifier": "prod-db", "DeletionProtection": True, "ApplyImmediately": True})]
+    assert clients.calls == [
+        (
+            "rds",
+            "us-east-1",
+            "modify_db_instance",
+            {"DBInstanceIdentifier": "prod-db", "DeletionProtection": True, "ApplyImmediately": True},
+        )
+    ]
 
 
 @pytest.mark.parametrize("code", ["AccessDenied", "Throttling"])
@@ -398,7 +587,10 @@ def test_failed_reapply_says_why(code):
     error = ClientError({"Error": {"Code": code, "Message": "not this time"}}, "ModifyDBInstance")
     remedy = remedy_for("rds-modify-db-instance-disable-deletion-protection-by-agent", Recorder(error))
     assert remedy.outcome == "failed"
-    assert describe(remedy.action) == f"Leash could not put the RDS instance deletion protection back: {code}: not this time"
+    assert (
+        describe(remedy.action)
+        == f"Leash could not put the RDS instance deletion protection back: {code}: not this time"
+    )
 
 
 def test_clients_retry_throttling_with_bounded_backoff():
@@ -409,7 +601,9 @@ def test_clients_retry_throttling_with_bounded_backoff():
     assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 5}
 
 
-@pytest.mark.parametrize("event", [None, {"detail-type": "AWS API Call via CloudTrail", "detail": {"eventName": "StopLogging"}}])
+@pytest.mark.parametrize(
+    "event", [None, {"detail-type": "AWS API Call via CloudTrail", "detail": {"eventName": "StopLogging"}}]
+)
 def test_malformed_event_is_rejected_with_a_reason_and_nothing_touched(reapply, event):
     handler, inbox, context = reapply
     result = handler.lambda_handler(event, context)

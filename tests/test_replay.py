@@ -6,15 +6,18 @@ import gzip
 import json
 
 import pytest
+from conftest import BOUNDARY_ARN, EVENTS, GUARDRAIL_POLICY_ARN
+from test_events import EXPECTED
 from typer.testing import CliRunner
 
-from conftest import BOUNDARY_ARN, EVENTS, GUARDRAIL_POLICY_ARN
 from leash_cli.main import app
 from leash_cli.replay import Problem, Replay, events
-from test_events import EXPECTED
 
-PARAMETERS = {"GuardrailPolicyArns": GUARDRAIL_POLICY_ARN, "AgentPermissionsBoundaryArn": BOUNDARY_ARN,
-              "ExemptPrincipalArns": "arn:aws:iam::111122223333:role/breakglass-admin"}
+PARAMETERS = {
+    "GuardrailPolicyArns": GUARDRAIL_POLICY_ARN,
+    "AgentPermissionsBoundaryArn": BOUNDARY_ARN,
+    "ExemptPrincipalArns": "arn:aws:iam::111122223333:role/breakglass-admin",
+}
 
 
 def samples():
@@ -70,7 +73,9 @@ def test_replay_of_eventbridge_json_lines_decides_the_same(tmp_path, trail_file)
     lines = tmp_path / "events.jsonl"
     lines.write_text("".join(json.dumps(event) + "\n" for _, event in samples()))
     from_lines = decisions_by_event(Replay(overrides=PARAMETERS, account="111122223333"), events([lines]))
-    from_trail = decisions_by_event(Replay(overrides=PARAMETERS, account="111122223333"), events([trail_file]))
+    from_trail = decisions_by_event(
+        Replay(overrides=PARAMETERS, account="111122223333"), events([trail_file])
+    )
     simplify = lambda d: {k: [(x.function, x.status, x.severity, x.actions) for x in v] for k, v in d.items()}  # noqa: E731
     assert simplify(from_lines) == simplify(from_trail)
 
@@ -80,16 +85,27 @@ def test_replay_plans_protections_and_lockdowns(trail_file):
     got = decisions_by_event(replayer, events([trail_file]))
     stop_logging = got["d4e5f6a7-b8c9-4d0e-9f1a-2b3c4d5e6005"][0]
     assert stop_logging.actions[0] == "would put back: restarted logging"
-    assert stop_logging.actions[-1].startswith("lockdown arn:aws:sts::111122223333:assumed-role/ai-agent-deploy/")
-    assert replayer.report.protections["re-enabled deletion protection"] == 3  # the exempt role's is not touched
+    assert stop_logging.actions[-1].startswith(
+        "lockdown arn:aws:sts::111122223333:assumed-role/ai-agent-deploy/"
+    )
+    assert (
+        replayer.report.protections["re-enabled deletion protection"] == 3
+    )  # the exempt role's is not touched
 
 
 def test_malformed_files_and_records_are_reported_with_their_location_and_skipped(tmp_path):
     (tmp_path / "broken.json.gz").write_bytes(b"not gzip at all")
-    (tmp_path / "lines.jsonl").write_text('{"nope": 1}\nnot json\n' + json.dumps(dict(samples())["s3-delete-bucket-via-mcp"]) + "\n")
-    no_event_id = {"eventName": "DeleteBucket", "eventSource": "s3.amazonaws.com", "awsRegion": "us-east-1",
-                   "eventTime": "2026-11-22T21:04:36Z", "requestParameters": {"bucketName": "b"},
-                   "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/bob"}}
+    (tmp_path / "lines.jsonl").write_text(
+        '{"nope": 1}\nnot json\n' + json.dumps(dict(samples())["s3-delete-bucket-via-mcp"]) + "\n"
+    )
+    no_event_id = {
+        "eventName": "DeleteBucket",
+        "eventSource": "s3.amazonaws.com",
+        "awsRegion": "us-east-1",
+        "eventTime": "2026-11-22T21:04:36Z",
+        "requestParameters": {"bucketName": "b"},
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/bob"},
+    }
     (tmp_path / "records.json").write_text(json.dumps({"Records": [no_event_id, 42]}))
     items = list(events([tmp_path]))
     problems = {p.location.split("/")[-1]: p.reason for p in items if isinstance(p, Problem)}
@@ -99,18 +115,23 @@ def test_malformed_files_and_records_are_reported_with_their_location_and_skippe
         "lines.jsonl:2": problems["lines.jsonl:2"],
         "records.json#1": "not a CloudTrail record",
     }
-    assert problems["broken.json.gz"].startswith("cannot read") and problems["lines.jsonl:2"].startswith("not JSON")
+    assert problems["broken.json.gz"].startswith("cannot read") and problems["lines.jsonl:2"].startswith(
+        "not JSON"
+    )
     replayer = Replay(overrides=PARAMETERS)
     for item in items:
         if not isinstance(item, Problem):
-            replayer.decide(*item)  # the record missing fields is rejected by the handler's parser, not a crash
+            replayer.decide(
+                *item
+            )  # the record missing fields is rejected by the handler's parser, not a crash
     assert any("detail.eventID is missing" in p.reason for p in replayer.report.problems)
 
 
 def test_cli_jsonl_and_table(trail_file):
     runner = CliRunner()
-    result = runner.invoke(app, ["replay", str(trail_file), "--format", "jsonl",
-                                 *[f"-p{k}={v}" for k, v in PARAMETERS.items()]])
+    result = runner.invoke(
+        app, ["replay", str(trail_file), "--format", "jsonl", *[f"-p{k}={v}" for k, v in PARAMETERS.items()]]
+    )
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert {"eventID", "eventName", "actorKind", "rules", "severity", "plannedActions"} <= set(lines[0])
@@ -122,14 +143,27 @@ def test_cli_jsonl_and_table(trail_file):
 
 def routine(n):
     """A read no rule wants, by an app role: most of any trail."""
-    return {"eventVersion": "1.10", "eventID": f"routine-{n}", "eventName": "DescribeInstances",
-            "eventSource": "ec2.amazonaws.com", "awsRegion": "us-east-1", "eventTime": "2026-11-22T21:04:36Z",
-            "readOnly": True, "recipientAccountId": "111122223333", "requestParameters": {"instancesSet": {}},
-            "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::111122223333:assumed-role/orders-api/s",
-                             "sessionContext": {"sessionIssuer": {"type": "Role", "userName": "orders-api"}}}}
+    return {
+        "eventVersion": "1.10",
+        "eventID": f"routine-{n}",
+        "eventName": "DescribeInstances",
+        "eventSource": "ec2.amazonaws.com",
+        "awsRegion": "us-east-1",
+        "eventTime": "2026-11-22T21:04:36Z",
+        "readOnly": True,
+        "recipientAccountId": "111122223333",
+        "requestParameters": {"instancesSet": {}},
+        "userIdentity": {
+            "type": "AssumedRole",
+            "arn": "arn:aws:sts::111122223333:assumed-role/orders-api/s",
+            "sessionContext": {"sessionIssuer": {"type": "Role", "userName": "orders-api"}},
+        },
+    }
 
 
-def test_records_no_rule_wants_are_counted_without_being_decoded_and_decisions_do_not_change(tmp_path, monkeypatch):
+def test_records_no_rule_wants_are_counted_without_being_decoded_and_decisions_do_not_change(
+    tmp_path, monkeypatch
+):
     records = [event["detail"] for _, event in samples()] + [routine(n) for n in range(50)] + [42]
     with gzip.open(tmp_path / "trail.json.gz", "wt") as f:
         json.dump({"Records": records}, f)
@@ -138,18 +172,29 @@ def test_records_no_rule_wants_are_counted_without_being_decoded_and_decisions_d
         replayer = Replay(overrides=PARAMETERS, account="111122223333")
         if not prefilter:
             monkeypatch.setattr(replayer.router, "record_prefilter", lambda: None)
-        decisions = [(d.event_id, d.function, d.status, d.severity, d.actions) for d in replayer.run([tmp_path])]
+        decisions = [
+            (d.event_id, d.function, d.status, d.severity, d.actions) for d in replayer.run([tmp_path])
+        ]
         replayer.finish_spikes()
         return replayer.report, decisions
 
     (fast, fast_decisions), (slow, slow_decisions) = replay(True), replay(False)
     assert fast_decisions == slow_decisions and len(fast_decisions) > 30
     assert (fast.read, fast.matched, fast.rules, fast.severities, fast.protections, fast.lockdowns) == (
-        slow.read, slow.matched, slow.rules, slow.severities, slow.protections, slow.lockdowns)
+        slow.read,
+        slow.matched,
+        slow.rules,
+        slow.severities,
+        slow.protections,
+        slow.lockdowns,
+    )
     assert fast.read == len(records) - 1 and [p.reason for p in fast.problems] == ["not a CloudTrail record"]
 
-    skipped = [item for item in events([tmp_path], Replay(overrides=PARAMETERS).router.record_prefilter())
-               if type(item).__name__ == "Skipped"]
+    skipped = [
+        item
+        for item in events([tmp_path], Replay(overrides=PARAMETERS).router.record_prefilter())
+        if type(item).__name__ == "Skipped"
+    ]
     assert [s.count for s in skipped] == [50]  # the routine reads; every sample was decoded
 
 
@@ -167,11 +212,18 @@ def test_spike_windows_are_folded_as_the_history_moves_on_and_alert_the_same(tmp
     """Memory stays flat: windows an hour behind the newest call are turned into alerts and forgotten."""
     probe = dict(dict(samples())["dynamodb-delete-table-denied"]["detail"])
     records = []
-    for hour in range(6):  # six hours of an agent probing: 12 denied calls a minute, every other 5-minute window
+    for hour in range(
+        6
+    ):  # six hours of an agent probing: 12 denied calls a minute, every other 5-minute window
         for minute in range(0, 60, 10):
             for n in range(60):
-                records.append(dict(probe, eventID=f"p-{hour}-{minute}-{n}",
-                                    eventTime=f"2026-11-22T{hour:02d}:{minute:02d}:{n % 60:02d}Z"))
+                records.append(
+                    dict(
+                        probe,
+                        eventID=f"p-{hour}-{minute}-{n}",
+                        eventTime=f"2026-11-22T{hour:02d}:{minute:02d}:{n % 60:02d}Z",
+                    )
+                )
     with gzip.open(tmp_path / "trail.json.gz", "wt") as f:
         json.dump({"Records": records}, f)
 

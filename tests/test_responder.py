@@ -6,9 +6,9 @@ import json
 
 import boto3
 import pytest
+from conftest import ACCOUNT
 from typer.testing import CliRunner
 
-from conftest import ACCOUNT
 from leash_cli.main import app
 from leash_cli.responder import ResponderError, find_stack
 
@@ -18,17 +18,28 @@ runner = CliRunner()
 @pytest.fixture
 def stack(workflows, monkeypatch, tmp_path):
     """A 'deployed' Leash stack: CloudFormation outputs pointing at the real workflows on moto."""
-    outputs = {"LockdownStateMachineArn": workflows.arns["lockdown"], "ReleaseStateMachineArn": workflows.arns["release"],
-               "LedgerTableName": "leash-ledger"}
-    boto3.client("cloudformation").create_stack(StackName="leash", TemplateBody=json.dumps({
-        "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
-        "Outputs": {k: {"Value": v} for k, v in outputs.items()}}))
+    outputs = {
+        "LockdownStateMachineArn": workflows.arns["lockdown"],
+        "ReleaseStateMachineArn": workflows.arns["release"],
+        "LedgerTableName": "leash-ledger",
+    }
+    boto3.client("cloudformation").create_stack(
+        StackName="leash",
+        TemplateBody=json.dumps(
+            {
+                "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+                "Outputs": {k: {"Value": v} for k, v in outputs.items()},
+            }
+        ),
+    )
     boto3.client("iam").create_role(RoleName="ai-agent-deploy", AssumeRolePolicyDocument="{}")
     # The CLI waits for the execution: instead of sleeping, let moto's worker finish.
     from moto.stepfunctions.parser.utils import TMP_THREADS
 
     monkeypatch.setattr("leash_cli.responder.time.sleep", lambda _: [t.join(60) for t in list(TMP_THREADS)])
-    monkeypatch.chdir(tmp_path)  # no samconfig.toml here: the defaults are 'leash' and the environment's region
+    monkeypatch.chdir(
+        tmp_path
+    )  # no samconfig.toml here: the defaults are 'leash' and the environment's region
     return workflows
 
 
@@ -43,7 +54,10 @@ def test_lockdown_status_and_release_from_the_command_line(stack):
     assert status.exit_code == 0 and "applied" in status.output and "ai-agent-deploy" in status.output
 
     released = runner.invoke(app, ["release", "ai-agent-deploy"])
-    assert released.exit_code == 0 and "RELEASE: role ai-agent-deploy is no longer denied everything" in released.output
+    assert (
+        released.exit_code == 0
+        and "RELEASE: role ai-agent-deploy is no longer denied everything" in released.output
+    )
 
 
 def test_refused_principal_exits_3_and_says_why(stack):

@@ -7,15 +7,15 @@ import socket
 
 import boto3
 import pytest
-
 from conftest import load_event, load_handler
+
 from leash.actors import ActorConfig, classify_actor
+from leash.assess import assess
 from leash.catalog import lookup
 from leash.events import parse_event
-from leash.assess import assess
 from leash.inbox import alert_from_sns_message
-from leash.slack import SlackDelivery, SqsDeadLetter, webhook_url_from_secret
 from leash.publish import sns_message
+from leash.slack import SlackDelivery, SqsDeadLetter, webhook_url_from_secret
 
 
 @pytest.fixture
@@ -39,7 +39,9 @@ def test_posts_block_kit_alert(slack, alert, dead_letters):
     result = delivery_to(slack.url, dead_letters, []).deliver(alert)
     assert result.status == "posted"
     payload = slack.requests[0]
-    assert payload["blocks"][0]["text"]["text"].startswith("CRITICAL: agent ai-agent-deploy deleted DB instance prod-db")
+    assert payload["blocks"][0]["text"]["text"].startswith(
+        "CRITICAL: agent ai-agent-deploy deleted DB instance prod-db"
+    )
     assert "final snapshot skipped" in json.dumps(payload["blocks"])
     assert dead_letters == []
 
@@ -106,7 +108,10 @@ def test_unreadable_secret_dead_letters_instead_of_losing_the_alert(alert, dead_
     assert "AccessDeniedException" in dead_letters[0]["reason"]
 
 
-@pytest.mark.parametrize("secret", ["https://hooks.slack.com/services/T/B/X", '{"webhook_url": "https://hooks.slack.com/services/T/B/X"}'])
+@pytest.mark.parametrize(
+    "secret",
+    ["https://hooks.slack.com/services/T/B/X", '{"webhook_url": "https://hooks.slack.com/services/T/B/X"}'],
+)
 def test_webhook_secret_formats(secret):
     assert webhook_url_from_secret(secret) == "https://hooks.slack.com/services/T/B/X"
 
@@ -117,10 +122,14 @@ def test_webhook_secret_must_be_a_url():
 
 
 def test_cloudwatch_alarm_on_the_topic_becomes_a_readable_alert():
-    alarm = {"AlarmName": "leash-UndeliveredEventsAlarm", "NewStateValue": "ALARM",
-             "NewStateReason": "Threshold Crossed: 1 datapoint [3.0] was greater than the threshold (0.0).",
-             "AlarmArn": "arn:aws:cloudwatch:us-east-1:111122223333:alarm:leash-UndeliveredEventsAlarm",
-             "AWSAccountId": "111122223333", "StateChangeTime": "2026-11-22T21:10:00.000+0000"}
+    alarm = {
+        "AlarmName": "leash-UndeliveredEventsAlarm",
+        "NewStateValue": "ALARM",
+        "NewStateReason": "Threshold Crossed: 1 datapoint [3.0] was greater than the threshold (0.0).",
+        "AlarmArn": "arn:aws:cloudwatch:us-east-1:111122223333:alarm:leash-UndeliveredEventsAlarm",
+        "AWSAccountId": "111122223333",
+        "StateChangeTime": "2026-11-22T21:10:00.000+0000",
+    }
     alert = alert_from_sns_message(json.dumps(alarm))
     assert alert.title == "CloudWatch alarm leash-UndeliveredEventsAlarm is ALARM"
     assert alert.severity == "high" and alert.region == "us-east-1"
@@ -137,11 +146,19 @@ def forwarder_env(aws, monkeypatch):
 
 def sns_event(alert):
     body = json.loads(sns_message(alert)["Message"])
-    return {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": body["lambda"], "Subject": "x",
-                                                            "Timestamp": "2026-11-22T21:04:40.000Z"}}]}
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "Sns": {"Message": body["lambda"], "Subject": "x", "Timestamp": "2026-11-22T21:04:40.000Z"},
+            }
+        ]
+    }
 
 
-def test_forwarder_without_slack_logs_once_and_returns(forwarder_env, monkeypatch, alert, lambda_context, capsys):
+def test_forwarder_without_slack_logs_once_and_returns(
+    forwarder_env, monkeypatch, alert, lambda_context, capsys
+):
     monkeypatch.setenv("SLACK_WEBHOOK_SECRET_ARN", "")
     handler = load_handler("slack_forwarder")
     assert handler.lambda_handler(sns_event(alert), lambda_context) == {"results": ["not-configured"]}
@@ -149,11 +166,13 @@ def test_forwarder_without_slack_logs_once_and_returns(forwarder_env, monkeypatc
     assert capsys.readouterr().out.count("no Slack webhook configured") == 1
 
 
-def test_forwarder_reads_webhook_from_secret_and_dead_letters_failures(forwarder_env, monkeypatch, slack, alert,
-                                                                       lambda_context):
+def test_forwarder_reads_webhook_from_secret_and_dead_letters_failures(
+    forwarder_env, monkeypatch, slack, alert, lambda_context
+):
     sqs, queue = forwarder_env
-    arn = boto3.client("secretsmanager").create_secret(Name="leash/slack", SecretString=json.dumps(
-        {"webhook_url": slack.url}))["ARN"]
+    arn = boto3.client("secretsmanager").create_secret(
+        Name="leash/slack", SecretString=json.dumps({"webhook_url": slack.url})
+    )["ARN"]
     monkeypatch.setenv("SLACK_WEBHOOK_SECRET_ARN", arn)
     handler = load_handler("slack_forwarder")
 

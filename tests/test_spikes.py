@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-
 from conftest import ACCOUNT, bus_tap, load_event, load_handler
+
 from leash.alerts import Alert
 from leash.render import what_leash_did
 from leash_cli.emulator import create_tables
@@ -29,20 +29,37 @@ def denied(i: int, identity=None, seconds: float = 0.0, code="AccessDenied") -> 
     event = copy.deepcopy(BASE)
     detail = event["detail"]
     event["source"] = f"aws.{service}"
-    detail.update(eventSource=f"{service}.amazonaws.com", eventName=action, eventID=f"probe-{i:06d}",
-                  eventTime=(START + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ"), errorCode=code,
-                  errorMessage=f"User: {detail['userIdentity']['arn']} is not authorized to perform: "
-                               f"{service}:{action} on resource: {resource} because no identity-based policy allows it")
+    detail.update(
+        eventSource=f"{service}.amazonaws.com",
+        eventName=action,
+        eventID=f"probe-{i:06d}",
+        eventTime=(START + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        errorCode=code,
+        errorMessage=f"User: {detail['userIdentity']['arn']} is not authorized to perform: "
+        f"{service}:{action} on resource: {resource} because no identity-based policy allows it",
+    )
     if identity:
         detail["userIdentity"] = identity
     return event
 
 
 def batch(events, start=0):
-    return {"Records": [{"messageId": f"m-{start + n}", "receiptHandle": "r", "body": json.dumps(e),
-                         "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-                         "eventSourceARN": f"arn:aws:sqs:us-east-1:{ACCOUNT}:spikes", "awsRegion": "us-east-1"}
-                        for n, e in enumerate(events)]}
+    return {
+        "Records": [
+            {
+                "messageId": f"m-{start + n}",
+                "receiptHandle": "r",
+                "body": json.dumps(e),
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": f"arn:aws:sqs:us-east-1:{ACCOUNT}:spikes",
+                "awsRegion": "us-east-1",
+            }
+            for n, e in enumerate(events)
+        ]
+    }
 
 
 class UpdateCounter:
@@ -65,12 +82,22 @@ def spikes(aws, monkeypatch):
 
     inbox = AlertInbox(topic)
     read_bus = bus_tap()
-    for key, value in {"ALERTS_TOPIC_ARN": topic, "SPIKE_TABLE": "leash-spikes", "POWERTOOLS_SERVICE_NAME": "spikes",
-                       "LEASH_ROLE_PREFIX": "leash", "LEASH_AGENT_ROLE_PREFIX": "ai-agent-", "LEASH_AGENT_ROLE_NAMES": "",
-                       "LEASH_EXEMPT_ARNS": "", "LEASH_AUTO_LOCKDOWN": "agents", "LEASH_EVENT_BUS": "leash-leash",
-                       "LEASH_SPIKE_WINDOW_MINUTES": "5", "LEASH_DENIED_THRESHOLDS_AGENT": "1500,5000",
-                       "LEASH_DENIED_THRESHOLDS_HUMAN": "300,2000", "LEASH_DENIED_THRESHOLDS_OTHER": "500,5000",
-                       "LEASH_AGENT_CALL_THRESHOLDS": "20000,50000"}.items():
+    for key, value in {
+        "ALERTS_TOPIC_ARN": topic,
+        "SPIKE_TABLE": "leash-spikes",
+        "POWERTOOLS_SERVICE_NAME": "spikes",
+        "LEASH_ROLE_PREFIX": "leash",
+        "LEASH_AGENT_ROLE_PREFIX": "ai-agent-",
+        "LEASH_AGENT_ROLE_NAMES": "",
+        "LEASH_EXEMPT_ARNS": "",
+        "LEASH_AUTO_LOCKDOWN": "agents",
+        "LEASH_EVENT_BUS": "leash-leash",
+        "LEASH_SPIKE_WINDOW_MINUTES": "5",
+        "LEASH_DENIED_THRESHOLDS_AGENT": "1500,5000",
+        "LEASH_DENIED_THRESHOLDS_HUMAN": "300,2000",
+        "LEASH_DENIED_THRESHOLDS_OTHER": "500,5000",
+        "LEASH_AGENT_CALL_THRESHOLDS": "20000,50000",
+    }.items():
         monkeypatch.setenv(key, value)
     handler = load_handler("spikes")
     writes = UpdateCounter(handler.consumer._store._ddb)
@@ -85,7 +112,9 @@ def test_burst_of_10000_denied_calls_alerts_once_per_level_and_requests_one_lock
     handler, inbox, writes, requests = spikes
     events = [denied(i, seconds=i * 0.02) for i in range(10_000)]  # 200 s of probing, one window
 
-    responses = [handler.lambda_handler(batch(events[i:i + 1000], i), lambda_context) for i in range(0, 10_000, 1000)]
+    responses = [
+        handler.lambda_handler(batch(events[i : i + 1000], i), lambda_context) for i in range(0, 10_000, 1000)
+    ]
 
     assert all(r == {"batchItemFailures": []} for r in responses)
     assert writes.adds == 10  # one counter write per principal per batch
@@ -99,10 +128,15 @@ def test_burst_of_10000_denied_calls_alerts_once_per_level_and_requests_one_lock
         "secretsmanager:GetSecretValue ×500 on role/admin ×3000, prod-backups ×1500, prod/db-AbCdEf ×500",
     ]
     assert "source identity jordan@example.com" in alerts[0][1]["actor"]["display"]
-    assert "Leash requested a lockdown of arn:aws:iam::111122223333:role/ai-agent-deploy" in what_leash_did(Alert.from_dict(alerts[1][1]))[0]
+    assert (
+        "Leash requested a lockdown of arn:aws:iam::111122223333:role/ai-agent-deploy"
+        in what_leash_did(Alert.from_dict(alerts[1][1]))[0]
+    )
     (request,) = requests()
     assert request["principal"] == f"arn:aws:iam::{ACCOUNT}:role/ai-agent-deploy"
-    assert request["trigger"] == "auto:spike:denied" and request["evidence"]["topActions"]["iam:PassRole"] >= 600
+    assert (
+        request["trigger"] == "auto:spike:denied" and request["evidence"]["topActions"]["iam:PassRole"] >= 600
+    )
 
 
 def test_a_human_under_the_threshold_produces_nothing(spikes, lambda_context):
@@ -143,8 +177,13 @@ def test_windows_are_separate(spikes, lambda_context):
 
 def test_denied_rule_sees_every_spelling_and_reads(spikes):
     router = Router.from_template()
-    for code in ("AccessDenied", "AccessDeniedException", "Client.UnauthorizedOperation", "UnauthorizedOperation",
-                 "AuthorizationError"):
+    for code in (
+        "AccessDenied",
+        "AccessDeniedException",
+        "Client.UnauthorizedOperation",
+        "UnauthorizedOperation",
+        "AuthorizationError",
+    ):
         event = denied(1, code=code)
         event["detail"]["readOnly"] = True
         assert [r.name for r in router.route(event)] == ["DeniedCallsRule", "AgentCallsRule"], code

@@ -24,12 +24,17 @@ def test_generated_rules_match_the_catalog():
 
 
 def test_every_rule_fits_eventbridge_pattern_quota_with_long_parameters(template):
-    deployment = deployment_for(template, {
-        "ResourcePrefix": "leash-security-prod1",
-        "AgentRoleNames": ",".join(f"ai-agent-role-with-a-long-name-{i}" for i in range(4)),
-        "AgentRoleNamePrefix": "ai-agent-long-prefix-", "AgentSessionNamePrefix": "agent-session-long-",
-        "AgentSourceIdentityPrefix": "agent-source-identity-",
-    }, account=ACCT)
+    deployment = deployment_for(
+        template,
+        {
+            "ResourcePrefix": "leash-security-prod1",
+            "AgentRoleNames": ",".join(f"ai-agent-role-with-a-long-name-{i}" for i in range(4)),
+            "AgentRoleNamePrefix": "ai-agent-long-prefix-",
+            "AgentSessionNamePrefix": "agent-session-long-",
+            "AgentSourceIdentityPrefix": "agent-source-identity-",
+        },
+        account=ACCT,
+    )
     for rule in eventbridge_rules(template, deployment):
         size = len(json.dumps(rule.pattern, separators=(",", ":")))
         assert size <= MAX_PATTERN_CHARS, f"{rule.name} is {size} characters"
@@ -42,16 +47,29 @@ BOUNDARY = f"arn:aws:iam::{ACCT}:policy/agent-boundary"
 @pytest.fixture(scope="module")
 def router(template):
     """The template's rules with the guardrail parameters set, so their forms can match."""
-    return Router(eventbridge_rules(template, deployment_for(
-        template, {"GuardrailPolicyArns": GUARDRAIL, "AgentPermissionsBoundaryArn": BOUNDARY}, account=ACCT)))
+    return Router(
+        eventbridge_rules(
+            template,
+            deployment_for(
+                template,
+                {"GuardrailPolicyArns": GUARDRAIL, "AgentPermissionsBoundaryArn": BOUNDARY},
+                account=ACCT,
+            ),
+        )
+    )
 
 
 def identity(kind: str) -> dict:
     names = {"agent": "ai-agent-deploy", "human": "platform-admin", "leash": "leash-notify-us-east-1"}
     name = names[kind]
-    return {"type": "AssumedRole", "arn": f"arn:aws:sts::{ACCT}:assumed-role/{name}/s1", "accountId": ACCT,
-            "sessionContext": {"sessionIssuer": {"type": "Role", "arn": f"arn:aws:iam::{ACCT}:role/{name}",
-                                                 "userName": name}}}
+    return {
+        "type": "AssumedRole",
+        "arn": f"arn:aws:sts::{ACCT}:assumed-role/{name}/s1",
+        "accountId": ACCT,
+        "sessionContext": {
+            "sessionIssuer": {"type": "Role", "arn": f"arn:aws:iam::{ACCT}:role/{name}", "userName": name}
+        },
+    }
 
 
 def example(form: dict, negate: bool = False) -> dict:
@@ -84,11 +102,21 @@ def example(form: dict, negate: bool = False) -> dict:
 
 def call(action, who="agent", negate=False, **detail):
     form = action.route_when or action.only_when or {}
-    event = {"version": "0", "detail-type": "AWS API Call via CloudTrail", "source": f"aws.{action.service}",
-             "account": ACCT, "region": "us-east-1",
-             "detail": {"eventSource": action.event_source, "eventName": action.name, "awsRegion": "us-east-1",
-                        "userIdentity": identity(who), "requestParameters": example(form, negate),
-                        "eventID": "e-1"}}
+    event = {
+        "version": "0",
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": f"aws.{action.service}",
+        "account": ACCT,
+        "region": "us-east-1",
+        "detail": {
+            "eventSource": action.event_source,
+            "eventName": action.name,
+            "awsRegion": "us-east-1",
+            "userIdentity": identity(who),
+            "requestParameters": example(form, negate),
+            "eventID": "e-1",
+        },
+    }
     event["detail"].update(detail)
     return event
 
@@ -116,7 +144,9 @@ def test_leash_own_and_failed_calls_never_invoke_a_handler(router, action):
 
 
 # DeleteSecret's two forms (forced, recovery window) cover every DeleteSecret by design.
-CONDITIONAL = [a for a in CATALOG if (a.only_when or a.route_when) and a.action != "secretsmanager:DeleteSecret"]
+CONDITIONAL = [
+    a for a in CATALOG if (a.only_when or a.route_when) and a.action != "secretsmanager:DeleteSecret"
+]
 
 
 @pytest.mark.parametrize("action", CONDITIONAL, ids=lambda a: a.action)
@@ -135,7 +165,9 @@ def test_guardduty_detector_enabled_again_is_not_an_alert(router):
 def test_agent_signals_follow_the_deploy_parameters(template):
     (attach,) = [a for a in CATALOG if a.action == "iam:AttachRolePolicy"]
     event = call(attach, who="human")
-    event["detail"]["userIdentity"]["arn"] = f"arn:aws:sts::{ACCT}:assumed-role/platform-admin/agent-claude-42"
+    event["detail"]["userIdentity"]["arn"] = (
+        f"arn:aws:sts::{ACCT}:assumed-role/platform-admin/agent-claude-42"
+    )
     event["detail"]["userIdentity"]["sessionContext"]["sourceIdentity"] = "bot-jordan"
 
     def routed(**overrides):
@@ -145,7 +177,10 @@ def test_agent_signals_follow_the_deploy_parameters(template):
     assert routed() == []
     assert routed(AgentSessionNamePrefix="agent-") == ["AgentSensitiveIdentityIam", "AgentCallsRule"]
     assert routed(AgentSourceIdentityPrefix="bot-") == ["AgentSensitiveIdentityIam", "AgentCallsRule"]
-    assert routed(AgentRoleNames="ci-runner,platform-admin") == ["AgentSensitiveIdentityIam", "AgentCallsRule"]
+    assert routed(AgentRoleNames="ci-runner,platform-admin") == [
+        "AgentSensitiveIdentityIam",
+        "AgentCallsRule",
+    ]
     assert routed(AgentRoleNamePrefix="") == []
 
 
@@ -167,10 +202,17 @@ def test_no_allow_on_every_action(template):
 
 def test_workflow_roles_cannot_touch_leash_or_exempt_principals(template):
     for role in ("LockdownRole", "ReleaseRole"):
-        statements = [st["Fn::If"][1] if "Fn::If" in st else st
-                      for _, st in _statements({"Resources": {role: template["Resources"][role]}})]
-        writes = {a for st in statements if st["Effect"] == "Allow" and not st["Sid"].startswith(("Read", "Ledger",
-                  "Notify", "UseAlertsKey")) for a in st["Action"]}
+        statements = [
+            st["Fn::If"][1] if "Fn::If" in st else st
+            for _, st in _statements({"Resources": {role: template["Resources"][role]}})
+        ]
+        writes = {
+            a
+            for st in statements
+            if st["Effect"] == "Allow"
+            and not st["Sid"].startswith(("Read", "Ledger", "Notify", "UseAlertsKey"))
+            for a in st["Action"]
+        }
         denies = [st for st in statements if st["Effect"] == "Deny"]
         assert {d["Sid"] for d in denies} == {"NeverTouchLeashRoles", "NeverTouchExemptPrincipals"}
         for deny in denies:
@@ -215,8 +257,11 @@ def test_catalog_docs_are_generated_from_the_catalog():
 def test_reapply_role_grants_exactly_what_the_protections_declare(template):
     from leash.protections import required_permissions
 
-    policy = next(p for p in template["Resources"]["ReapplyRole"]["Properties"]["Policies"]
-                  if p["PolicyName"] == "reapply-protections")
+    policy = next(
+        p
+        for p in template["Resources"]["ReapplyRole"]["Properties"]["Policies"]
+        if p["PolicyName"] == "reapply-protections"
+    )
     granted = set()
     for st in policy["PolicyDocument"]["Statement"]:
         st = st["Fn::If"][1] if "Fn::If" in st else st

@@ -61,7 +61,7 @@ class Deployment:
         if not isinstance(value, Mapping):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Condition":
@@ -74,7 +74,9 @@ class Deployment:
     def _function(self, key: str, arg: Any) -> Any:
         if key == "Fn::Sub":
             text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self.resolve(arg[1]))
-            return _SUB.sub(lambda m: str(extra[m.group(1)] if m.group(1) in extra else self.ref(m.group(1))), text)
+            return _SUB.sub(
+                lambda m: str(extra[m.group(1)] if m.group(1) in extra else self.ref(m.group(1))), text
+            )
         if key == "Fn::If":
             name, yes, no = arg
             return self.resolve(yes if self.condition(name) else no)

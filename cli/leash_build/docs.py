@@ -55,8 +55,10 @@ def _protections_markdown() -> list[str]:
                 form = a.route_when or a.only_when
                 triggers.append(f"`{a.action}`" + (f" when `{_pattern_text(form)}`" if form else ""))
         who = ", ".join(sorted(str(k) for k in p.remediates))
-        lines.append(f"| `{name}` ({p.title}) | {'<br>'.join(triggers)} | {', '.join(f'`{x}`' for x in p.permissions)} "
-                     f"| {who} | {p.default_mode} |")
+        lines.append(
+            f"| `{name}` ({p.title}) | {'<br>'.join(triggers)} | {', '.join(f'`{x}`' for x in p.permissions)} "
+            f"| {who} | {p.default_mode} |"
+        )
     return lines
 
 

@@ -47,11 +47,13 @@ class _Generator:
         self.namespace: dict[str, Any] = {}
         self._count = 0
 
-    def function(self, pattern: Mapping[str, Any], interpreted: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    def function(
+        self, pattern: Mapping[str, Any], interpreted: Callable[[Any], bool]
+    ) -> Callable[[Any], bool]:
         body = self._object(pattern, "e", "")
         source = f"def match(e):\n    return {body} if type(e) is dict else interpreted(e)\n"
         namespace = {**self.namespace, "interpreted": interpreted, "MISSING": MISSING}
-        exec(compile(source, "<event pattern>", "exec"), namespace)  # noqa: S102 - text built here from a validated pattern
+        exec(compile(source, "<event pattern>", "exec"), namespace)
         match = namespace["match"]
         match.__doc__ = f"Generated from an event pattern:\n\n{source}"
         return match
@@ -82,8 +84,10 @@ class _Generator:
         else:
             fast, kind = self._string_leaf(sub, value, path), "str"
         absent = check({})  # what a missing field gives, known at compile time
-        return (f"({fast} if type({value} := {var}.get({key!r}, MISSING)) is {kind} "
-                f"else {absent} if {value} is MISSING else {general}({var}))")
+        return (
+            f"({fast} if type({value} := {var}.get({key!r}, MISSING)) is {kind} "
+            f"else {absent} if {value} is MISSING else {general}({var}))"
+        )
 
     def _string_leaf(self, matchers: list[Any], value: str, path: str) -> str:
         """What the leaf's matchers say of one string value."""
@@ -94,7 +98,7 @@ class _Generator:
         for m in matchers:
             if not isinstance(m, Mapping):
                 continue
-            (op, arg), = m.items()
+            ((op, arg),) = m.items()
             if op == "exists":
                 if arg:
                     terms.append("True")

@@ -26,11 +26,21 @@ from leash_build.docs import markdown
 MAX_PATTERN_CHARS = 2048
 _PACK_LIMIT = 1800
 
-BEGIN_MARKER = "# BEGIN GENERATED RULES for {function} (make patterns) - edit leash/catalog.py, not this block"
+BEGIN_MARKER = (
+    "# BEGIN GENERATED RULES for {function} (make patterns) - edit leash/catalog.py, not this block"
+)
 END_MARKER = "# END GENERATED RULES for {function}"
 
 SUCCEEDED = [{"exists": False}]  # failed calls changed nothing; denials are the spike detector's business
-NOT_LEASH = [{"anything-but": {"prefix": {"Fn::Sub": "arn:${AWS::Partition}:sts::${AWS::AccountId}:assumed-role/${ResourcePrefix}-"}}}]
+NOT_LEASH = [
+    {
+        "anything-but": {
+            "prefix": {
+                "Fn::Sub": "arn:${AWS::Partition}:sts::${AWS::AccountId}:assumed-role/${ResourcePrefix}-"
+            }
+        }
+    }
+]
 
 
 def agent_clauses() -> list[Any]:
@@ -43,10 +53,28 @@ def agent_clauses() -> list[Any]:
     return [
         optional("HasAgentRoleNames", issuer({"Ref": "AgentRoleNames"})),
         optional("HasAgentRoleNamePrefix", issuer([{"prefix": {"Ref": "AgentRoleNamePrefix"}}])),
-        optional("HasAgentSessionNamePrefix", {"userIdentity": {"arn": [{"wildcard": {
-            "Fn::Sub": "arn:${AWS::Partition}:sts::${AWS::AccountId}:assumed-role/*/${AgentSessionNamePrefix}*"}}]}}),
-        optional("HasAgentSourceIdentityPrefix", {"userIdentity": {"sessionContext": {
-            "sourceIdentity": [{"prefix": {"Ref": "AgentSourceIdentityPrefix"}}]}}}),
+        optional(
+            "HasAgentSessionNamePrefix",
+            {
+                "userIdentity": {
+                    "arn": [
+                        {
+                            "wildcard": {
+                                "Fn::Sub": "arn:${AWS::Partition}:sts::${AWS::AccountId}:assumed-role/*/${AgentSessionNamePrefix}*"
+                            }
+                        }
+                    ]
+                }
+            },
+        ),
+        optional(
+            "HasAgentSourceIdentityPrefix",
+            {
+                "userIdentity": {
+                    "sessionContext": {"sourceIdentity": [{"prefix": {"Ref": "AgentSourceIdentityPrefix"}}]}
+                }
+            },
+        ),
         {"additionalEventData": {"CalledViaAWSMCP": [{"exists": True}]}},
         {"userIdentity": {"invokedBy": ["aws-mcp.amazonaws.com"]}},
     ]
@@ -78,7 +106,9 @@ def _call_clauses(actions: Iterable[CatalogAction]) -> list[dict[str, Any]]:
     for a in actions:
         forms = routing_forms(a)
         for form in forms:
-            clauses.append({"eventSource": [a.event_source], "eventName": [a.name], "requestParameters": form})
+            clauses.append(
+                {"eventSource": [a.event_source], "eventName": [a.name], "requestParameters": form}
+            )
         if not forms:
             plain.setdefault(a.event_source, []).append(a.name)
     plain_clauses = [{"eventSource": [src], "eventName": sorted(set(names))} for src, names in plain.items()]
@@ -91,8 +121,11 @@ def _pattern(sources: Iterable[str], detail: dict[str, Any], clauses: list[dict[
         detail.update(clauses[0])
     else:
         detail["$or"] = clauses
-    return {"source": sorted({f"aws.{s}" for s in sources}), "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
-            "detail": detail}
+    return {
+        "source": sorted({f"aws.{s}" for s in sources}),
+        "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
+        "detail": detail,
+    }
 
 
 def pattern_size(pattern: Mapping[str, Any], deployment: Deployment | None = None) -> int:
@@ -101,7 +134,9 @@ def pattern_size(pattern: Mapping[str, Any], deployment: Deployment | None = Non
     return len(json.dumps(deployment.resolve(pattern), separators=(",", ":")))
 
 
-def _packed(prefix: str, description: str, detail: dict[str, Any], actions: list[CatalogAction]) -> list[Rule]:
+def _packed(
+    prefix: str, description: str, detail: dict[str, Any], actions: list[CatalogAction]
+) -> list[Rule]:
     """One rule per family, split into numbered parts when a pattern would outgrow the quota."""
     by_family: dict[str, list[CatalogAction]] = {}
     for a in actions:
@@ -120,8 +155,13 @@ def _packed(prefix: str, description: str, detail: dict[str, Any], actions: list
         for i, part in enumerate(parts, start=1):
             suffix = "" if len(parts) == 1 else str(i)
             services = ", ".join(dict.fromkeys(a.service for a in part))
-            rules.append(Rule(f"{prefix}{family}{suffix}", f"{description} ({services})",
-                              _pattern({a.service for a in part}, detail, _call_clauses(part))))
+            rules.append(
+                Rule(
+                    f"{prefix}{family}{suffix}",
+                    f"{description} ({services})",
+                    _pattern({a.service for a in part}, detail, _call_clauses(part)),
+                )
+            )
     return rules
 
 
@@ -129,55 +169,103 @@ def _rules(prefix: str, agent_prefix: str, purpose: str, actions: list[CatalogAc
     """Rules for anyone's calls (packed per family) and for agents' calls (agent signals as the $or)."""
     everyone = [a for a in actions if not a.routed_for_agents_only]
     agents = [a for a in actions if a.routed_for_agents_only]
-    rules = _packed(prefix, f"Leash: {purpose} by anyone but Leash and AWS services",
-                    {"errorCode": SUCCEEDED, "userIdentity": {"arn": NOT_LEASH}}, everyone)
+    rules = _packed(
+        prefix,
+        f"Leash: {purpose} by anyone but Leash and AWS services",
+        {"errorCode": SUCCEEDED, "userIdentity": {"arn": NOT_LEASH}},
+        everyone,
+    )
     # A pattern has one $or per level and the agent signals take it, so each service (and each
     # conditional form) gets its own rule with a plain eventName list.
     for family in dict.fromkeys(FAMILIES[a.service] for a in agents):
         members = [a for a in agents if FAMILIES[a.service] == family]
         for service in dict.fromkeys(a.service for a in members if not routing_forms(a)):
             names = sorted({a.name for a in members if a.service == service and not routing_forms(a)})
-            rules.append(Rule(
-                f"{agent_prefix}{family}{service.capitalize()}", f"Leash: {purpose} - {service} calls by agent identities",
-                {"source": [f"aws.{service}"], "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
-                 "detail": {"eventSource": [f"{service}.amazonaws.com"], "eventName": names,
-                            "errorCode": SUCCEEDED, "$or": agent_clauses()}}))
+            rules.append(
+                Rule(
+                    f"{agent_prefix}{family}{service.capitalize()}",
+                    f"Leash: {purpose} - {service} calls by agent identities",
+                    {
+                        "source": [f"aws.{service}"],
+                        "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
+                        "detail": {
+                            "eventSource": [f"{service}.amazonaws.com"],
+                            "eventName": names,
+                            "errorCode": SUCCEEDED,
+                            "$or": agent_clauses(),
+                        },
+                    },
+                )
+            )
         for a in members:
             forms = routing_forms(a)
             for i, form in enumerate(forms, start=1):
                 suffix = str(i) if len(forms) > 1 else ""
-                rules.append(Rule(
-                    f"{agent_prefix}{family}{a.name}{suffix}",
-                    f"Leash: {purpose} - {a.action} by agent identities, only in the form {json.dumps(form)}",
-                    {"source": [f"aws.{a.service}"], "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
-                     "detail": {"eventSource": [a.event_source], "eventName": [a.name], "requestParameters": form,
-                                "errorCode": SUCCEEDED, "$or": agent_clauses()}}))
+                rules.append(
+                    Rule(
+                        f"{agent_prefix}{family}{a.name}{suffix}",
+                        f"Leash: {purpose} - {a.action} by agent identities, only in the form {json.dumps(form)}",
+                        {
+                            "source": [f"aws.{a.service}"],
+                            "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
+                            "detail": {
+                                "eventSource": [a.event_source],
+                                "eventName": [a.name],
+                                "requestParameters": form,
+                                "errorCode": SUCCEEDED,
+                                "$or": agent_clauses(),
+                            },
+                        },
+                    )
+                )
     return rules
 
 
 def notify_rules() -> list[Rule]:
     """Rules that route to the notify function: every catalog call no protection owns, and root activity."""
-    rules = _rules("Destructive", "AgentSensitive", "destructive and sensitive calls",
-                   [a for a in CATALOG if not a.protection])
-    rules.append(Rule("RootActivity", "Leash: any successful API call by the root user",
-                      {"detail-type": [CLOUDTRAIL_DETAIL_TYPE],
-                       "detail": {"userIdentity": {"type": ["Root"]}, "errorCode": SUCCEEDED}}))
+    rules = _rules(
+        "Destructive",
+        "AgentSensitive",
+        "destructive and sensitive calls",
+        [a for a in CATALOG if not a.protection],
+    )
+    rules.append(
+        Rule(
+            "RootActivity",
+            "Leash: any successful API call by the root user",
+            {
+                "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
+                "detail": {"userIdentity": {"type": ["Root"]}, "errorCode": SUCCEEDED},
+            },
+        )
+    )
     return rules
 
 
 def reapply_rules() -> list[Rule]:
     """Rules that route to the reapply function: only the forms of calls that strip a protection."""
-    return _rules("Reapply", "ReapplyAgent", "calls that strip a protection", [a for a in CATALOG if a.protection])
+    return _rules(
+        "Reapply", "ReapplyAgent", "calls that strip a protection", [a for a in CATALOG if a.protection]
+    )
 
 
 def spike_rules() -> list[Rule]:
     """Rules that feed the spike detector's queue; they see reads too (most probing is Get/List/Describe)."""
     denied = [*DENIED_CODES, {"wildcard": "*AccessDenied*"}, {"wildcard": "*Unauthorized*"}]
     return [
-        Rule("DeniedCallsRule", "Leash: denied calls by anyone but Leash and AWS services (reads included)",
-             {"detail-type": [CLOUDTRAIL_DETAIL_TYPE], "detail": {"errorCode": denied, "userIdentity": {"arn": NOT_LEASH}}}),
-        Rule("AgentCallsRule", "Leash: every call by an agent identity (reads included), for call-volume spikes",
-             {"detail-type": [CLOUDTRAIL_DETAIL_TYPE], "detail": {"$or": agent_clauses()}}),
+        Rule(
+            "DeniedCallsRule",
+            "Leash: denied calls by anyone but Leash and AWS services (reads included)",
+            {
+                "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
+                "detail": {"errorCode": denied, "userIdentity": {"arn": NOT_LEASH}},
+            },
+        ),
+        Rule(
+            "AgentCallsRule",
+            "Leash: every call by an agent identity (reads included), for call-volume spikes",
+            {"detail-type": [CLOUDTRAIL_DETAIL_TYPE], "detail": {"$or": agent_clauses()}},
+        ),
     ]
 
 
@@ -188,14 +276,19 @@ GENERATED = [*RULES_BY_FUNCTION, *RULES_BY_QUEUE]
 
 # Sizing assumes long-but-legal values, so a real deployment never exceeds the quota.
 _SIZING = Deployment(
-    parameters={"ResourcePrefix": "leash-security-prod", "AgentRoleNames": ["ai-agent-deploy-role-long-name"] * 4,
-                "AgentRoleNamePrefix": "ai-agent-role-prefix-", "AgentSessionNamePrefix": "agent-session-prefix-",
-                "AgentSourceIdentityPrefix": "agent-source-identity-",
-                "GuardrailPolicyArns": ["arn:aws-us-gov:iam::123456789012:policy/agent-guardrail-deny-long-name"] * 3,
-                "AgentPermissionsBoundaryArn": "arn:aws-us-gov:iam::123456789012:policy/agent-permissions-boundary"},
+    parameters={
+        "ResourcePrefix": "leash-security-prod",
+        "AgentRoleNames": ["ai-agent-deploy-role-long-name"] * 4,
+        "AgentRoleNamePrefix": "ai-agent-role-prefix-",
+        "AgentSessionNamePrefix": "agent-session-prefix-",
+        "AgentSourceIdentityPrefix": "agent-source-identity-",
+        "GuardrailPolicyArns": ["arn:aws-us-gov:iam::123456789012:policy/agent-guardrail-deny-long-name"] * 3,
+        "AgentPermissionsBoundaryArn": "arn:aws-us-gov:iam::123456789012:policy/agent-permissions-boundary",
+    },
     partition="aws-us-gov",
-    conditions={c: True for c in ("HasAgentRoleNamePrefix", "HasAgentSessionNamePrefix",
-                                  "HasAgentSourceIdentityPrefix")},
+    conditions=dict.fromkeys(
+        ("HasAgentRoleNamePrefix", "HasAgentSessionNamePrefix", "HasAgentSourceIdentityPrefix"), True
+    ),
 )
 
 
@@ -208,12 +301,14 @@ def rule_resources(queue: str, rules: Iterable[Rule]) -> dict[str, Any]:
                 "Description": rule.description,
                 "State": "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS",
                 "EventPattern": rule.pattern,
-                "Targets": [{
-                    "Id": queue,
-                    "Arn": {"Fn::GetAtt": [queue, "Arn"]},
-                    "RetryPolicy": {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400},
-                    "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["UndeliveredEventsQueue", "Arn"]}},
-                }],
+                "Targets": [
+                    {
+                        "Id": queue,
+                        "Arn": {"Fn::GetAtt": [queue, "Arn"]},
+                        "RetryPolicy": {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400},
+                        "DeadLetterConfig": {"Arn": {"Fn::GetAtt": ["UndeliveredEventsQueue", "Arn"]}},
+                    }
+                ],
             },
         }
         for rule in rules
@@ -237,6 +332,7 @@ def sam_events(rules: Iterable[Rule]) -> dict[str, Any]:
 
 def render_block(function: str, indent: int = 8) -> str:
     """The generated YAML block for one function's Events (or one queue's rule resources), markers included."""
+
     class Dumper(yaml.SafeDumper):
         def ignore_aliases(self, data: Any) -> bool:  # no &id001 anchors in a hand-read template
             return True
@@ -246,10 +342,12 @@ def render_block(function: str, indent: int = 8) -> str:
         return dumper.represent_sequence("tag:yaml.org,2002:seq", items, flow_style=flow)
 
     Dumper.add_representer(list, represent_list)
-    content = (sam_events(RULES_BY_FUNCTION[function]()) if function in RULES_BY_FUNCTION
-               else rule_resources(function, RULES_BY_QUEUE[function]()))
-    body = yaml.dump(content, Dumper=Dumper, sort_keys=False, default_flow_style=False,
-                     width=110)
+    content = (
+        sam_events(RULES_BY_FUNCTION[function]())
+        if function in RULES_BY_FUNCTION
+        else rule_resources(function, RULES_BY_QUEUE[function]())
+    )
+    body = yaml.dump(content, Dumper=Dumper, sort_keys=False, default_flow_style=False, width=110)
     pad = " " * indent
     begin, end = BEGIN_MARKER.format(function=function), END_MARKER.format(function=function)
     lines = [pad + begin] + [pad + line for line in body.rstrip("\n").split("\n")] + [pad + end]

@@ -13,7 +13,9 @@ _WS = r"[ \t\n\r]*"  # JSON's whitespace
 _ANY = r'(?:[^"\\]|\\.)*'  # any run of a JSON string's text, escapes included
 
 
-def text_prefilter(patterns: list[Mapping[str, Any]], *, weak: frozenset[str] = frozenset()) -> Callable[[bytes], bool] | None:
+def text_prefilter(
+    patterns: list[Mapping[str, Any]], *, weak: frozenset[str] = frozenset()
+) -> Callable[[bytes], bool] | None:
     """`might_match(json_text)`: False only when no pattern can match the object that text encodes.
 
     Lets a reader skip, without decoding, the records that no rule can match. Each pattern must name

@@ -16,9 +16,9 @@ import copy
 import fnmatch
 import json
 import uuid
-from types import SimpleNamespace
 from collections.abc import Callable
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 Record = dict[str, Any]
@@ -58,13 +58,18 @@ def request_parameters(model: Any, params: dict[str, Any]) -> dict[str, Any] | N
     service = model.service_model.endpoint_prefix
     if service == "s3":  # S3 writes the bucket and key in camelCase and the XML body as it was sent
         body = {k: v for k, v in params.items() if k not in ("Bucket", "Key")}
-        out: dict[str, Any] = {"bucketName": params.get("Bucket"), "Host": f"{params.get('Bucket')}.s3.amazonaws.com"}
+        out: dict[str, Any] = {
+            "bucketName": params.get("Bucket"),
+            "Host": f"{params.get('Bucket')}.s3.amazonaws.com",
+        }
         if "Key" in params:
             out["key"] = params["Key"]
         if model.name == "PutBucketVersioning":
             out["versioning"] = ""
-            body["VersioningConfiguration"] = {**body.get("VersioningConfiguration", {}),
-                                               "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/"}
+            body["VersioningConfiguration"] = {
+                **body.get("VersioningConfiguration", {}),
+                "xmlns": "http://s3.amazonaws.com/doc/2006-03-01/",
+            }
         return {**out, **body}
     return cloudtrail_value(model.input_shape, params, service) or None
 
@@ -72,8 +77,15 @@ def request_parameters(model: Any, params: dict[str, Any]) -> dict[str, Any] | N
 class AgentSession:
     """boto3 clients for an agent's assumed-role session; each call's CloudTrail record goes to `record`."""
 
-    def __init__(self, role_name: str, session_name: str, record: Callable[[Record], None], *,
-                 source_identity: str | None = None, region: str = "us-east-1"):
+    def __init__(
+        self,
+        role_name: str,
+        session_name: str,
+        record: Callable[[Record], None],
+        *,
+        source_identity: str | None = None,
+        region: str = "us-east-1",
+    ):
         import boto3
 
         self._admin_iam = boto3.client("iam")
@@ -84,17 +96,30 @@ class AgentSession:
         self.role_name = role_name
         self.arn = assumed["AssumedRoleUser"]["Arn"]
         self._record = record
-        self._session = boto3.Session(aws_access_key_id=credentials["AccessKeyId"],
-                                      aws_secret_access_key=credentials["SecretAccessKey"],
-                                      aws_session_token=credentials["SessionToken"], region_name=region)
+        self._session = boto3.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=region,
+        )
         self.identity = {
-            "type": "AssumedRole", "principalId": assumed["AssumedRoleUser"]["AssumedRoleId"], "arn": self.arn,
-            "accountId": role["Arn"].split(":")[4], "accessKeyId": credentials["AccessKeyId"],
+            "type": "AssumedRole",
+            "principalId": assumed["AssumedRoleUser"]["AssumedRoleId"],
+            "arn": self.arn,
+            "accountId": role["Arn"].split(":")[4],
+            "accessKeyId": credentials["AccessKeyId"],
             "sessionContext": {
-                "sessionIssuer": {"type": "Role", "principalId": role["RoleId"], "arn": role["Arn"],
-                                  "accountId": role["Arn"].split(":")[4], "userName": role_name},
-                "attributes": {"creationDate": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                               "mfaAuthenticated": "false"},
+                "sessionIssuer": {
+                    "type": "Role",
+                    "principalId": role["RoleId"],
+                    "arn": role["Arn"],
+                    "accountId": role["Arn"].split(":")[4],
+                    "userName": role_name,
+                },
+                "attributes": {
+                    "creationDate": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "mfaAuthenticated": "false",
+                },
                 **({"sourceIdentity": source_identity} if source_identity else {}),
             },
         }
@@ -118,27 +143,46 @@ class AgentSession:
         policy = self._denied_by(action)
         if policy is None:
             return None
-        message = (f"User: {self.arn} is not authorized to perform: {action} with an explicit deny in an "
-                   f"identity-based policy ({policy})")
-        return (SimpleNamespace(status_code=403, headers={}),  # botocore raises ClientError from this
-                {"Error": {"Code": "AccessDenied", "Message": message}, "ResponseMetadata": {"HTTPStatusCode": 403}})
+        message = (
+            f"User: {self.arn} is not authorized to perform: {action} with an explicit deny in an "
+            f"identity-based policy ({policy})"
+        )
+        return (
+            SimpleNamespace(status_code=403, headers={}),  # botocore raises ClientError from this
+            {
+                "Error": {"Code": "AccessDenied", "Message": message},
+                "ResponseMetadata": {"HTTPStatusCode": 403},
+            },
+        )
 
-    def _write_record(self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any],
-                      **_: Any) -> None:
+    def _write_record(
+        self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
+    ) -> None:
         service = model.service_model.endpoint_prefix
         params = context.get("leash_parameters", {})
         error = parsed.get("Error") if isinstance(parsed, dict) else None
         record: Record = {
-            "eventVersion": "1.10", "userIdentity": copy.deepcopy(self.identity),
+            "eventVersion": "1.10",
+            "userIdentity": copy.deepcopy(self.identity),
             "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "eventSource": f"{service}.amazonaws.com", "eventName": model.name, "awsRegion": self._session.region_name,
-            "sourceIPAddress": SOURCE_IP, "userAgent": USER_AGENT,
+            "eventSource": f"{service}.amazonaws.com",
+            "eventName": model.name,
+            "awsRegion": self._session.region_name,
+            "sourceIPAddress": SOURCE_IP,
+            "userAgent": USER_AGENT,
             "requestParameters": request_parameters(model, params),
-            "responseElements": None if error or service == "s3" else cloudtrail_value(
-                model.output_shape, {k: v for k, v in parsed.items() if k != "ResponseMetadata"}, service) or None,
-            "requestID": str(uuid.uuid4()), "eventID": str(uuid.uuid4()),
+            "responseElements": None
+            if error or service == "s3"
+            else cloudtrail_value(
+                model.output_shape, {k: v for k, v in parsed.items() if k != "ResponseMetadata"}, service
+            )
+            or None,
+            "requestID": str(uuid.uuid4()),
+            "eventID": str(uuid.uuid4()),
             "readOnly": model.name.startswith(("Get", "Describe", "List", "Head")),
-            "eventType": "AwsApiCall", "managementEvent": True, "recipientAccountId": self.identity["accountId"],
+            "eventType": "AwsApiCall",
+            "managementEvent": True,
+            "recipientAccountId": self.identity["accountId"],
             "eventCategory": "Management",
         }
         if error:
@@ -152,10 +196,14 @@ class AgentSession:
         iam = self._admin_iam
         documents = []
         for name in iam.list_role_policies(RoleName=self.role_name)["PolicyNames"]:
-            documents.append((name, iam.get_role_policy(RoleName=self.role_name, PolicyName=name)["PolicyDocument"]))
+            documents.append(
+                (name, iam.get_role_policy(RoleName=self.role_name, PolicyName=name)["PolicyDocument"])
+            )
         for attached in iam.list_attached_role_policies(RoleName=self.role_name)["AttachedPolicies"]:
             policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
-            version = iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"])
+            version = iam.get_policy_version(
+                PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"]
+            )
             documents.append((attached["PolicyName"], version["PolicyVersion"]["Document"]))
         for name, document in documents:
             if isinstance(document, str):

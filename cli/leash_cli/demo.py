@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from leash.alerts import Alert
+from leash.events import wrap_record
 from leash.inbox import workflow_alert
 from leash.model import ActionKind
 from leash.render import describe, render_text
 from leash.slack_blocks import LOCKDOWN_APPLIED
-from leash.events import wrap_record
 from leash_cli.agent import AgentSession, Record
 from leash_cli.emulator import ACCOUNT, Workflows, create_tables, emulated_account
 from leash_cli.template import REPO_ROOT, Router, deployment_for, function_environment, load_template
@@ -34,11 +34,20 @@ DEMO_PARAMETERS = {
     "AgentPermissionsBoundaryArn": f"arn:aws:iam::{ACCOUNT}:policy/agent-boundary",
     "ExemptPrincipalArns": f"arn:aws:iam::{ACCOUNT}:role/breakglass-admin",
 }
-DEMO_RESOURCES = {"IdempotencyTable": "leash-idempotency", "LedgerTable": "leash-ledger", "SpikeTable": "leash-spikes",
-                  "LeashEventBus": "leash-leash"}
+DEMO_RESOURCES = {
+    "IdempotencyTable": "leash-idempotency",
+    "LedgerTable": "leash-ledger",
+    "SpikeTable": "leash-spikes",
+    "LeashEventBus": "leash-leash",
+}
 DEMO_ENV = {
-    **function_environment(load_template(), ["NotifyFunction", "ReapplyFunction", "SpikeFunction"], DEMO_PARAMETERS,
-                           DEMO_RESOURCES, account=ACCOUNT),
+    **function_environment(
+        load_template(),
+        ["NotifyFunction", "ReapplyFunction", "SpikeFunction"],
+        DEMO_PARAMETERS,
+        DEMO_RESOURCES,
+        account=ACCOUNT,
+    ),
     "POWERTOOLS_LOG_LEVEL": "ERROR",
     "POWERTOOLS_METRICS_DISABLED": "true",
 }
@@ -46,7 +55,12 @@ FUNCTION_DIRS = {"NotifyFunction": "notify", "ReapplyFunction": "reapply", "Spik
 AGENT_ROLE, AGENT_SESSION, AGENT_SOURCE = "ai-agent-deploy", "claude-code-7f3a", "jordan@example.com"
 PROBES = 60  # denied calls the agent makes while probing its fence
 # What the guardrail denies the agent, whatever else it may do (the demo's session enforces explicit denies).
-GUARDRAIL_DENIES = ["iam:AttachRolePolicy", "iam:CreateAccessKey", "iam:PassRole", "secretsmanager:GetSecretValue"]
+GUARDRAIL_DENIES = [
+    "iam:AttachRolePolicy",
+    "iam:CreateAccessKey",
+    "iam:PassRole",
+    "secretsmanager:GetSecretValue",
+]
 
 
 @dataclass(frozen=True)
@@ -67,6 +81,7 @@ class DemoResult:
 def _load_handler(function: str) -> Any:
     name = f"leash_demo_{function}"
     spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "functions" / function / "app.py")
+    assert spec is not None and spec.loader is not None, f"functions/{function}/app.py is missing"
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
@@ -88,7 +103,9 @@ def create_leash_tables() -> str:
     """What `sam deploy` creates that the handlers use: the alerts topic and the three tables."""
     import boto3
 
-    create_tables({table: DEMO_RESOURCES[table] for table in ("IdempotencyTable", "LedgerTable", "SpikeTable")})
+    create_tables(
+        {table: DEMO_RESOURCES[table] for table in ("IdempotencyTable", "LedgerTable", "SpikeTable")}
+    )
     return boto3.client("sns").create_topic(Name="leash-alerts")["TopicArn"]
 
 
@@ -97,20 +114,53 @@ def build_account() -> dict[str, str]:
     import boto3
 
     iam = boto3.client("iam")
-    guardrail = iam.create_policy(PolicyName=GUARDRAIL, PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Deny", "Action": GUARDRAIL_DENIES, "Resource": "*"}]}))["Policy"]["Arn"]
-    boundary = iam.create_policy(PolicyName="agent-boundary", PolicyDocument=json.dumps({"Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": ["ec2:*", "rds:*", "s3:*", "cloudtrail:*"], "Resource": "*"}]}))
-    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
-                                                      "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}}]}
-    iam.create_role(RoleName=AGENT_ROLE, AssumeRolePolicyDocument=json.dumps(trust),
-                    PermissionsBoundary=boundary["Policy"]["Arn"])
+    guardrail = iam.create_policy(
+        PolicyName=GUARDRAIL,
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Deny", "Action": GUARDRAIL_DENIES, "Resource": "*"}],
+            }
+        ),
+    )["Policy"]["Arn"]
+    boundary = iam.create_policy(
+        PolicyName="agent-boundary",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Action": ["ec2:*", "rds:*", "s3:*", "cloudtrail:*"], "Resource": "*"}
+                ],
+            }
+        ),
+    )
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+            }
+        ],
+    }
+    iam.create_role(
+        RoleName=AGENT_ROLE,
+        AssumeRolePolicyDocument=json.dumps(trust),
+        PermissionsBoundary=boundary["Policy"]["Arn"],
+    )
     iam.attach_role_policy(RoleName=AGENT_ROLE, PolicyArn=guardrail)
     iam.create_user(UserName="deploy-bot")
 
     boto3.client("rds").create_db_instance(
-        DBInstanceIdentifier="prod-db", DBInstanceClass="db.r6g.large", Engine="postgres", MasterUsername="app",
-        MasterUserPassword="demo-password", AllocatedStorage=100, DeletionProtection=True)
+        DBInstanceIdentifier="prod-db",
+        DBInstanceClass="db.r6g.large",
+        Engine="postgres",
+        MasterUsername="app",
+        MasterUserPassword="demo-password",
+        AllocatedStorage=100,
+        DeletionProtection=True,
+    )
     s3 = boto3.client("s3")
     for bucket in ("nightly-db-backups", "scratch-exports", "org-trail-logs"):
         s3.create_bucket(Bucket=bucket)
@@ -122,7 +172,9 @@ def build_account() -> dict[str, str]:
 
     ec2 = boto3.client("ec2")
     ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    instance = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, DisableApiTermination=True)["Instances"][0]
+    instance = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, DisableApiTermination=True)[
+        "Instances"
+    ][0]
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     group = ec2.create_security_group(GroupName="web", Description="web tier", VpcId=vpc)["GroupId"]
     return {"instance": instance["InstanceId"], "group": group}
@@ -133,22 +185,47 @@ def agent_incident(agent: AgentSession, ids: dict[str, str]) -> list[tuple[str, 
     rds, s3, ec2 = agent.client("rds"), agent.client("s3"), agent.client("ec2")
     cloudtrail, iam, secrets = agent.client("cloudtrail"), agent.client("iam"), agent.client("secretsmanager")
     calls: list[tuple[str, Callable[[], Any]]] = [
-        ("rds:ModifyDBInstance prod-db", lambda: rds.modify_db_instance(
-            DBInstanceIdentifier="prod-db", DeletionProtection=False, ApplyImmediately=True)),
-        ("ec2:ModifyInstanceAttribute", lambda: ec2.modify_instance_attribute(
-            InstanceId=ids["instance"], DisableApiTermination={"Value": False})),
-        ("s3:PutBucketVersioning nightly-db-backups", lambda: s3.put_bucket_versioning(
-            Bucket="nightly-db-backups", VersioningConfiguration={"Status": "Suspended"})),
-        ("ec2:AuthorizeSecurityGroupIngress", lambda: ec2.authorize_security_group_ingress(
-            GroupId=ids["group"], IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
-                                                  "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}])),
+        (
+            "rds:ModifyDBInstance prod-db",
+            lambda: rds.modify_db_instance(
+                DBInstanceIdentifier="prod-db", DeletionProtection=False, ApplyImmediately=True
+            ),
+        ),
+        (
+            "ec2:ModifyInstanceAttribute",
+            lambda: ec2.modify_instance_attribute(
+                InstanceId=ids["instance"], DisableApiTermination={"Value": False}
+            ),
+        ),
+        (
+            "s3:PutBucketVersioning nightly-db-backups",
+            lambda: s3.put_bucket_versioning(
+                Bucket="nightly-db-backups", VersioningConfiguration={"Status": "Suspended"}
+            ),
+        ),
+        (
+            "ec2:AuthorizeSecurityGroupIngress",
+            lambda: ec2.authorize_security_group_ingress(
+                GroupId=ids["group"],
+                IpPermissions=[
+                    {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+                ],
+            ),
+        ),
         ("s3:DeleteBucket scratch-exports", lambda: s3.delete_bucket(Bucket="scratch-exports")),
         ("cloudtrail:StopLogging org-trail", lambda: cloudtrail.stop_logging(Name="org-trail")),
     ]
     probes = [
-        ("iam:AttachRolePolicy", lambda: iam.attach_role_policy(
-            RoleName=AGENT_ROLE, PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")),
-        ("secretsmanager:GetSecretValue", lambda: secrets.get_secret_value(SecretId="prod/payments/stripe-key")),
+        (
+            "iam:AttachRolePolicy",
+            lambda: iam.attach_role_policy(
+                RoleName=AGENT_ROLE, PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess"
+            ),
+        ),
+        (
+            "secretsmanager:GetSecretValue",
+            lambda: secrets.get_secret_value(SecretId="prod/payments/stripe-key"),
+        ),
         ("iam:CreateAccessKey", lambda: iam.create_access_key(UserName="deploy-bot")),
     ]
     calls += [probes[i % len(probes)] for i in range(PROBES)]
@@ -161,20 +238,30 @@ def read_back(ids: dict[str, str]) -> dict[str, str]:
 
     rds, s3, ec2, iam = (boto3.client(s) for s in ("rds", "s3", "ec2", "iam"))
     db = rds.describe_db_instances(DBInstanceIdentifier="prod-db")["DBInstances"][0]
-    termination = ec2.describe_instance_attribute(InstanceId=ids["instance"], Attribute="disableApiTermination")
+    termination = ec2.describe_instance_attribute(
+        InstanceId=ids["instance"], Attribute="disableApiTermination"
+    )
     rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [ids["group"]]}])
     world = [r for r in rules["SecurityGroupRules"] if not r["IsEgress"] and r.get("CidrIpv4") == "0.0.0.0/0"]
     buckets = {b["Name"] for b in s3.list_buckets()["Buckets"]}
     inline = iam.list_role_policies(RoleName=AGENT_ROLE)["PolicyNames"]
-    attached = [p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=AGENT_ROLE)["AttachedPolicies"]]
+    attached = [
+        p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=AGENT_ROLE)["AttachedPolicies"]
+    ]
     on_off = {True: "on", False: "off"}
     return {
         "RDS prod-db deletion protection": on_off[db["DeletionProtection"]],
         "EC2 instance termination protection": on_off[termination["DisableApiTermination"]["Value"]],
-        "S3 nightly-db-backups versioning": s3.get_bucket_versioning(Bucket="nightly-db-backups").get("Status", "never"),
+        "S3 nightly-db-backups versioning": s3.get_bucket_versioning(Bucket="nightly-db-backups").get(
+            "Status", "never"
+        ),
         "security group web open to 0.0.0.0/0": "yes" if world else "no",
-        "CloudTrail org-trail logging": on_off[boto3.client("cloudtrail").get_trail_status(Name="org-trail")["IsLogging"]],
-        "S3 scratch-exports": "exists" if "scratch-exports" in buckets else "deleted (alerted; nothing can undo it)",
+        "CloudTrail org-trail logging": on_off[
+            boto3.client("cloudtrail").get_trail_status(Name="org-trail")["IsLogging"]
+        ],
+        "S3 scratch-exports": "exists"
+        if "scratch-exports" in buckets
+        else "deleted (alerted; nothing can undo it)",
         f"role {AGENT_ROLE} inline policies": ", ".join(sorted(inline)) or "none",
         f"role {AGENT_ROLE} guardrail": "attached" if GUARDRAIL in attached else "detached",
     }
@@ -207,8 +294,14 @@ class Incident:
             if spike_rules:
                 self._spike_queue.append(event)
                 if not targets:
-                    self.steps.append(DemoStep(label, spike_rules, "counted",
-                                               f"{record.get('errorCode') or 'call'} counted by the spike detector"))
+                    self.steps.append(
+                        DemoStep(
+                            label,
+                            spike_rules,
+                            "counted",
+                            f"{record.get('errorCode') or 'call'} counted by the spike detector",
+                        )
+                    )
             for function, rules in targets.items():
                 outcome = self.handlers[function].notifier.handle(event)
                 self.steps.append(DemoStep(label, rules, outcome.status, outcome.reason, outcome.alert))
@@ -217,12 +310,31 @@ class Incident:
     def flush_spikes(self, label: str) -> None:
         """The spike queue's batch (SQS to the spikes function, up to 1,000 records)."""
         queue, self._spike_queue = self._spike_queue, []
-        result = self.handlers["SpikeQueue"].consumer.handle({"Records": [
-            {"messageId": f"demo-{i}", "receiptHandle": "demo", "body": json.dumps(e), "attributes": {},
-             "messageAttributes": {}, "eventSource": "aws:sqs"} for i, e in enumerate(queue)]})
+        result = self.handlers["SpikeQueue"].consumer.handle(
+            {
+                "Records": [
+                    {
+                        "messageId": f"demo-{i}",
+                        "receiptHandle": "demo",
+                        "body": json.dumps(e),
+                        "attributes": {},
+                        "messageAttributes": {},
+                        "eventSource": "aws:sqs",
+                    }
+                    for i, e in enumerate(queue)
+                ]
+            }
+        )
         for alert in result.alerts:
-            self.steps.append(DemoStep(label, ("DeniedCallsRule", "AgentCallsRule"), "published",
-                                       f"{len(queue)} calls in one batch", alert))
+            self.steps.append(
+                DemoStep(
+                    label,
+                    ("DeniedCallsRule", "AgentCallsRule"),
+                    "published",
+                    f"{len(queue)} calls in one batch",
+                    alert,
+                )
+            )
         self.steps.extend(self.lockdowns.run(label))
 
 
@@ -262,36 +374,62 @@ class LockdownTap:
         events.create_event_bus(Name=DEMO_ENV["LEASH_EVENT_BUS"])
         self._sqs = boto3.client("sqs")
         self._queue = self._sqs.create_queue(QueueName="leash-bus-tap")["QueueUrl"]
-        arn = self._sqs.get_queue_attributes(QueueUrl=self._queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        arn = self._sqs.get_queue_attributes(QueueUrl=self._queue, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         bus = DEMO_ENV["LEASH_EVENT_BUS"]
         template = load_template()
         source = template["Resources"]["LockdownStateMachine"]["Properties"]["Events"]["LockdownRequested"]
         self._pattern = deployment_for(template).resolve(source["Properties"]["Pattern"])
         events.put_rule(Name="LockdownRequested", EventBusName=bus, EventPattern=json.dumps(self._pattern))
         events.put_targets(Rule="LockdownRequested", EventBusName=bus, Targets=[{"Id": "tap", "Arn": arn}])
-        self._workflows = Workflows({"LedgerTable": DEMO_ENV["LEDGER_TABLE"], "AlertsTopicArn": topic_arn,
-                                     "ResourcePrefix": DEMO_ENV["LEASH_ROLE_PREFIX"],
-                                     "ExemptPrincipalArns": DEMO_ENV["LEASH_EXEMPT_ARNS"]})
+        self._workflows = Workflows(
+            {
+                "LedgerTable": DEMO_ENV["LEDGER_TABLE"],
+                "AlertsTopicArn": topic_arn,
+                "ResourcePrefix": DEMO_ENV["LEASH_ROLE_PREFIX"],
+                "ExemptPrincipalArns": DEMO_ENV["LEASH_EXEMPT_ARNS"],
+            }
+        )
 
     def run(self, event_name: str) -> list[DemoStep]:
         steps = []
-        for message in self._sqs.receive_message(QueueUrl=self._queue, MaxNumberOfMessages=10).get("Messages", []):
+        for message in self._sqs.receive_message(QueueUrl=self._queue, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
             self._sqs.delete_message(QueueUrl=self._queue, ReceiptHandle=message["ReceiptHandle"])
             request = json.loads(message["Body"])["detail"]  # the rule's InputPath: $.detail
             execution = self._workflows.start("lockdown", request)
             # The fields the workflow's Notify state puts in the message attributes, as the Slack forwarder reads them.
             state = json.loads(execution.get("output") or "{}")
-            notice = state.get("notice") or {"outcome": "failed", "severity": "critical",
-                                             "principal": request["principal"],
-                                             "headline": f"LOCKDOWN {execution['status']}: {execution.get('error')}",
-                                             "detail": execution.get("cause", "")}
-            alert = workflow_alert({
-                "workflow": "lockdown", "kind": f"lockdown-{notice['outcome']}", "severity": notice["severity"],
-                "principal": notice["principal"], "headline": notice["headline"], "detail": notice["detail"],
-                "request": f"Requested by {request['requestedBy']} ({request['trigger']}); reason: {request['reason']}",
-                "execution": execution.get("executionArn", "")})
-            steps.append(DemoStep(event_name, ("LockdownRequested",), f"lockdown {execution['status'].lower()}",
-                                  f"{execution['transitions']} state transitions", alert))
+            notice = state.get("notice") or {
+                "outcome": "failed",
+                "severity": "critical",
+                "principal": request["principal"],
+                "headline": f"LOCKDOWN {execution['status']}: {execution.get('error')}",
+                "detail": execution.get("cause", ""),
+            }
+            alert = workflow_alert(
+                {
+                    "workflow": "lockdown",
+                    "kind": f"lockdown-{notice['outcome']}",
+                    "severity": notice["severity"],
+                    "principal": notice["principal"],
+                    "headline": notice["headline"],
+                    "detail": notice["detail"],
+                    "request": f"Requested by {request['requestedBy']} ({request['trigger']}); reason: {request['reason']}",
+                    "execution": execution.get("executionArn", ""),
+                }
+            )
+            steps.append(
+                DemoStep(
+                    event_name,
+                    ("LockdownRequested",),
+                    f"lockdown {execution['status'].lower()}",
+                    f"{execution['transitions']} state transitions",
+                    alert,
+                )
+            )
         return steps
 
 
@@ -311,25 +449,42 @@ def print_demo(result: DemoResult, console: Any) -> None:
     from rich.table import Table
 
     steps = result.steps
-    console.rule(f"[bold]Leash demo[/] - agent {AGENT_ROLE}/{AGENT_SESSION} on an emulated AWS account "
-                 "(moto, no credentials)")
+    console.rule(
+        f"[bold]Leash demo[/] - agent {AGENT_ROLE}/{AGENT_SESSION} on an emulated AWS account "
+        "(moto, no credentials)"
+    )
     for step in steps:
         if step.alert:
             style = SEVERITY_STYLE[str(step.alert.severity)]
-            console.print(Panel(render_text(step.alert).rstrip(), title=f"[{style}] {step.alert.severity.upper()} [/]",
-                                subtitle=f"{step.event} -> {', '.join(step.rules)}", border_style=style.split()[-1],
-                                expand=False))
+            console.print(
+                Panel(
+                    render_text(step.alert).rstrip(),
+                    title=f"[{style}] {step.alert.severity.upper()} [/]",
+                    subtitle=f"{step.event} -> {', '.join(step.rules)}",
+                    border_style=style.split()[-1],
+                    expand=False,
+                )
+            )
     table = Table(title="What Leash did with each of the agent's calls")
     for col in ("call", "rule", "severity / reason", "Leash did"):
         table.add_column(col)
-    rows: dict[tuple[str, str, str, str], int] = {}  # the same quiet outcome of the same call: one row, counted
+    rows: dict[
+        tuple[str, str, str, str], int
+    ] = {}  # the same quiet outcome of the same call: one row, counted
     for n, step in enumerate(steps):
         sev = str(step.alert.severity) if step.alert else f"{step.status}: {step.reason}"
-        key = (step.event + ("\0" + str(n) if step.alert else ""), ", ".join(step.rules) or "-", sev, _did(step))
+        key = (
+            step.event + ("\0" + str(n) if step.alert else ""),
+            ", ".join(step.rules) or "-",
+            sev,
+            _did(step),
+        )
         rows[key] = rows.get(key, 0) + 1
     for (event, rules, sev, did), count in rows.items():
         style = SEVERITY_STYLE.get(sev, "dim")
-        table.add_row(event.split("\0")[0] + (f" x{count}" if count > 1 else ""), rules, f"[{style}]{sev}[/]", did)
+        table.add_row(
+            event.split("\0")[0] + (f" x{count}" if count > 1 else ""), rules, f"[{style}]{sev}[/]", did
+        )
     console.print(table)
     account = Table(title="The account afterwards, read back from the emulator")
     account.add_column("what")
@@ -338,8 +493,12 @@ def print_demo(result: DemoResult, console: Any) -> None:
         account.add_row(what, now)
     console.print(account)
     alerts = sum(1 for s in steps if s.alert)
-    reapplied = sum(1 for s in steps if s.alert and any(a.kind is ActionKind.REAPPLIED for a in s.alert.leash_did))
+    reapplied = sum(
+        1 for s in steps if s.alert and any(a.kind is ActionKind.REAPPLIED for a in s.alert.leash_did)
+    )
     locked = sum(1 for s in steps if s.alert and s.alert.notice == LOCKDOWN_APPLIED)
     denied = sum(1 for s in steps if s.event.endswith("(denied)") and s.status == "counted")
-    console.print(f"{alerts} alerts, {reapplied} protections put back, {locked} lockdown, {denied} denied calls "
-                  "counted by the spike detector.")
+    console.print(
+        f"{alerts} alerts, {reapplied} protections put back, {locked} lockdown, {denied} denied calls "
+        "counted by the spike detector."
+    )

@@ -37,7 +37,7 @@ def _iso_start_time() -> Any:
         return original(**fields)
 
     execution_data.leash_iso = True  # type: ignore[attr-defined]
-    execution_worker.ExecutionData = execution_data
+    execution_worker.ExecutionData = execution_data  # type: ignore[assignment,misc]
     return original
 
 
@@ -61,7 +61,7 @@ def emulated_account(env: Mapping[str, str] | None = None) -> Iterator[None]:
         with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
             yield
     finally:
-        execution_worker.ExecutionData = original
+        execution_worker.ExecutionData = original  # type: ignore[misc]
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
@@ -77,8 +77,12 @@ def create_tables(tables: Mapping[str, str]) -> None:
     dynamodb = boto3.client("dynamodb")
     for logical_id, name in tables.items():
         props = resources[logical_id]["Properties"]
-        dynamodb.create_table(TableName=name, BillingMode=props["BillingMode"], KeySchema=props["KeySchema"],
-                              AttributeDefinitions=props["AttributeDefinitions"])
+        dynamodb.create_table(
+            TableName=name,
+            BillingMode=props["BillingMode"],
+            KeySchema=props["KeySchema"],
+            AttributeDefinitions=props["AttributeDefinitions"],
+        )
 
 
 class Workflows:
@@ -97,13 +101,17 @@ class Workflows:
             if "${" in text:
                 raise ValueError(f"{name}.asl.json needs a substitution that was not given")
             self.arns[name] = self.sfn.create_state_machine(
-                name=f"leash-{name}", definition=text, type="STANDARD",
-                roleArn=f"arn:aws:iam::{ACCOUNT}:role/leash-{name}-us-east-1")["stateMachineArn"]
+                name=f"leash-{name}",
+                definition=text,
+                type="STANDARD",
+                roleArn=f"arn:aws:iam::{ACCOUNT}:role/leash-{name}-us-east-1",
+            )["stateMachineArn"]
 
     def start(self, name: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         self._count += 1
-        arn = self.sfn.start_execution(stateMachineArn=self.arns[name], name=f"{name}-{self._count}",
-                                       input=json.dumps(payload))["executionArn"]
+        arn = self.sfn.start_execution(
+            stateMachineArn=self.arns[name], name=f"{name}-{self._count}", input=json.dumps(payload)
+        )["executionArn"]
         return self.wait(arn)
 
     def wait(self, execution_arn: str) -> dict[str, Any]:

@@ -38,13 +38,21 @@ def demo() -> None:
 
 @app.command()
 def replay(
-    paths: list[Path] = typer.Argument(..., help="CloudTrail log files (.json, .json.gz), directories of them, "
-                                                  "or JSON lines of EventBridge events."),
-    output: str = typer.Option("table", "--format", help="table (a summary) or jsonl (one line per matched event)."),
+    paths: list[Path] = typer.Argument(
+        ...,
+        help="CloudTrail log files (.json, .json.gz), directories of them, "
+        "or JSON lines of EventBridge events.",
+    ),
+    output: str = typer.Option(
+        "table", "--format", help="table (a summary) or jsonl (one line per matched event)."
+    ),
     template: Path = typer.Option(TEMPLATE_PATH, help="The Leash template whose rules to apply."),
-    samconfig: Path = typer.Option(Path("samconfig.toml"), help="Deploy parameters from this samconfig.toml."),
-    parameter: list[str] = typer.Option([], "--parameter", "-p", help="A deploy parameter, Key=Value (repeatable; "
-                                                                      "overrides samconfig.toml)."),
+    samconfig: Path = typer.Option(
+        Path("samconfig.toml"), help="Deploy parameters from this samconfig.toml."
+    ),
+    parameter: list[str] = typer.Option(
+        [], "--parameter", "-p", help="A deploy parameter, Key=Value (repeatable; overrides samconfig.toml)."
+    ),
     account: str = typer.Option("123456789012", help="The account ID the history comes from."),
 ) -> None:
     """What Leash would have done with your CloudTrail history: alerts, protections put back, lockdowns.
@@ -82,8 +90,18 @@ def replay(
     spikes = replayer.finish_spikes()
     if output == "jsonl":
         for alert in spikes:
-            sys.stdout.write(json.dumps({"eventID": alert.event_id, "eventName": alert.action, "rules": ["DeniedCallsRule"],
-                                         "severity": str(alert.severity), "plannedActions": [alert.title]}) + "\n")
+            sys.stdout.write(
+                json.dumps(
+                    {
+                        "eventID": alert.event_id,
+                        "eventName": alert.action,
+                        "rules": ["DeniedCallsRule"],
+                        "severity": str(alert.severity),
+                        "plannedActions": [alert.title],
+                    }
+                )
+                + "\n"
+            )
     else:
         print_report(replayer.report, spikes, Console())
     for problem in replayer.report.problems:
@@ -93,11 +111,16 @@ def replay(
 def print_report(report, spikes, console) -> None:
     from rich.table import Table
 
-    console.print(f"{report.read:,} calls read, {report.matched:,} matched Leash's rules, "
-                  f"{len(report.problems)} skipped (see stderr).")
-    for title, counts in (("Matched, per rule", report.rules), ("Alerts, by severity", report.severities),
-                          ("Protections Leash would have put back", report.protections),
-                          ("Lockdowns Leash would have started", report.lockdowns)):
+    console.print(
+        f"{report.read:,} calls read, {report.matched:,} matched Leash's rules, "
+        f"{len(report.problems)} skipped (see stderr)."
+    )
+    for title, counts in (
+        ("Matched, per rule", report.rules),
+        ("Alerts, by severity", report.severities),
+        ("Protections Leash would have put back", report.protections),
+        ("Lockdowns Leash would have started", report.lockdowns),
+    ):
         table = Table(title=title, title_justify="left")
         table.add_column("what")
         table.add_column("count", justify="right")
@@ -131,8 +154,9 @@ def _respond(workflow: str, principal: str, reason: str, stack_name: str | None,
         who = session.client("sts").get_caller_identity()["Arn"]
         arn = stack.lockdown_arn if workflow == "lockdown" else stack.release_arn
         with console.status(f"{workflow} of {principal} running in {stack.name} ({stack.region})..."):
-            outcome = run_workflow(session, arn, {"principal": principal, "reason": reason, "requestedBy": who,
-                                                  "trigger": "cli"})
+            outcome = run_workflow(
+                session, arn, {"principal": principal, "reason": reason, "requestedBy": who, "trigger": "cli"}
+            )
     except ResponderError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
@@ -153,7 +177,9 @@ REGION = typer.Option(None, "--region", help="Its region (default: samconfig.tom
 
 @app.command()
 def lockdown(
-    principal: str = typer.Argument(..., help="Role name, role ARN, assumed-role ARN (from the alert) or IAM user ARN."),
+    principal: str = typer.Argument(
+        ..., help="Role name, role ARN, assumed-role ARN (from the alert) or IAM user ARN."
+    ),
     reason: str = typer.Option(..., "--reason", "-r", help="Why: goes into the ledger and the notification."),
     stack_name: str | None = STACK,
     region: str | None = REGION,
@@ -174,8 +200,11 @@ def release(
 
 
 @app.command()
-def status(stack_name: str | None = STACK, region: str | None = REGION,
-           limit: int = typer.Option(20, help="How many records.")) -> None:
+def status(
+    stack_name: str | None = STACK,
+    region: str | None = REGION,
+    limit: int = typer.Option(20, help="How many records."),
+) -> None:
     """Recent lockdowns, releases and remediations, from the audit ledger."""
     from rich.console import Console
     from rich.table import Table
@@ -195,9 +224,13 @@ def status(stack_name: str | None = STACK, region: str | None = REGION,
     for r in records:
         what = r.get("kind") or r.get("protection") or ""
         who = r.get("requestedBy") or r.get("actor") or ""
-        table.add_row(str(r.get("time", "")), what, str(r.get("outcome", "")),
-                      str(r.get("pk", "")).split("#", 1)[-1] if r.get("kind") else str(r.get("resource", "")),
-                      f"{who}\n{str(r.get('detail', ''))[:160]}")
+        table.add_row(
+            str(r.get("time", "")),
+            what,
+            str(r.get("outcome", "")),
+            str(r.get("pk", "")).split("#", 1)[-1] if r.get("kind") else str(r.get("resource", "")),
+            f"{who}\n{str(r.get('detail', ''))[:160]}",
+        )
     console.print(table if records else "The ledger is empty.")
 
 

@@ -26,9 +26,9 @@ from leash.catalog import CatalogAction
 from leash.counters import InMemoryCounterStore
 from leash.events import ApiCall, wrap_record
 from leash.lockdown import AutoLockdown
+from leash.model import ActionKind, NotApplicable, Remedy
 from leash.notify import Notifier
 from leash.protections import PROTECTION_NAMES
-from leash.model import ActionKind, NotApplicable, Remedy
 from leash.reapply import Reapplier
 from leash.render import describe
 from leash.settings import ActorConfig, LockdownSettings, ReapplySettings, SpikeConfig
@@ -67,12 +67,23 @@ class Decision:
     actions: tuple[str, ...]
 
     def to_json(self) -> str:
-        return json.dumps({"eventID": self.event_id, "eventName": self.event_name, "actorKind": self.actor_kind,
-                           "rules": list(self.rules), "function": self.function, "status": self.status,
-                           "severity": self.severity, "plannedActions": list(self.actions)}, separators=(",", ":"))
+        return json.dumps(
+            {
+                "eventID": self.event_id,
+                "eventName": self.event_name,
+                "actorKind": self.actor_kind,
+                "rules": list(self.rules),
+                "function": self.function,
+                "status": self.status,
+                "severity": self.severity,
+                "plannedActions": list(self.actions),
+            },
+            separators=(",", ":"),
+        )
 
 
 # --- reading ---------------------------------------------------------------------------------
+
 
 def files(paths: Iterable[str | Path]) -> Iterator[Path]:
     for raw in paths:
@@ -172,7 +183,9 @@ def _document(path: Path, document: Any) -> Iterator[tuple[str, dict[str, Any]] 
     elif isinstance(document, Mapping) and "detail-type" in document:
         yield str(path), dict(document)
     else:
-        yield Problem(str(path), 'neither a CloudTrail log file ({"Records": [...]}) nor an EventBridge event')
+        yield Problem(
+            str(path), 'neither a CloudTrail log file ({"Records": [...]}) nor an EventBridge event'
+        )
 
 
 def _lines(path: Path, lines: Iterable[str]) -> Iterator[tuple[str, dict[str, Any]] | Problem]:
@@ -194,6 +207,7 @@ def _lines(path: Path, lines: Iterable[str]) -> Iterator[tuple[str, dict[str, An
 
 # --- deploy parameters -------------------------------------------------------------------------
 
+
 def samconfig_parameters(path: Path) -> dict[str, str]:
     """parameter_overrides of samconfig.toml's default deploy section, as `sam deploy` reads them."""
     if not path.exists():
@@ -205,6 +219,7 @@ def samconfig_parameters(path: Path) -> dict[str, str]:
 
 
 # --- deciding ----------------------------------------------------------------------------------
+
 
 class _RecordingClients:
     """Stands in for boto3 clients: the reapply steps run, and nothing is called."""
@@ -233,26 +248,44 @@ class Replay:
     SPIKE_BATCH = 1000  # calls per spike batch and region: the spike queue's BatchSize in template.yaml
     SLACK_SECONDS = 3_600  # how late a call may arrive after its region's newest window (CloudTrail: ~15 min)
 
-    def __init__(self, template_path: Path = TEMPLATE, overrides: Mapping[str, str] | None = None,
-                 account: str = "123456789012"):
+    def __init__(
+        self,
+        template_path: Path = TEMPLATE,
+        overrides: Mapping[str, str] | None = None,
+        account: str = "123456789012",
+    ):
         template = load_template(template_path)
-        self.router = Router(eventbridge_rules(template, deployment_for(template, overrides, account=account)))
+        self.router = Router(
+            eventbridge_rules(template, deployment_for(template, overrides, account=account))
+        )
         # The environment the deployed functions would have: the same parameters, resolved by the template.
         env = function_environment(template, list(HANDLED), overrides, account=account)
         config = ActorConfig.from_env(env)
         lockdowns = LockdownSettings.from_env(env)
         auto = AutoLockdown(lockdowns)
-        self._lockdowns: list[dict[str, Any]] = []
+        self._lockdowns: list[Mapping[str, Any]] = []
         self._alerts: list[Alert] = []
-        publish = lambda alert: self._alerts.append(alert) or "replay"  # noqa: E731
-        plan = Reapplier(_RecordingClients(), ReapplySettings.from_env(env, PROTECTION_NAMES), config,
-                         clock=lambda: 0.0)
+
+        def publish(alert: Alert) -> str:
+            self._alerts.append(alert)
+            return "replay"
+
+        plan = Reapplier(
+            _RecordingClients(), ReapplySettings.from_env(env, PROTECTION_NAMES), config, clock=lambda: 0.0
+        )
         actors = ActorCache(config)  # replay looks no tags up: an identity is classified once
         self._handlers = {
-            "NotifyFunction": Notifier(config, publish, auto_lockdown=auto, request_lockdown=self._lockdowns.append,
-                                       actors=actors),
-            "ReapplyFunction": Notifier(config, publish, respond=_dry_run(plan), auto_lockdown=auto,
-                                        request_lockdown=self._lockdowns.append, actors=actors),
+            "NotifyFunction": Notifier(
+                config, publish, auto_lockdown=auto, request_lockdown=self._lockdowns.append, actors=actors
+            ),
+            "ReapplyFunction": Notifier(
+                config,
+                publish,
+                respond=_dry_run(plan),
+                auto_lockdown=auto,
+                request_lockdown=self._lockdowns.append,
+                actors=actors,
+            ),
         }
         self._actor_config = config
         self._spike_config = SpikeConfig.from_env(env)
@@ -265,7 +298,9 @@ class Replay:
         self.spike_windows_held = 0  # the most spike windows memory held at once
         self.report = Report()
 
-    def run(self, paths: Iterable[str | Path], on_file: Callable[[str], None] | None = None) -> Iterator[Decision]:
+    def run(
+        self, paths: Iterable[str | Path], on_file: Callable[[str], None] | None = None
+    ) -> Iterator[Decision]:
         """Read, route and decide every call in these files; problems and counts go to the report."""
         last_file = None
         for item in events(paths, self.router.record_prefilter()):
@@ -304,7 +339,9 @@ class Replay:
             outcome = handler.handle(event)
             if outcome.status == "rejected":
                 self.report.problems.append(Problem(location, outcome.reason))
-            actions = tuple(replace(a, dry_run=True) for a in outcome.alert.leash_did) if outcome.alert else ()
+            actions = (
+                tuple(replace(a, dry_run=True) for a in outcome.alert.leash_did) if outcome.alert else ()
+            )
             severity = str(outcome.alert.severity) if outcome.alert else None
             if severity:
                 self.report.severities[severity] += 1
@@ -313,17 +350,34 @@ class Replay:
                     self.report.protections[action.fix] += 1
             for request in self._lockdowns:
                 self.report.lockdowns[request["principal"]] += 1
-            planned = tuple(describe(a) for a in actions) + tuple(f"lockdown {r['principal']}" for r in self._lockdowns)
-            decisions.append(Decision(str(detail.get("eventID", "")), str(detail.get("eventName", "")),
-                                      _actor_kind(outcome), rules, function, outcome.status, severity, planned))
+            planned = tuple(describe(a) for a in actions) + tuple(
+                f"lockdown {r['principal']}" for r in self._lockdowns
+            )
+            decisions.append(
+                Decision(
+                    str(detail.get("eventID", "")),
+                    str(detail.get("eventName", "")),
+                    _actor_kind(outcome),
+                    rules,
+                    function,
+                    outcome.status,
+                    severity,
+                    planned,
+                )
+            )
         return decisions
 
     def _count_spike(self, location: str, event: Mapping[str, Any], detail: Mapping[str, Any]) -> None:
         region = str(detail.get("awsRegion", ""))
         if region not in self._spikes:
             store = InMemoryCounterStore()
-            consumer = SpikeConsumer(self._actor_config, self._spike_config, store, self._spike_alerts.append,
-                                     lockdown_kinds=self._lockdown_kinds)
+            consumer = SpikeConsumer(
+                self._actor_config,
+                self._spike_config,
+                store,
+                self._publish_spike,
+                lockdown_kinds=self._lockdown_kinds,
+            )
             self._spikes[region] = (consumer, store, self._new_batch())
         consumer, store, batch = self._spikes[region]
         try:
@@ -333,6 +387,10 @@ class Replay:
             return
         if batch.calls >= self.SPIKE_BATCH:
             self._flush(region)
+
+    def _publish_spike(self, alert: Alert) -> str:
+        self._spike_alerts.append(alert)
+        return "replay"
 
     def _new_batch(self) -> BatchAggregator:
         return BatchAggregator(self._actor_config, self._spike_config, keep_message_ids=False)
@@ -361,7 +419,11 @@ def _dry_run(plan: Reapplier):
 
     def respond(call: ApiCall, actor: Actor, entry: CatalogAction) -> Remedy | NotApplicable:
         remedy = plan(call, actor, entry)
-        return replace(remedy, action=replace(remedy.action, dry_run=True)) if isinstance(remedy, Remedy) else remedy
+        return (
+            replace(remedy, action=replace(remedy.action, dry_run=True))
+            if isinstance(remedy, Remedy)
+            else remedy
+        )
 
     return respond
 

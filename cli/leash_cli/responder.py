@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import time
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 
 class ResponderError(Exception):
@@ -30,8 +29,9 @@ def stack_defaults(samconfig: Path) -> tuple[str | None, str | None]:
     if not samconfig.exists():
         return None, None
     config = tomllib.loads(samconfig.read_text()).get("default", {})
-    name = (config.get("global", {}).get("parameters", {}).get("stack_name")
-            or config.get("deploy", {}).get("parameters", {}).get("stack_name"))
+    name = config.get("global", {}).get("parameters", {}).get("stack_name") or config.get("deploy", {}).get(
+        "parameters", {}
+    ).get("stack_name")
     region = config.get("deploy", {}).get("parameters", {}).get("region")
     return name, region
 
@@ -42,22 +42,35 @@ def find_stack(session: Any, name: str) -> Stack:
     try:
         stacks = session.client("cloudformation").describe_stacks(StackName=name)["Stacks"]
     except NoCredentialsError as exc:
-        raise ResponderError("No AWS credentials found. Configure them (aws configure, AWS_PROFILE, SSO) and retry.") from exc
+        raise ResponderError(
+            "No AWS credentials found. Configure them (aws configure, AWS_PROFILE, SSO) and retry."
+        ) from exc
     except NoRegionError as exc:
         raise ResponderError("No AWS region set: pass --region or set AWS_REGION.") from exc
     except EndpointConnectionError as exc:
-        raise ResponderError(f"Cannot reach CloudFormation in region {session.region_name!r}: is the region right?") from exc
+        raise ResponderError(
+            f"Cannot reach CloudFormation in region {session.region_name!r}: is the region right?"
+        ) from exc
     except ClientError as exc:
         if "does not exist" in str(exc):
-            raise ResponderError(f"Stack {name!r} not found in {session.region_name}. Deploy Leash there, or pass "
-                                 "--stack-name / --region.") from exc
+            raise ResponderError(
+                f"Stack {name!r} not found in {session.region_name}. Deploy Leash there, or pass "
+                "--stack-name / --region."
+            ) from exc
         raise ResponderError(f"CloudFormation refused: {exc}") from exc
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
     missing = {"LockdownStateMachineArn", "ReleaseStateMachineArn", "LedgerTableName"} - set(outputs)
     if missing:
-        raise ResponderError(f"Stack {name!r} has no {', '.join(sorted(missing))} output: is it a Leash stack?")
-    return Stack(name, session.region_name, outputs["LockdownStateMachineArn"], outputs["ReleaseStateMachineArn"],
-                 outputs["LedgerTableName"])
+        raise ResponderError(
+            f"Stack {name!r} has no {', '.join(sorted(missing))} output: is it a Leash stack?"
+        )
+    return Stack(
+        name,
+        session.region_name,
+        outputs["LockdownStateMachineArn"],
+        outputs["ReleaseStateMachineArn"],
+        outputs["LedgerTableName"],
+    )
 
 
 @dataclass(frozen=True)
@@ -69,8 +82,13 @@ class Outcome:
     execution_arn: str
 
 
-def run_workflow(session: Any, state_machine_arn: str, payload: dict[str, Any],
-                 sleep: Callable[[float], None] | None = None, timeout_seconds: float = 300) -> Outcome:
+def run_workflow(
+    session: Any,
+    state_machine_arn: str,
+    payload: dict[str, Any],
+    sleep: Callable[[float], None] | None = None,
+    timeout_seconds: float = 300,
+) -> Outcome:
     """Start an execution and wait for its end; the outcome is what the workflow notified."""
     sleep = sleep or time.sleep
     sfn = session.client("stepfunctions")
@@ -86,13 +104,23 @@ def run_workflow(session: Any, state_machine_arn: str, payload: dict[str, Any],
     state = json.loads(result.get("output") or "{}")
     notice = state.get("notice") or {}
     if not notice:  # Fail states carry no output: the history's last state input holds the notice
-        for event in reversed(sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=50)["events"]):
+        for event in reversed(
+            sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=50)["events"]
+        ):
             details = event.get("stateEnteredEventDetails")
             if details and "notice" in (data := json.loads(details.get("input") or "{}")):
                 notice = data["notice"]
-    headline = notice.get("headline") or f"{result['status']}: {result.get('error', '')} {result.get('cause', '')}".strip()
-    return Outcome(result["status"], headline, notice.get("detail", result.get("cause", "")),
-                   result.get("error") == "Leash.PrincipalRefused", arn)
+    headline = (
+        notice.get("headline")
+        or f"{result['status']}: {result.get('error', '')} {result.get('cause', '')}".strip()
+    )
+    return Outcome(
+        result["status"],
+        headline,
+        notice.get("detail", result.get("cause", "")),
+        result.get("error") == "Leash.PrincipalRefused",
+        arn,
+    )
 
 
 def recent_ledger(session: Any, table: str, limit: int = 20) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,13 @@ from leash_build.prefilter import text_prefilter
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO_ROOT / "template.yaml"
 
-_SCALAR_TAGS = {"Ref": "Ref", "Condition": "Condition", "ImportValue": "Fn::ImportValue",
-                "GetAZs": "Fn::GetAZs", "Base64": "Fn::Base64"}
+_SCALAR_TAGS = {
+    "Ref": "Ref",
+    "Condition": "Condition",
+    "ImportValue": "Fn::ImportValue",
+    "GetAZs": "Fn::GetAZs",
+    "Base64": "Fn::Base64",
+}
 _SEQUENCE_TAGS = ("If", "Not", "Equals", "And", "Or", "Join", "Split", "Select", "FindInMap", "Cidr")
 
 
@@ -46,7 +51,7 @@ for _tag in (*_SEQUENCE_TAGS, "Sub", "GetAtt"):
 
 def load_template(path: Path | str = TEMPLATE) -> dict[str, Any]:
     with open(path, encoding="utf-8") as f:
-        return yaml.load(f, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass with CFN tags only
+        return yaml.load(f, Loader=_CfnLoader)
 
 
 def deployment_for(
@@ -66,20 +71,34 @@ def deployment_for(
         if spec.get("Type") == "CommaDelimitedList":
             value = [v.strip() for v in str(value).split(",")] if not isinstance(value, list) else value
         parameters[name] = value
-    return Deployment(parameters=parameters, account=account, region=region, stack_name=stack_name,
-                      conditions=template.get("Conditions", {}))
+    return Deployment(
+        parameters=parameters,
+        account=account,
+        region=region,
+        stack_name=stack_name,
+        conditions=template.get("Conditions", {}),
+    )
 
 
-def function_environment(template: Mapping[str, Any], functions: list[str], overrides: Mapping[str, str] | None = None,
-                         resources: Mapping[str, str] | None = None, **deployment: Any) -> dict[str, str]:
+def function_environment(
+    template: Mapping[str, Any],
+    functions: list[str],
+    overrides: Mapping[str, str] | None = None,
+    resources: Mapping[str, str] | None = None,
+    **deployment: Any,
+) -> dict[str, str]:
     """The environment template.yaml gives these functions (Globals, then each function's own, in order).
 
     `resources` names what a resource's Ref returns (a table name, a bus name); other resources resolve
     to their logical ID, for callers that set those variables themselves.
     """
     refs = {logical_id: logical_id for logical_id in template.get("Resources", {})}
-    resolver = replace(deployment_for(template, overrides, **deployment), resources={**refs, **(resources or {})})
-    variables = dict(template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
+    resolver = replace(
+        deployment_for(template, overrides, **deployment), resources={**refs, **(resources or {})}
+    )
+    variables = dict(
+        template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    )
     for function in functions:
         props = template["Resources"][function]["Properties"]
         variables.update(props.get("Environment", {}).get("Variables", {}))
@@ -91,12 +110,13 @@ class RoutedRule:
     name: str  # the SAM event name, e.g. "DestructiveData"
     function: str  # logical id of the target function
     pattern: Mapping[str, Any]
+    match: Callable[[Mapping[str, Any]], bool] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_match", compile_fast(self.pattern))
+        object.__setattr__(self, "match", compile_fast(self.pattern))
 
     def matches(self, event: Mapping[str, Any]) -> bool:
-        return self._match(event)  # type: ignore[attr-defined]
+        return self.match(event)
 
 
 def eventbridge_rules(template: Mapping[str, Any], deployment: Deployment) -> list[RoutedRule]:
@@ -107,7 +127,9 @@ def eventbridge_rules(template: Mapping[str, Any], deployment: Deployment) -> li
             props = resource["Properties"]
             for target in props.get("Targets", []):
                 arn = target.get("Arn", {})
-                destination = arn["Fn::GetAtt"][0] if isinstance(arn, dict) and "Fn::GetAtt" in arn else str(arn)
+                destination = (
+                    arn["Fn::GetAtt"][0] if isinstance(arn, dict) and "Fn::GetAtt" in arn else str(arn)
+                )
                 rules.append(RoutedRule(logical_id, destination, deployment.resolve(props["EventPattern"])))
             continue
         if resource.get("Type") != "AWS::Serverless::Function":
@@ -126,11 +148,14 @@ class Router:
         self.rules = rules
         # EventBridge-style pre-filter: most rules name their sources, so an event is tried only
         # against the rules of its own source and the rules that take any source, in template order.
-        any_source = [(r, r._match) for r in rules if not _sources(r.pattern)]  # type: ignore[attr-defined]
+        any_source = [(r, r.match) for r in rules if not _sources(r.pattern)]
         self._any_source = tuple(any_source)
         self._by_source: dict[str, tuple[tuple[RoutedRule, Any], ...]] = {
-            source: tuple((r, r._match) for r in rules if source in _sources(r.pattern) or not _sources(r.pattern))  # type: ignore[attr-defined]
-            for rule in rules for source in _sources(rule.pattern)
+            source: tuple(
+                (r, r.match) for r in rules if source in _sources(r.pattern) or not _sources(r.pattern)
+            )
+            for rule in rules
+            for source in _sources(rule.pattern)
         }
 
     def record_prefilter(self) -> Callable[[bytes], bool] | None:
@@ -145,14 +170,18 @@ class Router:
         return text_prefilter(details, weak=frozenset({"eventSource"}))  # type: ignore[arg-type]
 
     @classmethod
-    def from_template(cls, path: Path | str = TEMPLATE, overrides: Mapping[str, str] | None = None, **kw: Any) -> Router:
+    def from_template(
+        cls, path: Path | str = TEMPLATE, overrides: Mapping[str, str] | None = None, **kw: Any
+    ) -> Router:
         template = load_template(path)
         return cls(eventbridge_rules(template, deployment_for(template, overrides, **kw)))
 
     def route(self, event: Mapping[str, Any]) -> list[RoutedRule]:
         """The matching rules, in the template's order (as EventBridge lists them)."""
         source = event.get("source")
-        candidates = self._by_source.get(source, self._any_source) if type(source) is str else self._any_source
+        candidates = (
+            self._by_source.get(source, self._any_source) if type(source) is str else self._any_source
+        )
         return [rule for rule, match in candidates if match(event)]
 
     def targets(self, event: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:

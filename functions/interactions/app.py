@@ -22,8 +22,10 @@ logger = Logger()
 _sfn = LazyClient("stepfunctions")  # only a Lock down or Release click starts a workflow
 _dynamodb = boto3.client("dynamodb")
 _ledger = Ledger(_dynamodb, required(os.environ, "LEDGER_TABLE"))
-_STATE_MACHINES = {"lockdown": required(os.environ, "LOCKDOWN_STATE_MACHINE_ARN"),
-                   "release": required(os.environ, "RELEASE_STATE_MACHINE_ARN")}
+_STATE_MACHINES = {
+    "lockdown": required(os.environ, "LOCKDOWN_STATE_MACHINE_ARN"),
+    "release": required(os.environ, "RELEASE_STATE_MACHINE_ARN"),
+}
 _IDEMPOTENCY_TABLE = required(os.environ, "IDEMPOTENCY_TABLE")
 _SIGNING_SECRET_ARN = required(os.environ, "SLACK_SIGNING_SECRET_ARN")
 _ALLOWED = SlackUsers.from_env(os.environ)
@@ -37,9 +39,14 @@ def _signing_secret() -> str:
 def _seen_before(signature: str) -> bool:
     """Remember every accepted signature for ten minutes (longer than Slack's five-minute window)."""
     try:
-        _dynamodb.put_item(TableName=_IDEMPOTENCY_TABLE, ConditionExpression="attribute_not_exists(id)",
-                           Item={"id": {"S": f"slack-signature#{signature}"},
-                                 "expiration": {"N": str(int(time.time()) + 600)}})
+        _dynamodb.put_item(
+            TableName=_IDEMPOTENCY_TABLE,
+            ConditionExpression="attribute_not_exists(id)",
+            Item={
+                "id": {"S": f"slack-signature#{signature}"},
+                "expiration": {"N": str(int(time.time()) + 600)},
+            },
+        )
     except _dynamodb.exceptions.ConditionalCheckFailedException:
         return True
     return False

@@ -9,10 +9,10 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics
 
 from leash.actors import RoleTagCache
+from leash.aws import boto3_clients
 from leash.ledger import Ledger
 from leash.observability import report_outcome
 from leash.protections import PROTECTION_NAMES
-from leash.aws import boto3_clients
 from leash.reapply import Reapplier
 from leash.settings import ActorConfig, ReapplySettings, required, whole_number
 from leash.wiring import notifier_from_env
@@ -27,11 +27,15 @@ reapplier = Reapplier(
     ReapplySettings.from_env(os.environ, PROTECTION_NAMES),
     ActorConfig.from_env(os.environ),
     tag_lookup=_tags,
-    ledger=Ledger(_dynamodb, required(os.environ, "LEDGER_TABLE"),
-                  whole_number(os.environ, "LEDGER_RETENTION_DAYS", 365)).record,
+    ledger=Ledger(
+        _dynamodb,
+        required(os.environ, "LEDGER_TABLE"),
+        whole_number(os.environ, "LEDGER_RETENTION_DAYS", 365),
+    ).record,
 )
-notifier, _idempotency = notifier_from_env(os.environ, key_prefix="reapply", respond=reapplier, tag_lookup=_tags,
-                                           dynamodb_client=_dynamodb)
+notifier, _idempotency = notifier_from_env(
+    os.environ, key_prefix="reapply", respond=reapplier, tag_lookup=_tags, dynamodb_client=_dynamodb
+)
 
 
 @metrics.log_metrics

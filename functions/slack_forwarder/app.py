@@ -27,8 +27,14 @@ def _webhook_url():
     return webhook_url_from_secret(parameters.get_secret(SECRET_ARN, max_age=300))
 
 
-_METRIC = {"posted": "SlackPosted", "dead-lettered": "SlackDeadLettered", "not-configured": "SlackNotConfigured"}
-delivery = SlackDelivery(_webhook_url, SqsDeadLetter(LazyClient("sqs"), required(os.environ, "SLACK_DEAD_LETTER_QUEUE_URL")))
+_METRIC = {
+    "posted": "SlackPosted",
+    "dead-lettered": "SlackDeadLettered",
+    "not-configured": "SlackNotConfigured",
+}
+delivery = SlackDelivery(
+    _webhook_url, SqsDeadLetter(LazyClient("sqs"), required(os.environ, "SLACK_DEAD_LETTER_QUEUE_URL"))
+)
 
 
 @metrics.log_metrics

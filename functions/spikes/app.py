@@ -27,7 +27,9 @@ consumer = SpikeConsumer(
     SnsPublisher(LazyClient("sns"), required(os.environ, "ALERTS_TOPIC_ARN")),  # most batches cross no level
     tag_lookup=RoleTagCache(lambda: boto3.client("iam")),
     lockdown_kinds=LockdownSettings.from_env(os.environ).kinds,
-    request_lockdown=EventBusRequester(lambda: boto3.client("events"), required(os.environ, "LEASH_EVENT_BUS")),
+    request_lockdown=EventBusRequester(
+        lambda: boto3.client("events"), required(os.environ, "LEASH_EVENT_BUS")
+    ),
 )
 
 _METRIC = {"denied": "DeniedCalls", "calls": "AgentCalls"}
@@ -38,17 +40,28 @@ _METRIC = {"denied": "DeniedCalls", "calls": "AgentCalls"}
 def lambda_handler(event, context):
     result = consumer.handle(event)
     for (counter, kind), n in result.counted.items():
-        with single_metric(name=_METRIC[counter], unit=MetricUnit.Count, value=n,
-                           namespace=required(os.environ, "POWERTOOLS_METRICS_NAMESPACE")) as metric:
+        with single_metric(
+            name=_METRIC[counter],
+            unit=MetricUnit.Count,
+            value=n,
+            namespace=required(os.environ, "POWERTOOLS_METRICS_NAMESPACE"),
+        ) as metric:
             metric.add_dimension(name="ActorKind", value=kind)
     metrics.add_metric(name="SpikeAlerts", unit=MetricUnit.Count, value=len(result.alerts))
     # Account-wide, without dimensions but the service: what DeniedCallsAlarm watches.
-    metrics.add_metric(name="DeniedCallsTotal", unit=MetricUnit.Count,
-                       value=sum(n for (counter, _), n in result.counted.items() if counter == "denied"))
+    metrics.add_metric(
+        name="DeniedCallsTotal",
+        unit=MetricUnit.Count,
+        value=sum(n for (counter, _), n in result.counted.items() if counter == "denied"),
+    )
     logger.info(
         f"{sum(result.counted.values())} calls counted in {result.groups} groups, {result.writes} counter writes, "
         f"{len(result.alerts)} alerts, {len(result.response['batchItemFailures'])} records failed",
-        extra={"alerts": [a.title for a in result.alerts], "lockdowns": [r["principal"] for r in result.lockdowns],
-               "rejected": consumer.rejected, "errors": consumer.errors},
+        extra={
+            "alerts": [a.title for a in result.alerts],
+            "lockdowns": [r["principal"] for r in result.lockdowns],
+            "rejected": consumer.rejected,
+            "errors": consumer.errors,
+        },
     )
     return result.response

@@ -75,7 +75,10 @@ class RoleTagCache:
     """`iam:ListRoleTags` with a per-container cache, so a busy agent costs one IAM call per TTL."""
 
     def __init__(
-        self, iam_client: Callable[[], Any], ttl_seconds: float = 300.0, clock: Callable[[], float] = time.monotonic
+        self,
+        iam_client: Callable[[], Any],
+        ttl_seconds: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
     ):
         self._new_client = iam_client  # a factory: the client is built on the first lookup, not at cold start
         self._iam: Any = None
@@ -94,7 +97,7 @@ class RoleTagCache:
             self._iam = self._iam or self._new_client()
             pages = self._iam.get_paginator("list_role_tags").paginate(RoleName=role_name)
             tags = {t["Key"]: t["Value"] for page in pages for t in page.get("Tags", [])}
-        except Exception:  # noqa: BLE001 - an unreadable tag must not lose the alert
+        except Exception:
             self.errors += 1
             tags = None
         self._cache[role_name] = (now, tags)
@@ -148,7 +151,9 @@ def classify_actor(
     if identity_type == "Root":
         return actor(ActorKind.ROOT, "root")
     if identity_type == "AWSService" or (role_arn and ":role/aws-service-role/" in role_arn):
-        return actor(ActorKind.AWS_SERVICE, str(identity.get("invokedBy") or _role_name_from_arn(role_arn or arn)))
+        return actor(
+            ActorKind.AWS_SERVICE, str(identity.get("invokedBy") or _role_name_from_arn(role_arn or arn))
+        )
 
     if identity_type == "AssumedRole":
         name = issuer.get("userName") or _role_name_from_arn(arn)
@@ -214,7 +219,7 @@ def is_agent_role(role_name: str, config: ActorConfig, tag_lookup: TagLookup | N
     if config.agent_role_prefix and role_name.startswith(config.agent_role_prefix):
         return True
     tags = tag_lookup(role_name) if tag_lookup else None
-    return bool(tags) and tags.get(config.agent_tag_key) == config.agent_tag_value
+    return tags is not None and tags.get(config.agent_tag_key) == config.agent_tag_value
 
 
 class ActorCache:
@@ -230,24 +235,38 @@ class ActorCache:
         self._size = size
         self._actors: dict[tuple[Any, ...], Actor] = {}
 
-    def __call__(self, identity: Mapping[str, Any], additional_event_data: Mapping[str, Any] | None = None) -> Actor:
+    def __call__(
+        self, identity: Mapping[str, Any], additional_event_data: Mapping[str, Any] | None = None
+    ) -> Actor:
         context = identity.get("sessionContext") or {}
         issuer = (context.get("sessionIssuer") or {}) if isinstance(context, Mapping) else None
         if not isinstance(issuer, Mapping):
-            return classify_actor(identity, self._config, additional_event_data=additional_event_data,
-                                  tag_lookup=self._tags)
-        key = (identity.get("type"), identity.get("arn"), identity.get("accountId"), identity.get("invokedBy"),
-               identity.get("userName"), context.get("sourceIdentity"), issuer.get("type"), issuer.get("arn"),
-               issuer.get("userName"), MCP_MARKER in (additional_event_data or {}))
+            return classify_actor(
+                identity, self._config, additional_event_data=additional_event_data, tag_lookup=self._tags
+            )
+        key = (
+            identity.get("type"),
+            identity.get("arn"),
+            identity.get("accountId"),
+            identity.get("invokedBy"),
+            identity.get("userName"),
+            context.get("sourceIdentity"),
+            issuer.get("type"),
+            issuer.get("arn"),
+            issuer.get("userName"),
+            MCP_MARKER in (additional_event_data or {}),
+        )
         try:
             return self._actors[key]
         except KeyError:
             pass
         except TypeError:  # an unhashable value: classify, do not cache
-            return classify_actor(identity, self._config, additional_event_data=additional_event_data,
-                                  tag_lookup=self._tags)
+            return classify_actor(
+                identity, self._config, additional_event_data=additional_event_data, tag_lookup=self._tags
+            )
         if len(self._actors) >= self._size:
             self._actors.clear()
-        actor = self._actors[key] = classify_actor(identity, self._config, additional_event_data=additional_event_data,
-                                                   tag_lookup=self._tags)
+        actor = self._actors[key] = classify_actor(
+            identity, self._config, additional_event_data=additional_event_data, tag_lookup=self._tags
+        )
         return actor

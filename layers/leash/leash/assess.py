@@ -28,7 +28,11 @@ def assess(call: ApiCall, actor: Actor, entry: CatalogAction | None) -> tuple[Al
         return None, f"made by {actor.kind} {actor.name}"
     if entry is None and actor.kind is not ActorKind.ROOT:
         return None, f"{call.action} is not in the catalog"
-    if entry is not None and entry.impact is Impact.SENSITIVE and actor.kind not in (ActorKind.AGENT, ActorKind.ROOT):
+    if (
+        entry is not None
+        and entry.impact is Impact.SENSITIVE
+        and actor.kind not in (ActorKind.AGENT, ActorKind.ROOT)
+    ):
         return None, f"{call.action} is sensitive only when an agent makes it"
 
     if entry is not None:

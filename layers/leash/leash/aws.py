@@ -37,5 +37,5 @@ class LazyClient:
 
     def __getattr__(self, operation: str) -> Any:
         if self._client is None:
-            self._client = boto3.client(self._service)  # type: ignore[call-overload]
+            self._client = boto3.client(self._service)
         return getattr(self._client, operation)

@@ -35,7 +35,9 @@ class CatalogAction:
     impact: Impact
     did: str  # how an alert says it: "deleted DB instance"
     resource: tuple[str, ...] = ()  # requestParameters paths that name the resource, first hit wins
-    only_when: Mapping[str, Any] | None = None  # the call counts only in this form (sub-pattern of requestParameters)
+    only_when: Mapping[str, Any] | None = (
+        None  # the call counts only in this form (sub-pattern of requestParameters)
+    )
     escalations: tuple[Escalation, ...] = ()
     lockdown: bool = False  # an agent doing this is locked down automatically (lockdown workflow)
     detail: str | None = None  # appended to the alert title, "{param}" filled from requestParameters
@@ -56,11 +58,11 @@ class CatalogAction:
         return f"{self.service}:{self.name}"
 
     @cached_property
-    def _only_when(self):
+    def _only_when(self) -> RequestMatcher | None:
         return _request_matcher(self.only_when) if self.only_when else None
 
     @cached_property
-    def _escalations(self):
+    def _escalations(self) -> tuple[tuple[RequestMatcher, Escalation], ...]:
         return tuple((_request_matcher(e.when), e) for e in self.escalations)
 
     def applies_to(self, call: ApiCall) -> bool:
@@ -94,12 +96,16 @@ class CatalogAction:
         return "(unnamed resource)"
 
 
-def _request_matcher(sub_pattern: Mapping[str, Any]):
+RequestMatcher = Callable[[Mapping[str, Any]], bool]
+"""requestParameters -> whether they are in the form a sub-pattern describes."""
+
+
+def _request_matcher(sub_pattern: Mapping[str, Any]) -> RequestMatcher:
     match = compile_pattern({"requestParameters": dict(sub_pattern)})
     return lambda params: match({"requestParameters": params})
 
 
-def _actions(service: str, impact: Impact, *rows: tuple, **common: Any) -> list[CatalogAction]:
+def _actions(service: str, impact: Impact, *rows: tuple[Any, ...], **common: Any) -> list[CatalogAction]:
     out = []
     for row in rows:
         name, did, resource, *extra = row
@@ -110,18 +116,25 @@ def _actions(service: str, impact: Impact, *rows: tuple, **common: Any) -> list[
     return out
 
 
-I, C, D, S = Impact.IRREVERSIBLE, Impact.COVER_UP, Impact.DESTRUCTIVE, Impact.SENSITIVE
-NO_FINAL_SNAPSHOT = Escalation({"skipFinalSnapshot": [True]}, I, "final snapshot skipped")
-WORLD_INGRESS = {"$or": [
-    {"ipPermissions": {"items": {"ipRanges": {"items": {"cidrIp": ["0.0.0.0/0"]}}}}},
-    {"ipPermissions": {"items": {"ipv6Ranges": {"items": {"cidrIpv6": ["::/0"]}}}}},
-]}
+IRREVERSIBLE, COVER_UP, DESTRUCTIVE, SENSITIVE = (
+    Impact.IRREVERSIBLE,
+    Impact.COVER_UP,
+    Impact.DESTRUCTIVE,
+    Impact.SENSITIVE,
+)
+NO_FINAL_SNAPSHOT = Escalation({"skipFinalSnapshot": [True]}, IRREVERSIBLE, "final snapshot skipped")
+WORLD_INGRESS = {
+    "$or": [
+        {"ipPermissions": {"items": {"ipRanges": {"items": {"cidrIp": ["0.0.0.0/0"]}}}}},
+        {"ipPermissions": {"items": {"ipv6Ranges": {"items": {"cidrIpv6": ["::/0"]}}}}},
+    ]
+}
 FALSE = [False]
 PAB_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
 CATALOG: tuple[CatalogAction, ...] = tuple(
     # --- EC2 and VPC -----------------------------------------------------------
-    _actions("ec2", D,
+    _actions("ec2", DESTRUCTIVE,
         ("TerminateInstances", "terminated instance", ["instancesSet.items.instanceId"]),
         ("DeleteVpc", "deleted VPC", ["vpcId"]),
         ("DeleteSubnet", "deleted subnet", ["subnetId"]),
@@ -135,97 +148,97 @@ CATALOG: tuple[CatalogAction, ...] = tuple(
         ("DeleteFlowLogs", "deleted VPC flow logs",
          ["DeleteFlowLogsRequest.FlowLogId.content", "DeleteFlowLogsRequest.FlowLogId", "flowLogIds"]),
     )
-    + _actions("ec2", I, ("DeleteSnapshot", "deleted EBS snapshot", ["snapshotId"]))
+    + _actions("ec2", IRREVERSIBLE, ("DeleteSnapshot", "deleted EBS snapshot", ["snapshotId"]))
     # --- RDS ---------------------------------------------------------------------
-    + _actions("rds", D,
+    + _actions("rds", DESTRUCTIVE,
         ("DeleteDBInstance", "deleted DB instance", ["dBInstanceIdentifier"], {"escalations": (
             NO_FINAL_SNAPSHOT,
-            Escalation({"deleteAutomatedBackups": [True]}, I, "automated backups deleted"),
+            Escalation({"deleteAutomatedBackups": [True]}, IRREVERSIBLE, "automated backups deleted"),
         )}),
         ("DeleteDBCluster", "deleted DB cluster", ["dBClusterIdentifier"], {"escalations": (NO_FINAL_SNAPSHOT,)}),
         ("DeleteGlobalCluster", "deleted global DB cluster", ["globalClusterIdentifier"]),
     )
-    + _actions("rds", I,
+    + _actions("rds", IRREVERSIBLE,
         ("DeleteDBSnapshot", "deleted DB snapshot", ["dBSnapshotIdentifier"]),
         ("DeleteDBClusterSnapshot", "deleted DB cluster snapshot", ["dBClusterSnapshotIdentifier"]),
         ("DeleteDBInstanceAutomatedBackup", "deleted automated DB backups", ["dbiResourceId", "dBInstanceAutomatedBackupsArn"]),
     )
     # --- S3 ----------------------------------------------------------------------
-    + _actions("s3", I, ("DeleteBucket", "deleted bucket", ["bucketName"]))
-    + _actions("s3", D,
+    + _actions("s3", IRREVERSIBLE, ("DeleteBucket", "deleted bucket", ["bucketName"]))
+    + _actions("s3", DESTRUCTIVE,
         ("DeleteBucketPolicy", "deleted the bucket policy of", ["bucketName"]),
         ("DeleteBucketEncryption", "deleted the default encryption of", ["bucketName"]),
         ("DeleteBucketReplication", "deleted the replication of", ["bucketName"]),
         ("DeleteBucketLifecycle", "deleted the lifecycle rules of", ["bucketName"]),
     )
     # --- Lambda, EKS, ECS, ECR -------------------------------------------------------
-    + _actions("lambda", D,
+    + _actions("lambda", DESTRUCTIVE,
         ("DeleteFunction20150331", "deleted Lambda function", ["functionName"]),
         ("DeleteAlias20150331", "deleted Lambda alias", ["name"]),
         ("DeleteEventSourceMapping20150331", "deleted Lambda event source mapping", ["uUID", "uuid"]),
         ("DeleteLayerVersion20181031", "deleted Lambda layer version", ["layerName"]),
     )
-    + _actions("eks", D,
+    + _actions("eks", DESTRUCTIVE,
         ("DeleteCluster", "deleted EKS cluster", ["name"]),
         ("DeleteNodegroup", "deleted EKS node group", ["nodegroupName"]),
         ("DeleteFargateProfile", "deleted EKS Fargate profile", ["fargateProfileName"]),
     )
-    + _actions("ecs", D,
+    + _actions("ecs", DESTRUCTIVE,
         ("DeleteCluster", "deleted ECS cluster", ["cluster"]),
         ("DeleteService", "deleted ECS service", ["service"]),
     )
-    + _actions("ecr", D,
+    + _actions("ecr", DESTRUCTIVE,
         ("DeleteRepository", "deleted ECR repository", ["repositoryName"], {"escalations": (
-            Escalation({"force": [True]}, I, "repository force-deleted with its images"),
+            Escalation({"force": [True]}, IRREVERSIBLE, "repository force-deleted with its images"),
         )}),
         ("BatchDeleteImage", "deleted container images from", ["repositoryName"]),
     )
     # --- DynamoDB, ElastiCache, OpenSearch, EFS, Backup -------------------------------
-    + _actions("dynamodb", I,
+    + _actions("dynamodb", IRREVERSIBLE,
         ("DeleteTable", "deleted DynamoDB table", ["tableName"]),
         ("DeleteBackup", "deleted DynamoDB backup", ["backupArn"]),
     )
-    + _actions("elasticache", D,
+    + _actions("elasticache", DESTRUCTIVE,
         ("DeleteCacheCluster", "deleted cache cluster", ["cacheClusterId"]),
         ("DeleteReplicationGroup", "deleted cache replication group", ["replicationGroupId"]),
         ("DeleteServerlessCache", "deleted serverless cache", ["serverlessCacheName"]),
         ("DeleteSnapshot", "deleted cache snapshot", ["snapshotName"]),
     )
-    + _actions("es", D,
+    + _actions("es", DESTRUCTIVE,
         ("DeleteDomain", "deleted OpenSearch domain", ["domainName"]),
         ("DeleteElasticsearchDomain", "deleted OpenSearch domain", ["domainName"]),
     )
-    + _actions("elasticfilesystem", I, ("DeleteFileSystem", "deleted EFS file system", ["fileSystemId"]))
-    + _actions("backup", I,
+    + _actions("elasticfilesystem", IRREVERSIBLE, ("DeleteFileSystem", "deleted EFS file system", ["fileSystemId"]))
+    + _actions("backup", IRREVERSIBLE,
         ("DeleteBackupVault", "deleted backup vault", ["backupVaultName"]),
         ("DeleteRecoveryPoint", "deleted backup recovery point", ["recoveryPointArn"]),
     )
-    + _actions("backup", D, ("DeleteBackupPlan", "deleted backup plan", ["backupPlanId"]))
+    + _actions("backup", DESTRUCTIVE, ("DeleteBackupPlan", "deleted backup plan", ["backupPlanId"]))
     # --- CloudFormation, Route 53, SNS, SQS -------------------------------------------
-    + _actions("cloudformation", D,
+    + _actions("cloudformation", DESTRUCTIVE,
         ("DeleteStack", "deleted CloudFormation stack", ["stackName"]),
         ("DeleteStackSet", "deleted CloudFormation stack set", ["stackSetName"]),
     )
-    + _actions("route53", D, ("DeleteHostedZone", "deleted Route 53 hosted zone", ["id"]))
-    + _actions("sns", D, ("DeleteTopic", "deleted SNS topic", ["topicArn"]))
-    + _actions("sqs", D, ("DeleteQueue", "deleted SQS queue", ["queueUrl"]))
-    + _actions("sqs", I, ("PurgeQueue", "purged every message of SQS queue", ["queueUrl"]))
+    + _actions("route53", DESTRUCTIVE, ("DeleteHostedZone", "deleted Route 53 hosted zone", ["id"]))
+    + _actions("sns", DESTRUCTIVE, ("DeleteTopic", "deleted SNS topic", ["topicArn"]))
+    + _actions("sqs", DESTRUCTIVE, ("DeleteQueue", "deleted SQS queue", ["queueUrl"]))
+    + _actions("sqs", IRREVERSIBLE, ("PurgeQueue", "purged every message of SQS queue", ["queueUrl"]))
     # --- Keys and secrets -------------------------------------------------------------
-    + _actions("kms", I, ("ScheduleKeyDeletion", "scheduled deletion of KMS key", ["keyId"],
+    + _actions("kms", IRREVERSIBLE, ("ScheduleKeyDeletion", "scheduled deletion of KMS key", ["keyId"],
                           {"detail": "in {pendingWindowInDays} days", "protection": "kms-key-deletion"}))
-    + _actions("kms", D, ("DisableKey", "disabled KMS key", ["keyId"], {"protection": "kms-key-enabled"}))
-    + _actions("secretsmanager", I,
+    + _actions("kms", DESTRUCTIVE, ("DisableKey", "disabled KMS key", ["keyId"], {"protection": "kms-key-enabled"}))
+    + _actions("secretsmanager", IRREVERSIBLE,
         ("DeleteSecret", "deleted secret", ["secretId"], {"only_when": {"forceDeleteWithoutRecovery": [True]},
                                                           "detail": "without a recovery window"}),
     )
-    + _actions("secretsmanager", D,
+    + _actions("secretsmanager", DESTRUCTIVE,
         ("DeleteSecret", "deleted secret", ["secretId"], {
             "only_when": {"$or": [{"forceDeleteWithoutRecovery": [False]},
                                   {"forceDeleteWithoutRecovery": [{"exists": False}]}]},
             "detail": "(recovery window {recoveryWindowInDays} days)", "protection": "secret-deletion"}),
     )
     # --- IAM and Organizations --------------------------------------------------------
-    + _actions("iam", D,
+    + _actions("iam", DESTRUCTIVE,
         ("DeleteRole", "deleted IAM role", ["roleName"]),
         ("DeleteUser", "deleted IAM user", ["userName"]),
         ("DeleteGroup", "deleted IAM group", ["groupName"]),
@@ -236,49 +249,49 @@ CATALOG: tuple[CatalogAction, ...] = tuple(
         ("DeleteSAMLProvider", "deleted SAML provider", ["sAMLProviderArn"]),
         ("DeleteOpenIDConnectProvider", "deleted OIDC provider", ["openIDConnectProviderArn"]),
     )
-    + _actions("organizations", C, ("LeaveOrganization", "took the account out of its AWS Organization", []))
+    + _actions("organizations", COVER_UP, ("LeaveOrganization", "took the account out of its AWS Organization", []))
     # --- Audit and detection: the cover-up -------------------------------------------
-    + _actions("cloudtrail", C,
+    + _actions("cloudtrail", COVER_UP,
         ("StopLogging", "stopped CloudTrail logging of", ["name"], {"lockdown": True, "protection": "cloudtrail-logging"}),
         ("DeleteTrail", "deleted CloudTrail trail", ["name"], {"lockdown": True}),
     )
-    + _actions("config", D,
+    + _actions("config", DESTRUCTIVE,
         ("DeleteConfigurationRecorder", "deleted AWS Config recorder", ["configurationRecorderName"]),
         ("DeleteDeliveryChannel", "deleted AWS Config delivery channel", ["deliveryChannelName"]),
     )
-    + _actions("guardduty", D,
+    + _actions("guardduty", DESTRUCTIVE,
         ("DeleteDetector", "deleted GuardDuty detector", ["detectorId"]),
         ("UpdateDetector", "disabled GuardDuty detector", ["detectorId"], {"only_when": {"enable": [False]}}),
     )
-    + _actions("logs", D, ("DeleteLogGroup", "deleted log group", ["logGroupName"]))
-    + _actions("bedrock", D, ("DeleteGuardrail", "deleted Bedrock guardrail", ["guardrailIdentifier"]))
-    + _actions("bedrock", C,
+    + _actions("logs", DESTRUCTIVE, ("DeleteLogGroup", "deleted log group", ["logGroupName"]))
+    + _actions("bedrock", DESTRUCTIVE, ("DeleteGuardrail", "deleted Bedrock guardrail", ["guardrailIdentifier"]))
+    + _actions("bedrock", COVER_UP,
         ("DeleteModelInvocationLoggingConfiguration", "turned off Bedrock model invocation logging", []),
     )
-    + _actions("events", D,
+    + _actions("events", DESTRUCTIVE,
         ("DeleteRule", "deleted EventBridge rule", ["name"]),
         ("DisableRule", "disabled EventBridge rule", ["name"]),
         ("DeleteEventBus", "deleted EventBridge event bus", ["name"]),
     )
-    + _actions("states", D, ("DeleteStateMachine", "deleted Step Functions state machine", ["stateMachineArn"]))
+    + _actions("states", DESTRUCTIVE, ("DeleteStateMachine", "deleted Step Functions state machine", ["stateMachineArn"]))
     # --- Protections stripped: the reapply function puts them back (leash/protections.py) ---
-    + _actions("ec2", D,
+    + _actions("ec2", DESTRUCTIVE,
         ("ModifyInstanceAttribute", "disabled termination protection on", ["instanceId"],
          {"only_when": {"disableApiTermination": {"value": FALSE}}, "protection": "ec2-termination-protection"}),
         ("DisableEbsEncryptionByDefault", "disabled EBS encryption by default in", [],
          {"protection": "ebs-encryption-by-default"}),
     )
-    + _actions("rds", D,
+    + _actions("rds", DESTRUCTIVE,
         ("ModifyDBInstance", "disabled deletion protection on", ["dBInstanceIdentifier"],
          {"only_when": {"deletionProtection": FALSE}, "protection": "rds-instance-deletion-protection"}),
         ("ModifyDBCluster", "disabled deletion protection on", ["dBClusterIdentifier"],
          {"only_when": {"deletionProtection": FALSE}, "protection": "rds-cluster-deletion-protection"}),
     )
-    + _actions("dynamodb", D,
+    + _actions("dynamodb", DESTRUCTIVE,
         ("UpdateTable", "disabled deletion protection on", ["tableName"],
          {"only_when": {"deletionProtectionEnabled": FALSE}, "protection": "dynamodb-deletion-protection"}),
     )
-    + _actions("s3", D,
+    + _actions("s3", DESTRUCTIVE,
         ("PutBucketVersioning", "suspended versioning on", ["bucketName"],
          {"only_when": {"VersioningConfiguration": {"Status": ["Suspended"]}}, "protection": "s3-versioning"}),
         ("DeleteBucketPublicAccessBlock", "removed the public access block of", ["bucketName"],
@@ -292,11 +305,11 @@ CATALOG: tuple[CatalogAction, ...] = tuple(
          {"only_when": {"$or": [{"PublicAccessBlockConfiguration": {flag: FALSE}} for flag in PAB_FLAGS]},
           "protection": "s3-account-public-access-block"}),
     )
-    + _actions("cloudformation", D,
+    + _actions("cloudformation", DESTRUCTIVE,
         ("UpdateTerminationProtection", "disabled termination protection on stack", ["stackName"],
          {"only_when": {"enableTerminationProtection": FALSE}, "protection": "cloudformation-termination-protection"}),
     )
-    + _actions("cloudtrail", C,
+    + _actions("cloudtrail", COVER_UP,
         ("UpdateTrail", "weakened CloudTrail trail", ["name"],
          {"only_when": {"$or": [{"isMultiRegionTrail": FALSE}, {"enableLogFileValidation": FALSE}]},
           "protection": "cloudtrail-trail-settings"}),
@@ -304,11 +317,11 @@ CATALOG: tuple[CatalogAction, ...] = tuple(
          {"only_when": {"eventSelectors": {"includeManagementEvents": FALSE}},
           "protection": "cloudtrail-management-events"}),
     )
-    + _actions("config", D,
+    + _actions("config", DESTRUCTIVE,
         ("StopConfigurationRecorder", "stopped AWS Config recorder", ["configurationRecorderName"],
          {"protection": "config-recorder"}),
     )
-    + _actions("iam", D,
+    + _actions("iam", DESTRUCTIVE,
         ("DetachRolePolicy", "detached guardrail policy from role", ["roleName"],
          {"route_when": {"policyArn": {"Ref": "GuardrailPolicyArns"}}, "protection": "agent-guardrail-policy",
           "detail": "({policyArn})"}),
@@ -319,7 +332,7 @@ CATALOG: tuple[CatalogAction, ...] = tuple(
           "protection": "agent-permissions-boundary", "detail": "with {permissionsBoundary}"}),
     )
     # --- Sensitive calls: alerted when an agent makes them -----------------------------
-    + _actions("iam", S,
+    + _actions("iam", SENSITIVE,
         ("CreatePolicy", "created IAM policy", ["policyName"]),
         ("CreatePolicyVersion", "created a new version of IAM policy", ["policyArn"]),
         ("SetDefaultPolicyVersion", "changed the default version of IAM policy", ["policyArn"]),
@@ -337,20 +350,20 @@ CATALOG: tuple[CatalogAction, ...] = tuple(
         ("CreateLoginProfile", "created a console password for", ["userName"]),
         ("UpdateLoginProfile", "changed the console password of", ["userName"]),
     )
-    + _actions("ec2", S,
+    + _actions("ec2", SENSITIVE,
         ("AuthorizeSecurityGroupIngress", "opened ingress on security group", ["groupId", "groupName"], {
             "protection": "security-group-open-ingress",
-            "escalations": (Escalation(WORLD_INGRESS, D, "opened to the whole internet"),)}),
+            "escalations": (Escalation(WORLD_INGRESS, DESTRUCTIVE, "opened to the whole internet"),)}),
         ("CreateNetworkAclEntry", "added a network ACL entry to", ["networkAclId"]),
         ("ModifySnapshotAttribute", "changed who can use EBS snapshot", ["snapshotId"]),
         ("ModifyImageAttribute", "changed who can use AMI", ["imageId"]),
         ("RunInstances", "launched instances of type", ["instanceType"], {"detail": "(count {maxCount})"}),
     )
-    + _actions("s3", S,
+    + _actions("s3", SENSITIVE,
         ("PutBucketPolicy", "replaced the bucket policy of", ["bucketName"]),
         ("PutBucketAcl", "changed the ACL of bucket", ["bucketName"]),
     )
-    + _actions("rds", S,
+    + _actions("rds", SENSITIVE,
         ("CreateDBInstance", "created DB instance", ["dBInstanceIdentifier"]),
         ("ModifyDBInstance", "changed the instance class of", ["dBInstanceIdentifier"],
          {"only_when": {"dBInstanceClass": [{"exists": True}]}, "detail": "to {dBInstanceClass}"}),

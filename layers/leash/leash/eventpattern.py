@@ -23,7 +23,9 @@ class InvalidEventPattern(ValueError):
     """The pattern would be rejected by EventBridge; the message says where and why."""
 
 
-def compile_pattern(pattern: Mapping[str, Any] | str, *, star_matches_empty: bool = True) -> Callable[[Mapping[str, Any]], bool]:
+def compile_pattern(
+    pattern: Mapping[str, Any] | str, *, star_matches_empty: bool = True
+) -> Callable[[Mapping[str, Any]], bool]:
     """Compile a pattern (dict or JSON text) into `matches(event) -> bool`.
 
     A wildcard `*` matches zero or more characters, as AWS's Ruler does; LocalStack's engine reads it
@@ -68,7 +70,10 @@ def selectivity(item: tuple[str, Any]) -> int:
 
 
 def _compile_object(pattern: Mapping[str, Any], where: str) -> Callable[[Any], bool]:
-    checks = [compile_check(key, sub, join_path(where, key)) for key, sub in sorted(pattern.items(), key=selectivity)]
+    checks = [
+        compile_check(key, sub, join_path(where, key))
+        for key, sub in sorted(pattern.items(), key=selectivity)
+    ]
     if len(checks) == 1:
         return checks[0]
     if len(checks) == 2:
@@ -133,7 +138,9 @@ def _exact_strings_field(key: str, strings: frozenset[str], leaf: Predicate) -> 
     """The commonest leaf (`"source": ["aws.ec2", "aws.rds"]`) as one dict lookup and one set lookup."""
 
     def field_check(node: Any) -> bool:
-        value = node.get(key) if type(node) is dict else (node.get(key) if isinstance(node, Mapping) else None)
+        value = (
+            node.get(key) if type(node) is dict else (node.get(key) if isinstance(node, Mapping) else None)
+        )
         if type(value) is str:
             return value in strings
         return value is not None and value != [] and leaf(value)
@@ -164,8 +171,10 @@ def _compile_leaf(matchers: list[Any], path: str) -> tuple[Predicate, bool]:
     for m in matchers:
         if isinstance(m, Mapping):
             if len(m) != 1:
-                raise InvalidEventPattern(f"Only one key is allowed in a matcher object at {path}: {json.dumps(m)}")
-            (op, arg), = m.items()
+                raise InvalidEventPattern(
+                    f"Only one key is allowed in a matcher object at {path}: {json.dumps(m)}"
+                )
+            ((op, arg),) = m.items()
             if op == "exists":
                 if not isinstance(arg, bool):
                     raise InvalidEventPattern(f"exists match pattern must be either true or false, at {path}")
@@ -197,7 +206,9 @@ def _compile_leaf(matchers: list[Any], path: str) -> tuple[Predicate, bool]:
     def check(value: Any) -> bool:
         if type(value) is list:
             return any(check_scalar(v) for v in value)
-        if type(value) is dict or isinstance(value, Mapping):  # leaf matchers (exists too) never match objects
+        if type(value) is dict or isinstance(
+            value, Mapping
+        ):  # leaf matchers (exists too) never match objects
             return False
         return check_scalar(value)
 
@@ -271,8 +282,10 @@ def _wildcard(text: str, path: str) -> re.Pattern[str]:
 def _compile_anything_but(arg: Any, path: str) -> Predicate:
     if isinstance(arg, Mapping):
         if len(arg) != 1:
-            raise InvalidEventPattern(f"anything-but takes one of prefix, suffix, wildcard, equals-ignore-case, at {path}")
-        (op, inner), = arg.items()
+            raise InvalidEventPattern(
+                f"anything-but takes one of prefix, suffix, wildcard, equals-ignore-case, at {path}"
+            )
+        ((op, inner),) = arg.items()
         if op in ("prefix", "suffix"):
             positive = compile_operator(op, _string(inner, f"anything-but/{op}", path), path)
         elif op in ("wildcard", "equals-ignore-case"):
@@ -288,7 +301,9 @@ def _compile_anything_but(arg: Any, path: str) -> Predicate:
     values = arg if isinstance(arg, list) else [arg]
     for v in values:
         if isinstance(v, Mapping | list):
-            raise InvalidEventPattern(f"Inside anything-but list, start|null|boolean is not supported, at {path}")
+            raise InvalidEventPattern(
+                f"Inside anything-but list, start|null|boolean is not supported, at {path}"
+            )
     excluded = {_key(v) for v in values}
     return lambda v: _key(v) not in excluded
 

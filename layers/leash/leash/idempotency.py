@@ -11,8 +11,9 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 
-from leash.notify import Once, Outcome, Status
+from leash.notify import Once, Outcome
 
 
 def once_per_event(
@@ -24,7 +25,7 @@ def once_per_event(
     """
     state: dict[str, Any] = {"work": None, "replayed": False}
 
-    def mark_replayed(response: Any, _record: Any) -> Any:
+    def mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
         state["replayed"] = True
         return response
 
@@ -34,9 +35,12 @@ def once_per_event(
     # The handler's own client: a new boto3 Session would load every service model again at cold start.
     store = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=dynamodb_client)
 
-    @idempotent_function(data_keyword_argument="call", persistence_store=store, config=config, key_prefix=key_prefix)
+    @idempotent_function(  # type: ignore[untyped-decorator]
+        data_keyword_argument="call", persistence_store=store, config=config, key_prefix=key_prefix
+    )
     def run(call: dict[str, str]) -> dict[str, Any]:
-        return state["work"]().to_record()
+        work: Callable[[], Outcome] = state["work"]
+        return work().to_record()
 
     def once(event_id: str, work: Callable[[], Outcome]) -> tuple[Outcome, bool]:
         state["work"], state["replayed"] = work, False

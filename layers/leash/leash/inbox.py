@@ -15,12 +15,17 @@ def alerts_from_sns(event: Mapping[str, Any]) -> list[Alert]:
     alerts = []
     for record in event.get("Records", []):
         sns = record.get("Sns", {})
-        attributes = {k: str(v.get("Value", "")) for k, v in (sns.get("MessageAttributes") or {}).items()
-                      if isinstance(v, Mapping)}
+        attributes = {
+            k: str(v.get("Value", ""))
+            for k, v in (sns.get("MessageAttributes") or {}).items()
+            if isinstance(v, Mapping)
+        }
         if attributes.get("workflow") in WORKFLOWS:
             alerts.append(workflow_alert(attributes, sns.get("Timestamp", "")))
         else:
-            alerts.append(alert_from_sns_message(sns.get("Message", ""), sns.get("Subject"), sns.get("Timestamp", "")))
+            alerts.append(
+                alert_from_sns_message(sns.get("Message", ""), sns.get("Subject"), sns.get("Timestamp", ""))
+            )
     return alerts
 
 
@@ -46,12 +51,23 @@ def alert_from_sns_message(message: str, subject: str | None = None, timestamp: 
             event_id=arn,
             reasons=(str(data.get("NewStateReason", "")),) if data.get("NewStateReason") else (),
             leash_did=(LeashAction(ActionKind.NOTE, reason=str(data["AlarmDescription"])),)
-            if data.get("AlarmDescription") else (),
+            if data.get("AlarmDescription")
+            else (),
             kind="alarm",
         )
-    return Alert(severity=Severity.LOW, title=subject or "Message on the Leash alerts topic",
-                 actor={"display": "SNS", "arn": ""}, action="sns:Publish", resource="", account="", region="",
-                 time=timestamp, event_id="", reasons=(str(message)[:1000],), kind="message")
+    return Alert(
+        severity=Severity.LOW,
+        title=subject or "Message on the Leash alerts topic",
+        actor={"display": "SNS", "arn": ""},
+        action="sns:Publish",
+        resource="",
+        account="",
+        region="",
+        time=timestamp,
+        event_id="",
+        reasons=(str(message)[:1000],),
+        kind="message",
+    )
 
 
 WORKFLOWS = ("lockdown", "release")
@@ -64,10 +80,23 @@ def workflow_alert(notice: Mapping[str, str], timestamp: str = "") -> Alert:
         severity = Severity(notice.get("severity", ""))
     except ValueError:
         severity = Severity.HIGH
-    lines = (notice.get("detail", ""), notice.get("request", ""), f"Principal: {principal}",
-             f"Execution: {notice.get('execution', '')}")
-    return Alert(severity=severity, title=notice.get("headline", ""),
-                 actor={"display": "", "arn": "", "lockdownPrincipal": principal},
-                 action="leash:Workflow", resource="", account="", region="", time=timestamp, event_id="",
-                 reasons=tuple(line for line in lines if line.strip()), kind="workflow",
-                 notice=notice.get("kind", ""))
+    lines = (
+        notice.get("detail", ""),
+        notice.get("request", ""),
+        f"Principal: {principal}",
+        f"Execution: {notice.get('execution', '')}",
+    )
+    return Alert(
+        severity=severity,
+        title=notice.get("headline", ""),
+        actor={"display": "", "arn": "", "lockdownPrincipal": principal},
+        action="leash:Workflow",
+        resource="",
+        account="",
+        region="",
+        time=timestamp,
+        event_id="",
+        reasons=tuple(line for line in lines if line.strip()),
+        kind="workflow",
+        notice=notice.get("kind", ""),
+    )

@@ -22,7 +22,6 @@ from urllib.parse import parse_qs
 from leash.settings import SlackUsers
 from leash.slack_blocks import ACKNOWLEDGE, LOCKDOWN, RELEASE
 
-
 PATH = "/slack/interactions"  # the Function URL path the Slack app's Request URL names (slack/manifest.yaml)
 
 
@@ -73,7 +72,9 @@ class Interactions:
         verifier: Any,  # slack_sdk.signature.SignatureVerifier
         allowed: SlackUsers,
         seen_before: Callable[[str], bool],  # records a signature; True if it was already recorded
-        start_workflow: Callable[[str, str, Mapping[str, Any]], str],  # (lockdown|release, name, input) -> outcome
+        start_workflow: Callable[
+            [str, str, Mapping[str, Any]], str
+        ],  # (lockdown|release, name, input) -> outcome
         acknowledge: Callable[[Mapping[str, Any]], None],
         update_message: Callable[[str, Mapping[str, Any]], None],  # (response_url, payload)
         log: Callable[[str, Mapping[str, Any]], None] = lambda message, extra: None,
@@ -92,10 +93,12 @@ class Interactions:
         headers = {k.lower(): v for k, v in headers.items()}
         timestamp, signature = headers.get("x-slack-request-timestamp"), headers.get("x-slack-signature")
         if not self._verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
-            self._log("refused: bad or missing Slack signature, or a request older than five minutes",
-                      {"timestamp": timestamp})
+            self._log(
+                "refused: bad or missing Slack signature, or a request older than five minutes",
+                {"timestamp": timestamp},
+            )
             return Reply(401, "invalid signature")
-        if self._seen_before(signature):
+        if signature is None or self._seen_before(signature):
             self._log("refused: replayed Slack request", {"timestamp": timestamp})
             return Reply(401, "replayed request")
         try:
@@ -115,15 +118,30 @@ class Interactions:
         who = f"slack:{user_id} ({user.get('username') or user.get('name') or '?'})"
         now = datetime.fromtimestamp(self._clock(), UTC).strftime("%H:%M:%SZ")
         if action_id == ACKNOWLEDGE:
-            self._acknowledge({"eventId": value.get("eventId", ""), "kind": "acknowledge", "outcome": "acknowledged",
-                               "actor": who, "resource": value.get("principal", ""), "detail": value.get("title", "")})
+            self._acknowledge(
+                {
+                    "eventId": value.get("eventId", ""),
+                    "kind": "acknowledge",
+                    "outcome": "acknowledged",
+                    "actor": who,
+                    "resource": value.get("principal", ""),
+                    "detail": value.get("title", ""),
+                }
+            )
             line = f":eyes: Acknowledged by <@{user_id}> at {now}."
         else:
             workflow = "lockdown" if action_id == LOCKDOWN else "release"
             name = _execution_name(workflow, value)
-            outcome = self._start(workflow, name, {
-                "principal": value["principal"], "reason": f"from Slack: {value.get('title', '')}"[:1000],
-                "requestedBy": who, "trigger": "slack"})
+            outcome = self._start(
+                workflow,
+                name,
+                {
+                    "principal": value["principal"],
+                    "reason": f"from Slack: {value.get('title', '')}"[:1000],
+                    "requestedBy": who,
+                    "trigger": "slack",
+                },
+            )
             verb = "Lockdown" if workflow == "lockdown" else "Release"
             if outcome == "already-started":
                 line = f":hourglass: {verb} of {value['principal']} was already started; nothing more to do."

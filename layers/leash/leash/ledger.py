@@ -14,8 +14,13 @@ _SERIALIZE = TypeSerializer().serialize
 
 
 class Ledger:
-    def __init__(self, dynamodb_client: Any, table_name: str, retention_days: int = 365,
-                 clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        dynamodb_client: Any,
+        table_name: str,
+        retention_days: int = 365,
+        clock: Callable[[], float] = time.time,
+    ):
         self._dynamodb = dynamodb_client
         self._table = table_name
         self._retention = retention_days * 86_400

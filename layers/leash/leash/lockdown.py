@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from leash.actors import Actor
@@ -18,9 +18,13 @@ DETAIL_TYPE = "Leash Lockdown Requested"
 
 # Calls that disarm Leash itself, and where the event names the target.
 _LEASH_TARGETS = {
-    "events:DeleteRule": "name", "events:DisableRule": "name", "events:DeleteEventBus": "name",
-    "lambda:DeleteFunction20150331": "functionName", "cloudformation:DeleteStack": "stackName",
-    "states:DeleteStateMachine": "stateMachineArn", "sns:DeleteTopic": "topicArn",
+    "events:DeleteRule": "name",
+    "events:DisableRule": "name",
+    "events:DeleteEventBus": "name",
+    "lambda:DeleteFunction20150331": "functionName",
+    "cloudformation:DeleteStack": "stackName",
+    "states:DeleteStateMachine": "stateMachineArn",
+    "sns:DeleteTopic": "topicArn",
 }
 
 
@@ -28,7 +32,7 @@ _LEASH_TARGETS = {
 class AutoLockdown:
     """Deploy-time policy: who gets locked down automatically (AutoLockdown parameter) and what Leash is."""
 
-    settings: LockdownSettings = LockdownSettings()
+    settings: LockdownSettings = field(default_factory=LockdownSettings)
 
     def request_for(self, call: ApiCall, actor: Actor, entry: CatalogAction) -> dict[str, Any] | None:
         """The lockdown request this call deserves, or None."""
@@ -42,8 +46,13 @@ class AutoLockdown:
             "reason": f"{actor.label} {reason}",
             "requestedBy": "leash",
             "trigger": f"auto:{call.action}",
-            "evidence": {"eventId": call.event_id, "action": call.action, "resource": entry.resource_of(call),
-                         "region": call.region, "time": call.time.strftime("%Y-%m-%dT%H:%M:%SZ")},
+            "evidence": {
+                "eventId": call.event_id,
+                "action": call.action,
+                "resource": entry.resource_of(call),
+                "region": call.region,
+                "time": call.time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            },
         }
 
     def _why(self, call: ApiCall, actor: Actor, entry: CatalogAction) -> str | None:
@@ -71,7 +80,7 @@ def request_lockdown(request_lockdown: RequestLockdown | None, request: Mapping[
     try:
         if request_lockdown is not None:
             request_lockdown(request)
-    except Exception as exc:  # noqa: BLE001 - the alert still goes out, saying the request failed
+    except Exception as exc:
         return LeashAction(ActionKind.LOCKDOWN_REQUEST_FAILED, title=principal, reason=str(exc))
     return LeashAction(ActionKind.LOCKDOWN_REQUESTED, title=principal)
 
@@ -86,8 +95,18 @@ class EventBusRequester:
 
     def __call__(self, request: Mapping[str, Any]) -> None:
         self._events = self._events or self._new_client()
-        response = self._events.put_events(Entries=[{
-            "Source": SOURCE, "DetailType": DETAIL_TYPE, "EventBusName": self._bus, "Detail": json.dumps(request)}])
+        response = self._events.put_events(
+            Entries=[
+                {
+                    "Source": SOURCE,
+                    "DetailType": DETAIL_TYPE,
+                    "EventBusName": self._bus,
+                    "Detail": json.dumps(request),
+                }
+            ]
+        )
         if response.get("FailedEntryCount"):
             entry = response["Entries"][0]
-            raise RuntimeError(f"lockdown request refused by EventBridge: {entry.get('ErrorCode')} {entry.get('ErrorMessage')}")
+            raise RuntimeError(
+                f"lockdown request refused by EventBridge: {entry.get('ErrorCode')} {entry.get('ErrorMessage')}"
+            )

@@ -80,9 +80,9 @@ DENIED_CODES = (
 
 def is_denied(error_code: str | None) -> bool:
     """Whether a CloudTrail errorCode says the caller was not allowed (any service's spelling)."""
-    return bool(error_code) and (
-        error_code in DENIED_CODES or "AccessDenied" in error_code or "Unauthorized" in error_code
-    )
+    if not error_code:
+        return False
+    return error_code in DENIED_CODES or "AccessDenied" in error_code or "Unauthorized" in error_code
 
 
 class ActionKind(StrEnum):

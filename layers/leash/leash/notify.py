@@ -40,13 +40,22 @@ class Outcome:
 
     def to_record(self) -> dict[str, Any]:
         """Everything, as JSON-ready data (the idempotency store keeps it to answer a redelivery)."""
-        return {"status": self.status, "reason": self.reason, "messageId": self.message_id,
-                "alert": self.alert.to_dict() if self.alert else None}
+        return {
+            "status": self.status,
+            "reason": self.reason,
+            "messageId": self.message_id,
+            "alert": self.alert.to_dict() if self.alert else None,
+        }
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Outcome:
         alert = record.get("alert")
-        return cls(record["status"], record["reason"], Alert.from_dict(alert) if alert else None, record.get("messageId"))
+        return cls(
+            record["status"],
+            record["reason"],
+            Alert.from_dict(alert) if alert else None,
+            record.get("messageId"),
+        )
 
 
 class Respond(Protocol):
@@ -138,4 +147,3 @@ class Notifier:
 
     def _lockdown(self, request: Mapping[str, Any]) -> LeashAction:
         return request_lockdown(self._request_lockdown, request)
-

@@ -22,7 +22,9 @@ def report_outcome(outcome: Outcome, metrics: Metrics, logger: Logger) -> dict[s
     """Count the outcome (and the alert's severity), log it, and return the handler's response."""
     metrics.add_metric(name=OUTCOME_METRICS[outcome.status], unit=MetricUnit.Count, value=1)
     if outcome.status == "published" and outcome.alert:
-        metrics.add_metric(name=f"Alerts{outcome.alert.severity.capitalize()}", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(
+            name=f"Alerts{outcome.alert.severity.capitalize()}", unit=MetricUnit.Count, value=1
+        )
     response = outcome.to_dict()
     log = logger.warning if outcome.status == "rejected" else logger.info
     leash_did = [describe(action) for action in outcome.alert.leash_did] if outcome.alert else None

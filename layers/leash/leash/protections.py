@@ -17,7 +17,6 @@ from leash.model import AGENT_ROLE_PROTECTIONS, ActorKind
 from leash.settings import ReapplySettings
 
 
-
 @dataclass(frozen=True, slots=True)
 class Fix:
     """What a reapply changed, in words for the alert and values for the ledger."""
@@ -41,7 +40,9 @@ class Protection:
     permissions: tuple[str, ...]  # IAM actions the reapply needs
     reapply: Reapply
     gone_errors: tuple[str, ...] = ()  # error codes meaning "the resource no longer exists"
-    remediates: frozenset[ActorKind] = field(default=frozenset({ActorKind.AGENT, ActorKind.HUMAN, ActorKind.ROOT}))
+    remediates: frozenset[ActorKind] = field(
+        default=frozenset({ActorKind.AGENT, ActorKind.HUMAN, ActorKind.ROOT})
+    )
     default_mode: str = "remediate"
 
 
@@ -54,37 +55,52 @@ def _param(call: ApiCall, path: str) -> Any:
 
 # --- the reapply steps: each one API call (or two), in the event's own region -----------------
 
+
 def _ec2_termination(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
     clients("ec2", call.region).modify_instance_attribute(
-        InstanceId=_param(call, "instanceId"), DisableApiTermination={"Value": True})
+        InstanceId=_param(call, "instanceId"), DisableApiTermination={"Value": True}
+    )
     return Fix("re-enabled termination protection", False, True)
 
 
 def _rds_instance(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
     clients("rds", call.region).modify_db_instance(
-        DBInstanceIdentifier=_param(call, "dBInstanceIdentifier"), DeletionProtection=True, ApplyImmediately=True)
+        DBInstanceIdentifier=_param(call, "dBInstanceIdentifier"),
+        DeletionProtection=True,
+        ApplyImmediately=True,
+    )
     return Fix("re-enabled deletion protection", False, True)
 
 
 def _rds_cluster(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
     clients("rds", call.region).modify_db_cluster(
-        DBClusterIdentifier=_param(call, "dBClusterIdentifier"), DeletionProtection=True, ApplyImmediately=True)
+        DBClusterIdentifier=_param(call, "dBClusterIdentifier"),
+        DeletionProtection=True,
+        ApplyImmediately=True,
+    )
     return Fix("re-enabled deletion protection", False, True)
 
 
 def _dynamodb(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
-    clients("dynamodb", call.region).update_table(TableName=_param(call, "tableName"), DeletionProtectionEnabled=True)
+    clients("dynamodb", call.region).update_table(
+        TableName=_param(call, "tableName"), DeletionProtectionEnabled=True
+    )
     return Fix("re-enabled deletion protection", False, True)
 
 
 def _s3_versioning(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
     clients("s3", call.region).put_bucket_versioning(
-        Bucket=_param(call, "bucketName"), VersioningConfiguration={"Status": "Enabled"})
+        Bucket=_param(call, "bucketName"), VersioningConfiguration={"Status": "Enabled"}
+    )
     return Fix("re-enabled versioning", "Suspended", "Enabled")
 
 
-_BLOCK_ALL = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
-              "RestrictPublicBuckets": True}
+_BLOCK_ALL = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
 
 
 def _weakened_flags(call: ApiCall) -> dict[str, Any] | None:
@@ -96,20 +112,26 @@ def _weakened_flags(call: ApiCall) -> dict[str, Any] | None:
 
 def _s3_bucket_pab(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
     clients("s3", call.region).put_public_access_block(
-        Bucket=_param(call, "bucketName"), PublicAccessBlockConfiguration=dict(_BLOCK_ALL))
+        Bucket=_param(call, "bucketName"), PublicAccessBlockConfiguration=dict(_BLOCK_ALL)
+    )
     return Fix("restored the public access block (all four settings on)", _weakened_flags(call), _BLOCK_ALL)
 
 
 def _s3_account_pab(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
     clients("s3control", call.region).put_public_access_block(
-        AccountId=call.account, PublicAccessBlockConfiguration=dict(_BLOCK_ALL))
-    return Fix("restored the account-wide public access block (all four settings on)", _weakened_flags(call),
-               _BLOCK_ALL)
+        AccountId=call.account, PublicAccessBlockConfiguration=dict(_BLOCK_ALL)
+    )
+    return Fix(
+        "restored the account-wide public access block (all four settings on)",
+        _weakened_flags(call),
+        _BLOCK_ALL,
+    )
 
 
 def _cfn_termination(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
     clients("cloudformation", call.region).update_termination_protection(
-        StackName=_param(call, "stackName"), EnableTerminationProtection=True)
+        StackName=_param(call, "stackName"), EnableTerminationProtection=True
+    )
     return Fix("re-enabled termination protection", False, True)
 
 
@@ -128,8 +150,11 @@ def _trail_settings(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
         raise NothingToDo("the update turned nothing off")
     clients("cloudtrail", call.region).update_trail(Name=_param(call, "name"), **restore)
     words = {"IsMultiRegionTrail": "multi-region logging", "EnableLogFileValidation": "log file validation"}
-    return Fix("turned " + " and ".join(words[k] for k in restore) + " back on",
-               {k: False for k in restore}, restore)
+    return Fix(
+        "turned " + " and ".join(words[k] for k in restore) + " back on",
+        dict.fromkeys(restore, False),
+        restore,
+    )
 
 
 def _trail_management_events(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
@@ -138,15 +163,18 @@ def _trail_management_events(clients: Clients, call: ApiCall, _: ReapplySettings
     selectors = cloudtrail.get_event_selectors(TrailName=trail).get("EventSelectors") or []
     if any(s.get("IncludeManagementEvents") for s in selectors):
         raise NothingToDo("the trail still records management events")
-    fixed = [dict(s, IncludeManagementEvents=True, ReadWriteType="All") if i == 0 else s
-             for i, s in enumerate(selectors)] or [{"ReadWriteType": "All", "IncludeManagementEvents": True}]
+    fixed = [
+        dict(s, IncludeManagementEvents=True, ReadWriteType="All") if i == 0 else s
+        for i, s in enumerate(selectors)
+    ] or [{"ReadWriteType": "All", "IncludeManagementEvents": True}]
     cloudtrail.put_event_selectors(TrailName=trail, EventSelectors=fixed)
     return Fix("turned management events back on", False, True)
 
 
 def _config_recorder(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
     clients("config", call.region).start_configuration_recorder(
-        ConfigurationRecorderName=_param(call, "configurationRecorderName"))
+        ConfigurationRecorderName=_param(call, "configurationRecorderName")
+    )
     return Fix("restarted the recorder", "stopped", "recording")
 
 
@@ -170,8 +198,9 @@ def _permissions_boundary(clients: Clients, call: ApiCall, settings: ReapplySett
     replaced_with = call.request_parameters.get("permissionsBoundary")
     if replaced_with == boundary:
         raise NothingToDo("the boundary was set to the configured one")
-    clients("iam", call.region).put_role_permissions_boundary(RoleName=_param(call, "roleName"),
-                                                              PermissionsBoundary=boundary)
+    clients("iam", call.region).put_role_permissions_boundary(
+        RoleName=_param(call, "roleName"), PermissionsBoundary=boundary
+    )
     return Fix("restored the permissions boundary", replaced_with, boundary)
 
 
@@ -179,13 +208,17 @@ WORLD = ("0.0.0.0/0", "::/0")
 
 
 def _open_ingress(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
-    rules = [r for r in iter_path(call.response_elements, "securityGroupRuleSet.items")
-             if isinstance(r, Mapping) and (r.get("cidrIpv4") in WORLD or r.get("cidrIpv6") in WORLD)]
+    rules = [
+        r
+        for r in iter_path(call.response_elements, "securityGroupRuleSet.items")
+        if isinstance(r, Mapping) and (r.get("cidrIpv4") in WORLD or r.get("cidrIpv6") in WORLD)
+    ]
     if not rules:
         raise NothingToDo("no rule open to 0.0.0.0/0 or ::/0 was added")
     rule_ids = [r["securityGroupRuleId"] for r in rules]
     clients("ec2", call.region).revoke_security_group_ingress(
-        GroupId=_param(call, "groupId"), SecurityGroupRuleIds=rule_ids)
+        GroupId=_param(call, "groupId"), SecurityGroupRuleIds=rule_ids
+    )
     return Fix(f"revoked the {len(rule_ids)} rule(s) open to the world ({', '.join(rule_ids)})", rule_ids, [])
 
 
@@ -209,47 +242,140 @@ def _secret_restore(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
 
 AGENTS_ONLY = frozenset({ActorKind.AGENT})
 
-PROTECTIONS: dict[str, Protection] = {p.name: p for p in (
-    Protection("ec2-termination-protection", "EC2 termination protection", ("ec2:ModifyInstanceAttribute",),
-               _ec2_termination, ("InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed")),
-    Protection("rds-instance-deletion-protection", "RDS instance deletion protection", ("rds:ModifyDBInstance",),
-               _rds_instance, ("DBInstanceNotFound", "DBInstanceNotFoundFault")),
-    Protection("rds-cluster-deletion-protection", "RDS cluster deletion protection", ("rds:ModifyDBCluster",),
-               _rds_cluster, ("DBClusterNotFoundFault", "DBClusterNotFound")),
-    Protection("dynamodb-deletion-protection", "DynamoDB deletion protection", ("dynamodb:UpdateTable",),
-               _dynamodb, ("ResourceNotFoundException",)),
-    Protection("s3-versioning", "S3 versioning", ("s3:PutBucketVersioning",), _s3_versioning, ("NoSuchBucket",)),
-    Protection("s3-bucket-public-access-block", "S3 bucket public access block", ("s3:PutBucketPublicAccessBlock",),
-               _s3_bucket_pab, ("NoSuchBucket",)),
-    Protection("s3-account-public-access-block", "S3 account public access block",
-               ("s3:PutAccountPublicAccessBlock",), _s3_account_pab),
-    Protection("cloudformation-termination-protection", "CloudFormation stack termination protection",
-               ("cloudformation:UpdateTerminationProtection",), _cfn_termination, ("ValidationError",)),
-    Protection("cloudtrail-logging", "CloudTrail logging", ("cloudtrail:StartLogging",), _trail_logging,
-               ("TrailNotFoundException",)),
-    Protection("cloudtrail-trail-settings", "CloudTrail multi-region and log file validation",
-               ("cloudtrail:UpdateTrail",), _trail_settings, ("TrailNotFoundException",)),
-    Protection("cloudtrail-management-events", "CloudTrail management events",
-               ("cloudtrail:GetEventSelectors", "cloudtrail:PutEventSelectors"), _trail_management_events,
-               ("TrailNotFoundException",)),
-    Protection("config-recorder", "AWS Config recorder", ("config:StartConfigurationRecorder",), _config_recorder,
-               ("NoSuchConfigurationRecorderException",)),
-    Protection("ebs-encryption-by-default", "EBS encryption by default", ("ec2:EnableEbsEncryptionByDefault",),
-               _ebs_encryption),
-    Protection("agent-guardrail-policy", "guardrail policy of an agent role", ("iam:AttachRolePolicy",),
-               _guardrail_policy, ("NoSuchEntity", "NoSuchEntityException")),
-    Protection("agent-permissions-boundary", "permissions boundary of an agent role",
-               ("iam:PutRolePermissionsBoundary",), _permissions_boundary, ("NoSuchEntity", "NoSuchEntityException")),
-    Protection("security-group-open-ingress", "security group closed to the internet",
-               ("ec2:RevokeSecurityGroupIngress",), _open_ingress,
-               ("InvalidGroup.NotFound", "InvalidSecurityGroupRuleId.NotFound"), remediates=AGENTS_ONLY),
-    Protection("kms-key-deletion", "KMS key scheduled for deletion", ("kms:CancelKeyDeletion", "kms:EnableKey"),
-               _kms_deletion, ("NotFoundException",)),
-    Protection("kms-key-enabled", "KMS key disabled by an agent", ("kms:EnableKey",), _kms_enable,
-               ("NotFoundException",), remediates=AGENTS_ONLY),
-    Protection("secret-deletion", "Secrets Manager secret deleted with a recovery window",
-               ("secretsmanager:RestoreSecret",), _secret_restore, ("ResourceNotFoundException",)),
-)}
+PROTECTIONS: dict[str, Protection] = {
+    p.name: p
+    for p in (
+        Protection(
+            "ec2-termination-protection",
+            "EC2 termination protection",
+            ("ec2:ModifyInstanceAttribute",),
+            _ec2_termination,
+            ("InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"),
+        ),
+        Protection(
+            "rds-instance-deletion-protection",
+            "RDS instance deletion protection",
+            ("rds:ModifyDBInstance",),
+            _rds_instance,
+            ("DBInstanceNotFound", "DBInstanceNotFoundFault"),
+        ),
+        Protection(
+            "rds-cluster-deletion-protection",
+            "RDS cluster deletion protection",
+            ("rds:ModifyDBCluster",),
+            _rds_cluster,
+            ("DBClusterNotFoundFault", "DBClusterNotFound"),
+        ),
+        Protection(
+            "dynamodb-deletion-protection",
+            "DynamoDB deletion protection",
+            ("dynamodb:UpdateTable",),
+            _dynamodb,
+            ("ResourceNotFoundException",),
+        ),
+        Protection(
+            "s3-versioning", "S3 versioning", ("s3:PutBucketVersioning",), _s3_versioning, ("NoSuchBucket",)
+        ),
+        Protection(
+            "s3-bucket-public-access-block",
+            "S3 bucket public access block",
+            ("s3:PutBucketPublicAccessBlock",),
+            _s3_bucket_pab,
+            ("NoSuchBucket",),
+        ),
+        Protection(
+            "s3-account-public-access-block",
+            "S3 account public access block",
+            ("s3:PutAccountPublicAccessBlock",),
+            _s3_account_pab,
+        ),
+        Protection(
+            "cloudformation-termination-protection",
+            "CloudFormation stack termination protection",
+            ("cloudformation:UpdateTerminationProtection",),
+            _cfn_termination,
+            ("ValidationError",),
+        ),
+        Protection(
+            "cloudtrail-logging",
+            "CloudTrail logging",
+            ("cloudtrail:StartLogging",),
+            _trail_logging,
+            ("TrailNotFoundException",),
+        ),
+        Protection(
+            "cloudtrail-trail-settings",
+            "CloudTrail multi-region and log file validation",
+            ("cloudtrail:UpdateTrail",),
+            _trail_settings,
+            ("TrailNotFoundException",),
+        ),
+        Protection(
+            "cloudtrail-management-events",
+            "CloudTrail management events",
+            ("cloudtrail:GetEventSelectors", "cloudtrail:PutEventSelectors"),
+            _trail_management_events,
+            ("TrailNotFoundException",),
+        ),
+        Protection(
+            "config-recorder",
+            "AWS Config recorder",
+            ("config:StartConfigurationRecorder",),
+            _config_recorder,
+            ("NoSuchConfigurationRecorderException",),
+        ),
+        Protection(
+            "ebs-encryption-by-default",
+            "EBS encryption by default",
+            ("ec2:EnableEbsEncryptionByDefault",),
+            _ebs_encryption,
+        ),
+        Protection(
+            "agent-guardrail-policy",
+            "guardrail policy of an agent role",
+            ("iam:AttachRolePolicy",),
+            _guardrail_policy,
+            ("NoSuchEntity", "NoSuchEntityException"),
+        ),
+        Protection(
+            "agent-permissions-boundary",
+            "permissions boundary of an agent role",
+            ("iam:PutRolePermissionsBoundary",),
+            _permissions_boundary,
+            ("NoSuchEntity", "NoSuchEntityException"),
+        ),
+        Protection(
+            "security-group-open-ingress",
+            "security group closed to the internet",
+            ("ec2:RevokeSecurityGroupIngress",),
+            _open_ingress,
+            ("InvalidGroup.NotFound", "InvalidSecurityGroupRuleId.NotFound"),
+            remediates=AGENTS_ONLY,
+        ),
+        Protection(
+            "kms-key-deletion",
+            "KMS key scheduled for deletion",
+            ("kms:CancelKeyDeletion", "kms:EnableKey"),
+            _kms_deletion,
+            ("NotFoundException",),
+        ),
+        Protection(
+            "kms-key-enabled",
+            "KMS key disabled by an agent",
+            ("kms:EnableKey",),
+            _kms_enable,
+            ("NotFoundException",),
+            remediates=AGENTS_ONLY,
+        ),
+        Protection(
+            "secret-deletion",
+            "Secrets Manager secret deleted with a recovery window",
+            ("secretsmanager:RestoreSecret",),
+            _secret_restore,
+            ("ResourceNotFoundException",),
+        ),
+    )
+}
 
 # Roles whose guardrails Leash watches must be agent roles (checked by the reapply step).
 TARGETS_AGENT_ROLES = AGENT_ROLE_PROTECTIONS

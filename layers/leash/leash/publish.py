@@ -22,8 +22,16 @@ def sns_message(alert: Alert) -> dict[str, str]:
     data["leash_did"] = [{**action.to_dict(), "text": describe(action)} for action in alert.leash_did]
     machine = json.dumps(data, separators=(",", ":"), sort_keys=True)
     text = render_text(alert)
-    body = {"default": text, "email": text, "email-json": machine, "lambda": machine, "sqs": machine,
-            "http": machine, "https": machine, "firehose": machine}
+    body = {
+        "default": text,
+        "email": text,
+        "email-json": machine,
+        "lambda": machine,
+        "sqs": machine,
+        "http": machine,
+        "https": machine,
+        "firehose": machine,
+    }
     return {"Subject": subject(alert), "Message": json.dumps(body), "MessageStructure": "json"}
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from leash.actors import Actor, TagLookup, is_agent_role
+from leash.aws import Clients
 from leash.catalog import CatalogAction
 from leash.events import ApiCall
 from leash.model import ActionKind, ActorKind, LeashAction, NotApplicable, Remedy
-from leash.aws import Clients
 from leash.protections import PROTECTIONS, TARGETS_AGENT_ROLES, NothingToDo
 from leash.render import describe
 from leash.settings import ActorConfig, ReapplySettings
@@ -62,21 +61,29 @@ class Reapplier:
         if actor.kind is ActorKind.EXEMPT:
             return remedy(ActionKind.NOT_REMEDIATED)
         if actor.kind not in protection.remediates:
-            return remedy(ActionKind.NOT_REMEDIATED, only_for=tuple(sorted(str(k) for k in protection.remediates)))
+            return remedy(
+                ActionKind.NOT_REMEDIATED, only_for=tuple(sorted(str(k) for k in protection.remediates))
+            )
         if name in self._settings.alert_only:
             return remedy(ActionKind.ALERT_ONLY)
         try:
             fix = protection.reapply(self._clients, call, self._settings)
         except NothingToDo as reason:
             return remedy(ActionKind.NOTHING_TO_DO, reason=str(reason))
-        except Exception as exc:  # noqa: BLE001 - every failure becomes part of the alert
+        except Exception as exc:
             code, message = _error(exc)
             if code in protection.gone_errors:
                 return remedy(ActionKind.RESOURCE_GONE, resource=entry.resource_of(call), code=code)
             return remedy(ActionKind.REAPPLY_FAILED, code=code, reason=message)
         seconds = max(0, round(self._clock() - call.time.timestamp()))
-        done = LeashAction(ActionKind.REAPPLIED, protection=name, title=protection.title,
-                           resource=entry.resource_of(call), fix=fix.did, seconds=seconds)
+        done = LeashAction(
+            ActionKind.REAPPLIED,
+            protection=name,
+            title=protection.title,
+            resource=entry.resource_of(call),
+            fix=fix.did,
+            seconds=seconds,
+        )
         return Remedy(done, fix.before, fix.after)
 
 

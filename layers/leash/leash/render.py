@@ -22,8 +22,10 @@ def describe(action: LeashAction) -> str:
     if kind is ActionKind.RESOURCE_GONE:
         return f"{action.resource} no longer exists, so there was nothing to reapply ({action.code})."
     if kind is ActionKind.ALERT_ONLY:
-        return (f"Alert-only mode for {action.protection}: Leash did not put it back "
-                "(remove it from AlertOnlyProtections to remediate).")
+        return (
+            f"Alert-only mode for {action.protection}: Leash did not put it back "
+            "(remove it from AlertOnlyProtections to remediate)."
+        )
     if kind is ActionKind.NOT_REMEDIATED:
         if not action.only_for:
             return f"Exempt principal: Leash did not touch the {action.title}."
@@ -46,15 +48,22 @@ def what_leash_did(alert: Alert) -> list[str]:
 
 def leash_did_text(alert: Alert) -> str:
     lines = what_leash_did(alert)
-    return "\n".join(f"• {line}" for line in lines) or "Nothing automatic: this alert is for a human to judge."
+    return (
+        "\n".join(f"• {line}" for line in lines) or "Nothing automatic: this alert is for a human to judge."
+    )
 
 
 def facts(alert: Alert) -> list[tuple[str, str]]:
     """The labelled facts an alert has; workflow notices and alarms leave most of them empty."""
     actor = alert.actor
     where = f"account {alert.account}, {alert.region}" if alert.account else alert.region
-    facts = [("Who", str(actor.get("display") or "")), ("Action", alert.action if alert.kind == "api-call" else ""),
-             ("Resource", alert.resource), ("Where", where), ("When", alert.time)]
+    facts = [
+        ("Who", str(actor.get("display") or "")),
+        ("Action", alert.action if alert.kind == "api-call" else ""),
+        ("Resource", alert.resource),
+        ("Where", where),
+        ("When", alert.time),
+    ]
     return [(label, value) for label, value in facts if value]
 
 

@@ -31,7 +31,9 @@ class RateLimitRetry(RetryHandler):
     def _can_retry(self, *, state: RetryState, request: Any, response: Any = None, error: Any = None) -> bool:
         return response is not None and response.status_code == 429
 
-    def prepare_for_next_attempt(self, *, state: RetryState, request: Any, response: Any = None, error: Any = None) -> None:
+    def prepare_for_next_attempt(
+        self, *, state: RetryState, request: Any, response: Any = None, error: Any = None
+    ) -> None:
         self._sleep(min(retry_after_seconds(response.headers), self._max_wait))
         state.next_attempt_requested = True
         state.increment_current_attempt()
@@ -47,10 +49,12 @@ class TransientErrorRetry(RetryHandler):
 
     def _can_retry(self, *, state: RetryState, request: Any, response: Any = None, error: Any = None) -> bool:
         if response is not None:
-            return response.status_code >= 500
+            return bool(response.status_code >= 500)
         return isinstance(error, URLError | TimeoutError | ConnectionError | RemoteDisconnected)
 
-    def prepare_for_next_attempt(self, *, state: RetryState, request: Any, response: Any = None, error: Any = None) -> None:
+    def prepare_for_next_attempt(
+        self, *, state: RetryState, request: Any, response: Any = None, error: Any = None
+    ) -> None:
         self._sleep(self._base * 2**state.current_attempt)
         state.next_attempt_requested = True
         state.increment_current_attempt()
@@ -119,14 +123,16 @@ class SlackDelivery:
     def deliver(self, alert: Alert) -> Delivery:
         try:
             url = self._webhook_url()
-        except Exception as exc:  # noqa: BLE001 - a broken secret must not lose the alert
+        except Exception as exc:
             return self._give_up(alert, f"could not read the Slack webhook URL: {exc}")
         if not url:
-            return Delivery("not-configured", "no Slack webhook configured; SNS subscribers still get the alert")
+            return Delivery(
+                "not-configured", "no Slack webhook configured; SNS subscribers still get the alert"
+            )
         payload = render_slack(alert)
         try:
             response = self._client(url).send(text=payload["text"], blocks=payload["blocks"])
-        except Exception as exc:  # noqa: BLE001 - network errors after retries
+        except Exception as exc:
             return self._give_up(alert, f"Slack unreachable after retries: {type(exc).__name__}: {exc}")
         if response.status_code == 200:
             return Delivery("posted", "posted to Slack")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from leash.alerts import Alert
@@ -21,16 +20,33 @@ def render_slack(alert: Alert) -> dict[str, Any]:
     if alert.reasons:
         fields.append(f"*Why {alert.severity}*\n{'; '.join(alert.reasons)}")
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": clip(header, 150), "emoji": True}}]
+        {"type": "header", "text": {"type": "plain_text", "text": clip(header, 150), "emoji": True}}
+    ]
     if fields:
-        blocks.append({"type": "section", "fields": [{"type": "mrkdwn", "text": clip(f, 2000)} for f in fields[:10]]})
+        blocks.append(
+            {"type": "section", "fields": [{"type": "mrkdwn", "text": clip(f, 2000)} for f in fields[:10]]}
+        )
     if alert.kind == "api-call" or alert.leash_did:
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip(
-            f"*What Leash did*\n{leash_did_text(alert)}", 3000)}})
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": clip(f"*What Leash did*\n{leash_did_text(alert)}", 3000)},
+            }
+        )
     if alert.event_id and alert.kind == "api-call":
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
-            f"{alert.severity.emoji} <{alert.console_url}|CloudTrail event {alert.event_id}> · {alert.actor.get('arn')}"
-        )}]})
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": (
+                            f"{alert.severity.emoji} <{alert.console_url}|CloudTrail event {alert.event_id}> · {alert.actor.get('arn')}"
+                        ),
+                    }
+                ],
+            }
+        )
     buttons = action_buttons(alert)
     if buttons:
         blocks.append(buttons)
@@ -39,7 +55,9 @@ def render_slack(alert: Alert) -> dict[str, Any]:
 
 def button_value(principal: str, event_id: str, title: str) -> str:
     """What a button carries back to Leash (Slack allows 2,000 characters)."""
-    return json.dumps({"principal": principal, "eventId": event_id, "title": title[:300]}, separators=(",", ":"))
+    return json.dumps(
+        {"principal": principal, "eventId": event_id, "title": title[:300]}, separators=(",", ":")
+    )
 
 
 def action_buttons(alert: Alert) -> dict[str, Any] | None:
@@ -50,28 +68,51 @@ def action_buttons(alert: Alert) -> dict[str, Any] | None:
     elements = []
     principal = actor.get("lockdownPrincipal") or ""
     if alert.kind == "workflow" and alert.notice == LOCKDOWN_APPLIED and principal:
-        elements.append(_button(f"Release {principal.rsplit('/', 1)[-1]}", RELEASE,
-                                button_value(principal, event_id or title, title), None,
-                                "Release the lockdown? Sessions issued before it stay revoked."))
+        elements.append(
+            _button(
+                f"Release {principal.rsplit('/', 1)[-1]}",
+                RELEASE,
+                button_value(principal, event_id or title, title),
+                None,
+                "Release the lockdown? Sessions issued before it stay revoked.",
+            )
+        )
     else:
         if actor.get("kind") in LOCKABLE_KINDS and actor.get("identityType") in ("AssumedRole", "IAMUser"):
             principal = actor.get("roleArn") or actor.get("arn") or ""
             name = actor.get("name") or principal.rsplit("/", 1)[-1]
-            elements.append(_button(f"Lock down {name}", LOCKDOWN, button_value(principal, event_id, title), "danger",
-                                    f"Deny everything to {name} and revoke its current sessions?"))
+            elements.append(
+                _button(
+                    f"Lock down {name}",
+                    LOCKDOWN,
+                    button_value(principal, event_id, title),
+                    "danger",
+                    f"Deny everything to {name} and revoke its current sessions?",
+                )
+            )
         if event_id:
-            elements.append(_button("Acknowledge", ACKNOWLEDGE, button_value(actor.get("arn", ""), event_id, title)))
+            elements.append(
+                _button("Acknowledge", ACKNOWLEDGE, button_value(actor.get("arn", ""), event_id, title))
+            )
     return {"type": "actions", "block_id": "leash_actions", "elements": elements} if elements else None
 
 
-def _button(text: str, action_id: str, value: str, style: str | None = None, confirm: str | None = None) -> dict:
-    button: dict[str, Any] = {"type": "button", "action_id": action_id, "value": value,
-                              "text": {"type": "plain_text", "text": text[:75], "emoji": True}}
+def _button(
+    text: str, action_id: str, value: str, style: str | None = None, confirm: str | None = None
+) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "action_id": action_id,
+        "value": value,
+        "text": {"type": "plain_text", "text": text[:75], "emoji": True},
+    }
     if style:
         button["style"] = style
     if confirm:
-        button["confirm"] = {"title": {"type": "plain_text", "text": "Are you sure?"},
-                             "text": {"type": "plain_text", "text": confirm[:300]},
-                             "confirm": {"type": "plain_text", "text": text[:30]},
-                             "deny": {"type": "plain_text", "text": "Cancel"}}
+        button["confirm"] = {
+            "title": {"type": "plain_text", "text": "Are you sure?"},
+            "text": {"type": "plain_text", "text": confirm[:300]},
+            "confirm": {"type": "plain_text", "text": text[:30]},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+        }
     return button

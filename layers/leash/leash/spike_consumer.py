@@ -24,7 +24,7 @@ class BatchResult:
     """What one batch did: the Lambda response and the numbers for the log line and the metrics."""
 
     response: dict[str, Any]
-    counted: Counter
+    counted: Counter[tuple[str, str]]
     groups: int
     writes: int
     alerts: list[Alert]
@@ -67,8 +67,14 @@ class SpikeConsumer:
         for record in event.get("Records") or []:
             try:
                 aggregator.add(json.loads(record["body"]), record["messageId"])
-            except (KeyError, TypeError, ValueError) as exc:  # MalformedEvent and JSONDecodeError are ValueErrors
-                self.rejected.append(f"{record.get('messageId') if isinstance(record, Mapping) else '?'}: {exc}")
+            except (
+                KeyError,
+                TypeError,
+                ValueError,
+            ) as exc:  # MalformedEvent and JSONDecodeError are ValueErrors
+                self.rejected.append(
+                    f"{record.get('messageId') if isinstance(record, Mapping) else '?'}: {exc}"
+                )
                 if isinstance(record, Mapping) and record.get("messageId"):
                     failures.append({"itemIdentifier": record["messageId"]})
         return self.consume(aggregator, {"batchItemFailures": failures})
@@ -93,11 +99,17 @@ class SpikeConsumer:
                         alerts.append(alert)
                         if request:
                             lockdowns.append(request)
-            except Exception:  # noqa: BLE001 - SQS redelivers exactly this group's records
+            except Exception:
                 self.errors.append(traceback.format_exc(limit=3))
                 response["batchItemFailures"] += [{"itemIdentifier": m} for m in group.message_ids]
-        return BatchResult(response, aggregator.counted, len(aggregator.groups), self._store.writes - writes_before,
-                           alerts, lockdowns)
+        return BatchResult(
+            response,
+            aggregator.counted,
+            len(aggregator.groups),
+            self._store.writes - writes_before,
+            alerts,
+            lockdowns,
+        )
 
     def _alert(self, crossing: Crossing) -> tuple[Alert, dict[str, Any] | None]:
         alert = spike_alert(crossing, self._config.window_seconds)

@@ -33,7 +33,9 @@ def thresholds_for(config: SpikeConfig, counter: str, kind: ActorKind) -> Thresh
     """The levels of one counter for one kind of principal (call volume is counted for agents only)."""
     if counter == CALLS:
         return config.calls_agent
-    return {ActorKind.AGENT: config.denied_agent, ActorKind.HUMAN: config.denied_human}.get(kind, config.denied_other)
+    return {ActorKind.AGENT: config.denied_agent, ActorKind.HUMAN: config.denied_human}.get(
+        kind, config.denied_other
+    )
 
 
 @dataclass
@@ -43,9 +45,9 @@ class Group:
     actor: Actor  # the first session seen; `principal` is what is counted
     principal: str
     window_start: int
-    counts: Counter = field(default_factory=Counter)  # denied / calls
-    actions: dict[str, Counter] = field(default_factory=lambda: {DENIED: Counter(), CALLS: Counter()})
-    resources: dict[str, Counter] = field(default_factory=lambda: {DENIED: Counter(), CALLS: Counter()})
+    counts: Counter[str] = field(default_factory=Counter)  # denied / calls
+    actions: dict[str, Counter[str]] = field(default_factory=lambda: {DENIED: Counter(), CALLS: Counter()})
+    resources: dict[str, Counter[str]] = field(default_factory=lambda: {DENIED: Counter(), CALLS: Counter()})
     message_ids: list[str] = field(default_factory=list)
 
     @property
@@ -80,8 +82,14 @@ def _resource_of(call: ApiCall) -> str | None:
 class BatchAggregator:
     """Folds a batch of EventBridge events into groups; AWS services and Leash itself are never counted."""
 
-    def __init__(self, actor_config: ActorConfig, config: SpikeConfig, tag_lookup: TagLookup | None = None,
-                 *, keep_message_ids: bool = True):
+    def __init__(
+        self,
+        actor_config: ActorConfig,
+        config: SpikeConfig,
+        tag_lookup: TagLookup | None = None,
+        *,
+        keep_message_ids: bool = True,
+    ):
         self._actor_config = actor_config
         self._config = config
         self._tags = tag_lookup
@@ -90,7 +98,7 @@ class BatchAggregator:
         self.groups: dict[tuple[str, int], Group] = {}
         self.newest_window = 0  # start of the latest window a counted call fell in (epoch seconds)
         self.calls = 0  # calls counted (a call counted as denied and as an agent call is one call)
-        self.counted: Counter = Counter()  # (counter, actor kind) -> calls, for metrics
+        self.counted: Counter[tuple[str, str]] = Counter()  # (counter, actor kind) -> calls, for metrics
 
     def add(self, event: Mapping[str, Any], message_id: str) -> None:
         """Count one event; raises MalformedEvent for a record that is not a CloudTrail call."""
@@ -98,7 +106,9 @@ class BatchAggregator:
         actor = self._classify(call.user_identity, call.additional_event_data)
         if actor.kind in (ActorKind.AWS_SERVICE, ActorKind.LEASH):
             return
-        counters = ([DENIED] if is_denied(call.error_code) else []) + ([CALLS] if actor.kind is ActorKind.AGENT else [])
+        counters = ([DENIED] if is_denied(call.error_code) else []) + (
+            [CALLS] if actor.kind is ActorKind.AGENT else []
+        )
         if not counters:
             return
         window = int(call.time.timestamp()) // self._config.window_seconds * self._config.window_seconds
@@ -155,8 +165,17 @@ def crossings(group: Group, window: WindowTotals, config: SpikeConfig) -> list[C
         thresholds = thresholds_for(config, counter, group.actor.kind)
         for level, threshold in (("warning", thresholds.warning), ("critical", thresholds.critical)):
             if before < threshold <= total:
-                out.append(Crossing(group, counter, level, total, _top(window.actions.get(counter, {})),
-                                    _top(window.resources.get(counter, {})), threshold))
+                out.append(
+                    Crossing(
+                        group,
+                        counter,
+                        level,
+                        total,
+                        _top(window.actions.get(counter, {})),
+                        _top(window.resources.get(counter, {})),
+                        threshold,
+                    )
+                )
     return out
 
 
@@ -169,8 +188,11 @@ def spike_alert(crossing: Crossing, window_seconds: int) -> Alert:
     resources = ", ".join(f"{r} ×{n}" for r, n in crossing.top_resources)
     detail = actions + (f" on {resources}" if resources else "")
     agentish = actor.kind is ActorKind.AGENT
-    severity = (Severity.CRITICAL if agentish else Severity.HIGH) if crossing.level == "critical" else (
-        Severity.HIGH if agentish else Severity.MEDIUM)
+    severity = (
+        (Severity.CRITICAL if agentish else Severity.HIGH)
+        if crossing.level == "critical"
+        else (Severity.HIGH if agentish else Severity.MEDIUM)
+    )
     window = datetime.fromtimestamp(group.window_start, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     kind = "AccessDenied spike" if crossing.counter == DENIED else "call volume spike"
     return Alert(
@@ -183,18 +205,26 @@ def spike_alert(crossing: Crossing, window_seconds: int) -> Alert:
         region="",
         time=window,
         event_id=f"spike#{group.key}#{crossing.counter}#{crossing.level}",
-        reasons=(f"{kind}: {crossing.level} level ({crossing.threshold} {what} per {minutes} min for "
-                 f"{actor.kind} principals) crossed in the window starting {window}",),
+        reasons=(
+            f"{kind}: {crossing.level} level ({crossing.threshold} {what} per {minutes} min for "
+            f"{actor.kind} principals) crossed in the window starting {window}",
+        ),
         kind="spike",
     )
 
 
-def lockdown_for_spike(crossing: Crossing, window_seconds: int, eligible: Iterable[ActorKind]) -> dict[str, Any] | None:
+def lockdown_for_spike(
+    crossing: Crossing, window_seconds: int, eligible: Iterable[ActorKind]
+) -> dict[str, Any] | None:
     """The lockdown request for a critical spike, for the kinds of principal AutoLockdown covers."""
     actor = crossing.group.actor
     # Denials only: a prober is also a high-volume caller, and one burst must not ask twice.
-    if crossing.counter != DENIED or crossing.level != "critical" or actor.kind not in set(eligible) \
-            or not actor.lockable:
+    if (
+        crossing.counter != DENIED
+        or crossing.level != "critical"
+        or actor.kind not in set(eligible)
+        or not actor.lockable
+    ):
         return None
     alert = spike_alert(crossing, window_seconds)
     return {
@@ -202,6 +232,11 @@ def lockdown_for_spike(crossing: Crossing, window_seconds: int, eligible: Iterab
         "reason": alert.title,
         "requestedBy": "leash",
         "trigger": f"auto:spike:{crossing.counter}",
-        "evidence": {"counter": crossing.counter, "total": crossing.total, "windowStart": alert.time,
-                     "topActions": dict(crossing.top_actions), "topResources": dict(crossing.top_resources)},
+        "evidence": {
+            "counter": crossing.counter,
+            "total": crossing.total,
+            "windowStart": alert.time,
+            "topActions": dict(crossing.top_actions),
+            "topResources": dict(crossing.top_resources),
+        },
     }

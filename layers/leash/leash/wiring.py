@@ -28,8 +28,11 @@ def notifier_from_env(
 
     Returns it with the IdempotencyConfig, on which the handler registers each Lambda context.
     """
-    once, idempotency = once_per_event(required(env, "IDEMPOTENCY_TABLE"), key_prefix=key_prefix,
-                                       dynamodb_client=dynamodb_client or boto3.client("dynamodb"))
+    once, idempotency = once_per_event(
+        required(env, "IDEMPOTENCY_TABLE"),
+        key_prefix=key_prefix,
+        dynamodb_client=dynamodb_client or boto3.client("dynamodb"),
+    )
     notifier = Notifier(
         ActorConfig.from_env(env),
         SnsPublisher(boto3.client("sns"), required(env, "ALERTS_TOPIC_ARN")),
