@@ -251,3 +251,31 @@ def test_alerts_carry_the_buttons_that_apply():
         }
     )
     assert buttons_of(render_slack(notice)) == [f"Release {ROLE}"]
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        (lambda e: e["requestContext"]["http"].update(method="GET"), 404),
+        (lambda e: e.update(rawPath="/admin"), 404),
+        (lambda e: e.update(body="%%%not base64", isBase64Encoded=True), 400),
+        (lambda e: e.update(body="//79", isBase64Encoded=True), 400),  # base64 of bytes that are not UTF-8
+    ],
+    ids=["wrong-method", "wrong-path", "not-base64", "not-utf8"],
+)
+def test_requests_that_are_not_slack_clicks_are_refused_without_a_side_effect(buttons, lambda_context, slack, change,
+                                                                              status):
+    handler, workflows, iam, slack = buttons
+    event = click(LOCKDOWN, "U0ONCALL", slack.url)
+    change(event)
+    assert handler.lambda_handler(event, lambda_context)["statusCode"] == status
+    assert slack.requests == [] and executions(workflows) == []
+
+
+def test_a_base64_body_is_decoded_as_function_urls_send_it(buttons, lambda_context, slack):
+    import base64
+
+    event = click(ACKNOWLEDGE, "U0LEAD", slack.url, event_id="evt-64")
+    event.update(body=base64.b64encode(event["body"].encode()).decode(), isBase64Encoded=True)
+    handler, workflows, iam, slack = buttons
+    assert handler.lambda_handler(event, lambda_context)["statusCode"] == 200

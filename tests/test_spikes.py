@@ -205,3 +205,43 @@ def test_runaway_agent_call_volume_alerts(spikes, lambda_context, monkeypatch):
     (alert,) = [json.loads(m["Message"]) for m in inbox.drain()]
     assert alert["title"] == "agent ai-agent-deploy: 400 calls in 5 min: ec2:DescribeInstances ×400"
     assert alert["severity"] == "high" and alert["action"] == "leash:CallVolumeSpike"
+
+
+def test_dynamodb_and_in_memory_counters_raise_the_same_alerts(aws):
+    """The Lambda's counters and replay's are one detector: the same calls, in the same batches, give
+    the same alerts and lockdown requests, whichever store holds the counts."""
+    from leash.counters import DynamoDbCounterStore, InMemoryCounterStore
+    from leash.settings import ActorConfig, SpikeConfig, Thresholds
+    from leash.spike_consumer import SpikeConsumer
+
+    create_tables({"SpikeTable": "leash-spikes"})
+    config = SpikeConfig(denied_agent=Thresholds(40, 120), denied_human=Thresholds(25, 60))
+    actors = ActorConfig(agent_role_prefix="ai-agent-")
+    human = copy.deepcopy(BASE["detail"]["userIdentity"])
+    human["arn"] = human["arn"].replace("ai-agent-deploy", "platform-admin")
+    human["sessionContext"]["sessionIssuer"]["userName"] = "platform-admin"
+    human["sessionContext"]["sessionIssuer"]["arn"] = f"arn:aws:iam::{ACCOUNT}:role/platform-admin"
+    # Two principals, two windows, 30 distinct resources (more than a window keeps by name).
+    events = [denied(i, identity=human if i % 3 == 0 else None, seconds=i * 1.5) for i in range(400)]
+    for i, event in enumerate(events):
+        event["detail"]["errorMessage"] = event["detail"]["errorMessage"].replace("role/admin", f"role/admin-{i % 30}")
+
+    def run(store):
+        published, requested = [], []
+
+        def publish(alert):
+            published.append(alert.to_dict())
+            return "id"
+
+        consumer = SpikeConsumer(actors, config, store, publish, request_lockdown=requested.append)
+        for start in range(0, len(events), 70):
+            result = consumer.handle(batch(events[start:start + 70], start))
+            assert result.response == {"batchItemFailures": []}
+        return published, requested
+
+    in_dynamodb = run(DynamoDbCounterStore(boto3.client("dynamodb"), "leash-spikes"))
+    in_memory = run(InMemoryCounterStore())
+    assert in_dynamodb == in_memory
+    alerts, requests = in_memory
+    assert len(alerts) >= 4 and {a["severity"] for a in alerts} >= {"high", "critical", "medium"}
+    assert [r["principal"] for r in requests] == [f"arn:aws:iam::{ACCOUNT}:role/ai-agent-deploy"] * len(requests)
