@@ -24,7 +24,7 @@ from leash.render import describe, render_text
 from leash.slack_blocks import LOCKDOWN_APPLIED
 from leash_cli.agent import AgentSession, Record
 from leash_cli.emulator import ACCOUNT, Workflows, create_tables, emulated_account
-from leash_cli.template import REPO_ROOT, Router, deployment_for, function_environment, load_template
+from leash_cli.template import APP_ROOT, Router, deployment_for, function_environment, load_template
 
 # The deploy parameters of the demo's "stack"; the handlers get the environment template.yaml derives
 # from them, with the emulated account's table and bus names.
@@ -80,7 +80,7 @@ class DemoResult:
 
 def _load_handler(function: str) -> Any:
     name = f"leash_demo_{function}"
-    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "functions" / function / "app.py")
+    spec = importlib.util.spec_from_file_location(name, APP_ROOT / "functions" / function / "app.py")
     assert spec is not None and spec.loader is not None, f"functions/{function}/app.py is missing"
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

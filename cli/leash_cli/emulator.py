@@ -9,10 +9,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from leash_cli.template import REPO_ROOT, load_template
+from leash_cli.template import APP_ROOT, load_template
 
 ACCOUNT = "111122223333"
-STATE_MACHINES = REPO_ROOT / "statemachines"
+STATE_MACHINES = APP_ROOT / "statemachines"
 _THROWAWAY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "emulated",
     "AWS_SECRET_ACCESS_KEY": "emulated",

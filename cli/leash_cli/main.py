@@ -7,8 +7,6 @@ from pathlib import Path
 
 import typer
 
-TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
-
 app = typer.Typer(
     help="Leash keeps AI coding agents on a leash in your AWS account.",
     no_args_is_help=True,
@@ -46,7 +44,9 @@ def replay(
     output: str = typer.Option(
         "table", "--format", help="table (a summary) or jsonl (one line per matched event)."
     ),
-    template: Path = typer.Option(TEMPLATE_PATH, help="The Leash template whose rules to apply."),
+    template: Path | None = typer.Option(
+        None, help="The Leash template whose rules to apply (default: the template.yaml this leash ships)."
+    ),
     samconfig: Path = typer.Option(
         Path("samconfig.toml"), help="Deploy parameters from this samconfig.toml."
     ),
@@ -67,6 +67,7 @@ def replay(
     from rich.progress import Progress
 
     from leash_cli.replay import Replay, files, samconfig_parameters
+    from leash_cli.template import TEMPLATE
 
     if output not in ("table", "jsonl"):
         raise typer.BadParameter("--format must be table or jsonl")
@@ -79,7 +80,7 @@ def replay(
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise typer.BadParameter(f"no such file or directory: {', '.join(missing)}")
-    replayer = Replay(template, overrides, account=account)
+    replayer = Replay(template or TEMPLATE, overrides, account=account)
     err = Console(stderr=True)
     inputs = list(files(paths))
     with Progress(console=err, transient=True, disable=output == "jsonl" or len(inputs) < 20) as progress:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -13,8 +15,21 @@ from leash_build.cfn import Deployment
 from leash_build.matchgen import compile_fast
 from leash_build.prefilter import text_prefilter
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = REPO_ROOT / "template.yaml"
+
+def app_root() -> Path:
+    """Where template.yaml and the code it deploys are: this checkout, or the copy a wheel ships (setup.py)."""
+    here = Path(__file__).resolve().parent
+    for root in (here.parent.parent, here / "app"):
+        if (root / "template.yaml").is_file():
+            return root
+    raise FileNotFoundError(
+        f"Leash's template.yaml is neither in a checkout around {here} nor shipped in {here / 'app'}: "
+        "reinstall the leash package"
+    )
+
+
+APP_ROOT = app_root()
+TEMPLATE = APP_ROOT / "template.yaml"
 
 _SCALAR_TAGS = {
     "Ref": "Ref",
@@ -26,7 +41,12 @@ _SCALAR_TAGS = {
 _SEQUENCE_TAGS = ("If", "Not", "Equals", "And", "Or", "Join", "Split", "Select", "FindInMap", "Cidr")
 
 
-class _CfnLoader(yaml.SafeLoader):
+_BaseLoader: Any = getattr(
+    yaml, "CSafeLoader", yaml.SafeLoader
+)  # libyaml's parser, 7x faster, when PyYAML has it
+
+
+class _CfnLoader(_BaseLoader):
     """YAML with CloudFormation's short-form tags, read into their long form ({"Fn::If": [...]})."""
 
 
@@ -50,8 +70,18 @@ for _tag in (*_SEQUENCE_TAGS, "Sub", "GetAtt"):
 
 
 def load_template(path: Path | str = TEMPLATE) -> dict[str, Any]:
+    """The template, parsed once per file version (the demo, replay and every test fixture read it).
+
+    A deep copy each time: callers may change what they get without changing what the next one reads.
+    """
+    resolved = Path(path).resolve()
+    return copy.deepcopy(_parsed(resolved, resolved.stat().st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed(path: Path, _version: int) -> dict[str, Any]:
     with open(path, encoding="utf-8") as f:
-        return yaml.load(f, Loader=_CfnLoader)
+        return dict(yaml.load(f, Loader=_CfnLoader))
 
 
 def deployment_for(

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from conftest import BOUNDARY_ARN, EVENTS, GUARDRAIL_POLICY_ARN
-from test_events import EXPECTED
+from sample_expectations import EXPECTED
 from typer.testing import CliRunner
 
 from leash_cli.main import app

@@ -263,8 +263,9 @@ def test_alerts_carry_the_buttons_that_apply():
     ],
     ids=["wrong-method", "wrong-path", "not-base64", "not-utf8"],
 )
-def test_requests_that_are_not_slack_clicks_are_refused_without_a_side_effect(buttons, lambda_context, slack, change,
-                                                                              status):
+def test_requests_that_are_not_slack_clicks_are_refused_without_a_side_effect(
+    buttons, lambda_context, slack, change, status
+):
     handler, workflows, iam, slack = buttons
     event = click(LOCKDOWN, "U0ONCALL", slack.url)
     change(event)

@@ -224,7 +224,9 @@ def test_dynamodb_and_in_memory_counters_raise_the_same_alerts(aws):
     # Two principals, two windows, 30 distinct resources (more than a window keeps by name).
     events = [denied(i, identity=human if i % 3 == 0 else None, seconds=i * 1.5) for i in range(400)]
     for i, event in enumerate(events):
-        event["detail"]["errorMessage"] = event["detail"]["errorMessage"].replace("role/admin", f"role/admin-{i % 30}")
+        event["detail"]["errorMessage"] = event["detail"]["errorMessage"].replace(
+            "role/admin", f"role/admin-{i % 30}"
+        )
 
     def run(store):
         published, requested = [], []
@@ -235,7 +237,7 @@ def test_dynamodb_and_in_memory_counters_raise_the_same_alerts(aws):
 
         consumer = SpikeConsumer(actors, config, store, publish, request_lockdown=requested.append)
         for start in range(0, len(events), 70):
-            result = consumer.handle(batch(events[start:start + 70], start))
+            result = consumer.handle(batch(events[start : start + 70], start))
             assert result.response == {"batchItemFailures": []}
         return published, requested
 
@@ -244,4 +246,6 @@ def test_dynamodb_and_in_memory_counters_raise_the_same_alerts(aws):
     assert in_dynamodb == in_memory
     alerts, requests = in_memory
     assert len(alerts) >= 4 and {a["severity"] for a in alerts} >= {"high", "critical", "medium"}
-    assert [r["principal"] for r in requests] == [f"arn:aws:iam::{ACCOUNT}:role/ai-agent-deploy"] * len(requests)
+    assert [r["principal"] for r in requests] == [f"arn:aws:iam::{ACCOUNT}:role/ai-agent-deploy"] * len(
+        requests
+    )

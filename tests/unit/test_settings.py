@@ -32,7 +32,11 @@ def test_template_values_are_read_into_typed_settings():
     assert ActorConfig.from_env(env).agent_role_names == frozenset({"a", "b"})
     assert LockdownSettings.from_env(env).kinds == {"agent", "human"}
     spikes = SpikeConfig.from_env(env)
-    assert (spikes.window_seconds, spikes.denied_agent, spikes.denied_human) == (600, Thresholds(5, 20), Thresholds(30, 200))
+    assert (spikes.window_seconds, spikes.denied_agent, spikes.denied_human) == (
+        600,
+        Thresholds(5, 20),
+        Thresholds(30, 200),
+    )
     assert ReapplySettings.from_env(env, PROTECTION_NAMES).alert_only == {"s3-versioning"}
     assert SlackUsers.from_env(env) == SlackUsers(frozenset({"U1", "U2"}), frozenset())
     assert SpikeConfig.from_env({}) == SpikeConfig()  # every default is the template's
@@ -67,8 +71,14 @@ def test_a_function_with_a_bad_setting_fails_at_start_with_the_same_words(monkey
     """What a deploy with DeniedThresholdsAgent=50,10 gives: the spikes function refuses to start, saying why."""
     from conftest import load_handler
 
-    for key, value in {"SPIKE_TABLE": "t", "ALERTS_TOPIC_ARN": "arn:aws:sns:us-east-1:1:a", "LEASH_EVENT_BUS": "b",
-                       "LEASH_DENIED_THRESHOLDS_AGENT": "50,10"}.items():
+    for key, value in {
+        "SPIKE_TABLE": "t",
+        "ALERTS_TOPIC_ARN": "arn:aws:sns:us-east-1:1:a",
+        "LEASH_EVENT_BUS": "b",
+        "LEASH_DENIED_THRESHOLDS_AGENT": "50,10",
+    }.items():
         monkeypatch.setenv(key, value)
-    with pytest.raises(SettingsError, match="LEASH_DENIED_THRESHOLDS_AGENT='50,10' needs 0 < warning <= critical"):
+    with pytest.raises(
+        SettingsError, match="LEASH_DENIED_THRESHOLDS_AGENT='50,10' needs 0 < warning <= critical"
+    ):
         load_handler("spikes")
