@@ -14,7 +14,7 @@ from setuptools import setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-APP_FILES = ["template.yaml", "samconfig.toml", "statemachines/*.asl.json", "functions/*/app.py", "events/*.json"]
+APP_FILES = ["template.yaml", "statemachines/*.asl.json", "functions/*/app.py"]  # MANIFEST.in lists the same
 
 
 class BuildWithApp(build_py):
@@ -23,6 +23,8 @@ class BuildWithApp(build_py):
     def run(self) -> None:
         super().run()
         target = Path(self.build_lib) / "leash_cli" / "app"
+        if not (ROOT / "template.yaml").is_file():
+            raise SystemExit("template.yaml is missing: build the wheel from a checkout or from Leash's sdist")
         for pattern in APP_FILES:
             for source in sorted(ROOT.glob(pattern)):
                 destination = target / source.relative_to(ROOT)

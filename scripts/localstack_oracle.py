@@ -3,7 +3,7 @@
 stdin: JSON [[pattern, event], ...]; stdout: {"verdicts": [true | false | "invalid: <message>", ...], "seconds"}.
 Or stdin: {"patterns": [...], "events": [...]} (patterns compiled once, only evaluation timed); verdicts per
 event, one per pattern.
-Used by tests/test_eventpattern_differential.py and benchmarks/matcher.py.
+Used by tests/functional/test_eventpattern_differential.py and benchmarks/matcher.py.
 """
 
 import json
@@ -31,7 +31,7 @@ def main() -> None:
             if key not in compiled:
                 compiled[key] = compiler.compile_event_pattern(pattern)
             verdicts.append(bool(engine.evaluate_pattern_on_event(compiled[key], event)))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - an invalid pattern is a verdict too
             verdicts.append(f"invalid: {type(exc).__name__}: {exc}")
     json.dump({"verdicts": verdicts, "seconds": time.perf_counter() - start}, sys.stdout)
 

@@ -49,7 +49,7 @@ EXPECTED = {
     "kms-schedule-key-deletion-by-agent": (
         ["ReapplyIdentity"], "published", "critical",
         ["scheduled deletion of KMS key arn:aws:kms:us-east-1:111122223333:key/1234abcd", "in 7 days"]),
-    # Protections stripped: the reapply function owns these (tests/test_reapply.py puts each one back on
+    # Protections stripped: the reapply function owns these (tests/functional/test_reapply.py puts each one back on
     # moto; here no resource exists, so the alert says it is gone).
     "cloudformation-update-termination-protection-disabled-by-agent": (
         ["ReapplyPlatform"], "published", "high", ["disabled termination protection on stack webhooks-prod"]),

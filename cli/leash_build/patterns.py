@@ -1,7 +1,7 @@
 """EventBridge rules generated from the catalog.
 
 `python -m leash_build.patterns --write template.yaml` (or `make patterns`) rewrites the block
-between the GENERATED markers in template.yaml; tests/test_template.py fails when the
+between the GENERATED markers in template.yaml; tests/unit/test_template.py fails when the
 template and the catalog drift apart. Patterns are written with CloudFormation intrinsics
 in long form ({"Ref": ...}, {"Fn::Sub": ...}) so they follow the deploy parameters.
 """

@@ -70,6 +70,7 @@ class DemoStep:
     status: str  # "not routed" | "counted" | handler outcome status | "lockdown succeeded"
     reason: str
     alert: Alert | None = None
+    denied: bool = False  # the agent's call was denied (by its guardrail, or by the lockdown)
 
 
 @dataclass
@@ -300,6 +301,7 @@ class Incident:
                             spike_rules,
                             "counted",
                             f"{record.get('errorCode') or 'call'} counted by the spike detector",
+                            denied=bool(record.get("errorCode")),
                         )
                     )
             for function, rules in targets.items():
@@ -468,23 +470,15 @@ def print_demo(result: DemoResult, console: Any) -> None:
     table = Table(title="What Leash did with each of the agent's calls")
     for col in ("call", "rule", "severity / reason", "Leash did"):
         table.add_column(col)
-    rows: dict[
-        tuple[str, str, str, str], int
-    ] = {}  # the same quiet outcome of the same call: one row, counted
+    # The same quiet outcome of the same call: one row, counted; every alert its own row.
+    rows: dict[tuple[str, int, str, str, str], int] = {}
     for n, step in enumerate(steps):
         sev = str(step.alert.severity) if step.alert else f"{step.status}: {step.reason}"
-        key = (
-            step.event + ("\0" + str(n) if step.alert else ""),
-            ", ".join(step.rules) or "-",
-            sev,
-            _did(step),
-        )
+        key = (step.event, n if step.alert else -1, ", ".join(step.rules) or "-", sev, _did(step))
         rows[key] = rows.get(key, 0) + 1
-    for (event, rules, sev, did), count in rows.items():
+    for (event, _, rules, sev, did), count in rows.items():
         style = SEVERITY_STYLE.get(sev, "dim")
-        table.add_row(
-            event.split("\0")[0] + (f" x{count}" if count > 1 else ""), rules, f"[{style}]{sev}[/]", did
-        )
+        table.add_row(event + (f" x{count}" if count > 1 else ""), rules, f"[{style}]{sev}[/]", did)
     console.print(table)
     account = Table(title="The account afterwards, read back from the emulator")
     account.add_column("what")
@@ -497,7 +491,7 @@ def print_demo(result: DemoResult, console: Any) -> None:
         1 for s in steps if s.alert and any(a.kind is ActionKind.REAPPLIED for a in s.alert.leash_did)
     )
     locked = sum(1 for s in steps if s.alert and s.alert.notice == LOCKDOWN_APPLIED)
-    denied = sum(1 for s in steps if s.event.endswith("(denied)") and s.status == "counted")
+    denied = sum(1 for s in steps if s.denied and s.status == "counted")
     console.print(
         f"{alerts} alerts, {reapplied} protections put back, {locked} lockdown, {denied} denied calls "
         "counted by the spike detector."

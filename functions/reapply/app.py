@@ -14,7 +14,7 @@ from leash.ledger import Ledger
 from leash.observability import report_outcome
 from leash.protections import PROTECTION_NAMES
 from leash.reapply import Reapplier
-from leash.settings import ActorConfig, ReapplySettings, required, whole_number
+from leash.settings import ActorConfig, ReapplySettings, SettingsError, required, whole_number
 from leash.wiring import notifier_from_env
 
 logger = Logger()
@@ -22,9 +22,17 @@ metrics = Metrics()
 
 _tags = RoleTagCache(lambda: boto3.client("iam"))
 _dynamodb = boto3.client("dynamodb")  # the ledger's and the idempotency store's
+try:
+    _settings = ReapplySettings.from_env(os.environ, PROTECTION_NAMES)
+except SettingsError as exc:
+    # Fail safe: an unknown name in AlertOnlyProtections is ignored, loudly (the protection it meant stays
+    # remediated), rather than a function that cannot start and so puts nothing back.
+    logger.error(f"{exc}. Leash ignores the unknown names: those protections stay in remediate mode")
+    _settings = ReapplySettings.from_env(os.environ)
+
 reapplier = Reapplier(
     boto3_clients(),
-    ReapplySettings.from_env(os.environ, PROTECTION_NAMES),
+    _settings,
     ActorConfig.from_env(os.environ),
     tag_lookup=_tags,
     ledger=Ledger(

@@ -1,6 +1,6 @@
 """Slack forwarder: post each alert of the alerts topic to the Slack incoming webhook.
 
-Thin adapter: the logic lives in the leash layer (leash.slack).
+Thin adapter: the logic lives in the leash layer (leash.inbox reads the topic, leash.slack delivers).
 """
 
 import os

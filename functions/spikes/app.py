@@ -1,6 +1,6 @@
 """Spikes: batches of denied calls and agent calls from SQS become windowed counters and, on a burst, one alert.
 
-Thin adapter: the logic lives in the leash layer (leash.spikes).
+Thin adapter: the logic lives in the leash layer (leash.spike_consumer, leash.spikes, leash.counters).
 """
 
 import os
@@ -32,6 +32,7 @@ consumer = SpikeConsumer(
     ),
 )
 
+_NAMESPACE = required(os.environ, "POWERTOOLS_METRICS_NAMESPACE")
 _METRIC = {"denied": "DeniedCalls", "calls": "AgentCalls"}
 
 
@@ -44,7 +45,7 @@ def lambda_handler(event, context):
             name=_METRIC[counter],
             unit=MetricUnit.Count,
             value=n,
-            namespace=required(os.environ, "POWERTOOLS_METRICS_NAMESPACE"),
+            namespace=_NAMESPACE,
         ) as metric:
             metric.add_dimension(name="ActorKind", value=kind)
     metrics.add_metric(name="SpikeAlerts", unit=MetricUnit.Count, value=len(result.alerts))

@@ -107,3 +107,38 @@ def test_the_wheel_lists_the_rules_it_ships(installed):
     )
     assert result.returncode == 0, result.stderr
     assert "DestructiveData" in result.stdout
+
+
+def test_a_wheel_built_from_the_sdist_ships_the_app_too(tmp_path):
+    """python -m build makes the sdist first and the wheel from it: MANIFEST.in must carry what setup.py copies."""
+    import zipfile
+
+    subprocess.run(
+        [sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (sdist,) = tmp_path.glob("leash-*.tar.gz")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-build-isolation",
+            "--no-deps",
+            "-w",
+            str(tmp_path / "dist"),
+            str(sdist),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = (tmp_path / "dist").glob("leash-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {
+        "leash_cli/app/template.yaml",
+        "leash_cli/app/statemachines/lockdown.asl.json",
+        "leash_cli/app/functions/notify/app.py",
+    } <= names

@@ -40,7 +40,7 @@ def test_template_rules_route_the_event(router, name):
     event = load_event(name)
     routed = router.route(event)
     assert [r.name for r in routed if r.function != "SpikeQueue"] == rules
-    # The spike detector's queue gets every agent call and every denied call (tests/test_spikes.py).
+    # The spike detector's queue gets every agent call and every denied call (tests/functional/test_spikes.py).
     spike = {r.name for r in routed if r.function == "SpikeQueue"}
     detail = event.get("detail", {})
     assert ("DeniedCallsRule" in spike) is (detail.get("errorCode") == "AccessDenied")

@@ -166,6 +166,16 @@ def test_a_malformed_record_is_the_only_one_reported_failed(spikes, lambda_conte
     assert writes.adds == 1
 
 
+def test_a_record_with_oddly_typed_identity_fails_alone(spikes, lambda_context):
+    """Any error in one record (here an AttributeError deep in the classifier) fails that record only."""
+    handler, inbox, writes, requests = spikes
+    odd = denied(1)
+    odd["detail"]["userIdentity"]["sessionContext"] = "not an object"
+    result = handler.lambda_handler(batch([denied(0), odd, denied(2)]), lambda_context)
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
+    assert writes.adds == 1
+
+
 def test_windows_are_separate(spikes, lambda_context):
     handler, inbox, writes, requests = spikes
     first = [denied(i, seconds=10) for i in range(1500)]

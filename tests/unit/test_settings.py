@@ -82,3 +82,23 @@ def test_a_function_with_a_bad_setting_fails_at_start_with_the_same_words(monkey
         SettingsError, match="LEASH_DENIED_THRESHOLDS_AGENT='50,10' needs 0 < warning <= critical"
     ):
         load_handler("spikes")
+
+
+def test_a_typo_in_alert_only_protections_is_ignored_loudly_and_the_protection_stays_remediated(
+    monkeypatch, caplog
+):
+    """Fail safe: a function that could not start would put nothing back; this one says why and remediates."""
+    from conftest import load_handler
+
+    for key, value in {
+        "IDEMPOTENCY_TABLE": "t",
+        "LEDGER_TABLE": "l",
+        "ALERTS_TOPIC_ARN": "arn:aws:sns:us-east-1:1:a",
+        "LEASH_EVENT_BUS": "b",
+        "LEASH_ALERT_ONLY_PROTECTIONS": "s3-versoning,kms-key-enabled",
+    }.items():
+        monkeypatch.setenv(key, value)
+    handler = load_handler("reapply")
+    assert "s3-versioning" not in handler.reapplier._settings.alert_only  # the misspelt one is remediated
+    assert "kms-key-enabled" in handler.reapplier._settings.alert_only
+    assert "names no protection called s3-versoning" in caplog.text

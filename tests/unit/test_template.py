@@ -122,7 +122,7 @@ def call(action, who="agent", negate=False, **detail):
 
 
 def handlers(routed):
-    """The rules that invoke a handler directly (the spike rules feed a queue: tests/test_spikes.py)."""
+    """The rules that invoke a handler directly (the spike rules feed a queue: tests/functional/test_spikes.py)."""
     return [r for r in routed if r.function != "SpikeQueue"]
 
 

@@ -97,7 +97,7 @@ class RoleTagCache:
             self._iam = self._iam or self._new_client()
             pages = self._iam.get_paginator("list_role_tags").paginate(RoleName=role_name)
             tags = {t["Key"]: t["Value"] for page in pages for t in page.get("Tags", [])}
-        except Exception:
+        except Exception:  # noqa: BLE001 - an unreadable tag must not lose the alert
             self.errors += 1
             tags = None
         self._cache[role_name] = (now, tags)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from leash.model import LeashAction, Severity
+from leash.model import ActionKind, LeashAction, Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,5 +51,12 @@ class Alert:
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         fields["severity"] = Severity(fields["severity"])
         fields["reasons"] = tuple(fields.get("reasons") or ())
-        fields["leash_did"] = tuple(LeashAction.from_dict(a) for a in fields.get("leash_did") or ())
+        fields["leash_did"] = tuple(_action(a) for a in fields.get("leash_did") or ())
         return cls(**fields)
+
+
+def _action(data: Any) -> LeashAction:
+    """One "What Leash did" entry; an alert of schema 1 (before a deploy) holds a sentence, kept as a note."""
+    if isinstance(data, Mapping):
+        return LeashAction.from_dict(data)
+    return LeashAction(ActionKind.NOTE, reason=str(data))

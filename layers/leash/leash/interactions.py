@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 
 from leash.settings import SlackUsers
@@ -55,6 +55,12 @@ def request_body(event: Mapping[str, Any]) -> str | Reply:
     return body
 
 
+class Verifier(Protocol):
+    """slack_sdk.signature.SignatureVerifier: the request's signature and age checked with the signing secret."""
+
+    def is_valid(self, body: str | bytes, timestamp: str | None, signature: str | None) -> bool: ...
+
+
 def may(allowed: SlackUsers, user: str, action: str) -> bool:
     """Whether this Slack user may press this button (acknowledging is for anyone who may act)."""
     if action == LOCKDOWN:
@@ -69,7 +75,7 @@ class Interactions:
 
     def __init__(
         self,
-        verifier: Any,  # slack_sdk.signature.SignatureVerifier
+        verifier: Verifier,
         allowed: SlackUsers,
         seen_before: Callable[[str], bool],  # records a signature; True if it was already recorded
         start_workflow: Callable[

@@ -74,15 +74,14 @@ class RequestLockdown(Protocol):
         ...
 
 
-def request_lockdown(request_lockdown: RequestLockdown | None, request: Mapping[str, Any]) -> LeashAction:
+def request_lockdown(requester: RequestLockdown, request: Mapping[str, Any]) -> LeashAction:
     """Ask for the lockdown; what happened, as the alert's action (a failed request never loses the alert)."""
     principal = str(request["principal"])
     try:
-        if request_lockdown is not None:
-            request_lockdown(request)
-    except Exception as exc:
-        return LeashAction(ActionKind.LOCKDOWN_REQUEST_FAILED, title=principal, reason=str(exc))
-    return LeashAction(ActionKind.LOCKDOWN_REQUESTED, title=principal)
+        requester(request)
+    except Exception as exc:  # noqa: BLE001 - the alert still goes out, saying the request failed
+        return LeashAction(ActionKind.LOCKDOWN_REQUEST_FAILED, principal=principal, reason=str(exc))
+    return LeashAction(ActionKind.LOCKDOWN_REQUESTED, principal=principal)
 
 
 class EventBusRequester:

@@ -40,15 +40,10 @@ class Severity(StrEnum):
     LOW = "low"
 
     @property
-    def rank(self) -> int:
-        return _RANK[self]
-
-    @property
     def emoji(self) -> str:
         return _EMOJI[self]
 
 
-_RANK = {Severity.CRITICAL: 4, Severity.HIGH: 3, Severity.MEDIUM: 2, Severity.LOW: 1}
 _EMOJI = {
     Severity.CRITICAL: ":rotating_light:",
     Severity.HIGH: ":red_circle:",
@@ -105,7 +100,8 @@ class LeashAction:
 
     kind: ActionKind
     protection: str = ""  # the protection's name ("s3-versioning"), for reapply actions
-    title: str = ""  # the protection's title, or the principal of a lockdown request
+    title: str = ""  # the protection's title ("S3 versioning")
+    principal: str = ""  # whom a lockdown request is for
     resource: str = ""
     fix: str = ""  # what the reapply changed, as the protection declares it ("re-enabled versioning")
     seconds: int | None = None  # how long after the call
@@ -118,7 +114,8 @@ class LeashAction:
         data = asdict(self)
         data["kind"] = str(self.kind)
         data["only_for"] = list(self.only_for)
-        return {k: v for k, v in data.items() if v not in ("", None, [], False)}
+        # Empty fields are left out; 0 s is a value (0 == False, so compare by identity and type).
+        return {k: v for k, v in data.items() if v is not None and v is not False and v != "" and v != []}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LeashAction:

@@ -12,7 +12,7 @@ from leash.assess import assess
 from leash.catalog import CatalogAction, lookup
 from leash.events import ApiCall, MalformedEvent, parse_event
 from leash.lockdown import AutoLockdown, RequestLockdown, request_lockdown
-from leash.model import LeashAction, NotApplicable, Remedy
+from leash.model import NotApplicable, Remedy
 from leash.publish import Publish
 from leash.settings import ActorConfig
 
@@ -137,13 +137,11 @@ class Notifier:
             if entry is not None and self._auto_lockdown and self._request_lockdown:
                 request = self._auto_lockdown.request_for(call, actor, entry)
                 if request is not None:
-                    final = replace(final, leash_did=(*final.leash_did, self._lockdown(request)))
+                    action = request_lockdown(self._request_lockdown, request)
+                    final = replace(final, leash_did=(*final.leash_did, action))
             return Outcome("published", reason, final, self._publish(final))
 
         outcome, replayed = self._once(call.event_id, act)
         if replayed and outcome.status == "published":
             return replace(outcome, status="duplicate")
         return outcome
-
-    def _lockdown(self, request: Mapping[str, Any]) -> LeashAction:
-        return request_lockdown(self._request_lockdown, request)

@@ -2,7 +2,7 @@
 
 The calls that strip each protection live in the catalog (CatalogAction.protection names the
 entry here); template.yaml's reapply rules are generated from those, and its ReapplyRole must
-grant exactly the `permissions` declared below (tests/test_template.py checks both).
+grant exactly the `permissions` declared below (tests/unit/test_template.py checks both).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from leash.aws import Clients
 from leash.events import ApiCall, iter_path
-from leash.model import AGENT_ROLE_PROTECTIONS, ActorKind
+from leash.model import ActorKind
 from leash.settings import ReapplySettings
 
 
@@ -376,9 +376,6 @@ PROTECTIONS: dict[str, Protection] = {
         ),
     )
 }
-
-# Roles whose guardrails Leash watches must be agent roles (checked by the reapply step).
-TARGETS_AGENT_ROLES = AGENT_ROLE_PROTECTIONS
 
 
 PROTECTION_NAMES = frozenset(PROTECTIONS)

@@ -10,8 +10,8 @@ from leash.actors import Actor, TagLookup, is_agent_role
 from leash.aws import Clients
 from leash.catalog import CatalogAction
 from leash.events import ApiCall
-from leash.model import ActionKind, ActorKind, LeashAction, NotApplicable, Remedy
-from leash.protections import PROTECTIONS, TARGETS_AGENT_ROLES, NothingToDo
+from leash.model import AGENT_ROLE_PROTECTIONS, ActionKind, ActorKind, LeashAction, NotApplicable, Remedy
+from leash.protections import PROTECTIONS, NothingToDo
 from leash.render import describe
 from leash.settings import ActorConfig, ReapplySettings
 
@@ -50,7 +50,7 @@ class Reapplier:
     def _decide(self, call: ApiCall, actor: Actor, entry: CatalogAction) -> Remedy | NotApplicable:
         protection = PROTECTIONS[entry.protection or ""]
         name = protection.name
-        if name in TARGETS_AGENT_ROLES:
+        if name in AGENT_ROLE_PROTECTIONS:
             role = call.param("roleName") or ""
             if not is_agent_role(role, self._actor_config, self._tags):
                 return NotApplicable(f"{role} is not an agent role")
@@ -70,7 +70,7 @@ class Reapplier:
             fix = protection.reapply(self._clients, call, self._settings)
         except NothingToDo as reason:
             return remedy(ActionKind.NOTHING_TO_DO, reason=str(reason))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - every failure becomes part of the alert
             code, message = _error(exc)
             if code in protection.gone_errors:
                 return remedy(ActionKind.RESOURCE_GONE, resource=entry.resource_of(call), code=code)

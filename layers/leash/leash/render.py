@@ -6,39 +6,44 @@ alert changes this module and its tests, nothing else.
 
 from __future__ import annotations
 
+from typing import assert_never
+
 from leash.alerts import Alert
 from leash.model import ActionKind, LeashAction
 
 
 def describe(action: LeashAction) -> str:
     """One "What Leash did" line."""
-    kind = action.kind
-    if kind is ActionKind.REAPPLIED:
-        if action.dry_run:
+    match action.kind:
+        case ActionKind.REAPPLIED if action.dry_run:
             return f"would put back: {action.fix}"
-        return f"Leash {action.fix} {action.seconds} s later."
-    if kind is ActionKind.REAPPLY_FAILED:
-        return f"Leash could not put the {action.title} back: {action.code}: {action.reason}"
-    if kind is ActionKind.RESOURCE_GONE:
-        return f"{action.resource} no longer exists, so there was nothing to reapply ({action.code})."
-    if kind is ActionKind.ALERT_ONLY:
-        return (
-            f"Alert-only mode for {action.protection}: Leash did not put it back "
-            "(remove it from AlertOnlyProtections to remediate)."
-        )
-    if kind is ActionKind.NOT_REMEDIATED:
-        if not action.only_for:
+        case ActionKind.REAPPLIED:
+            return f"Leash {action.fix} {action.seconds} s later."
+        case ActionKind.REAPPLY_FAILED:
+            return f"Leash could not put the {action.title} back: {action.code}: {action.reason}"
+        case ActionKind.RESOURCE_GONE:
+            return f"{action.resource} no longer exists, so there was nothing to reapply ({action.code})."
+        case ActionKind.ALERT_ONLY:
+            return (
+                f"Alert-only mode for {action.protection}: Leash did not put it back "
+                "(remove it from AlertOnlyProtections to remediate)."
+            )
+        case ActionKind.NOT_REMEDIATED if not action.only_for:
             return f"Exempt principal: Leash did not touch the {action.title}."
-        return f"Leash reapplies the {action.title} only for {' and '.join(action.only_for)} calls."
-    if kind is ActionKind.NOTHING_TO_DO:
-        return f"Nothing to put back: {action.reason}."
-    if kind is ActionKind.LOCKDOWN_REQUESTED:
-        if action.dry_run:
-            return f"would request a lockdown of {action.title}"
-        return f"Leash requested a lockdown of {action.title} (the lockdown workflow notifies when done)."
-    if kind is ActionKind.LOCKDOWN_REQUEST_FAILED:
-        return f"Leash could not request a lockdown of {action.title}: {action.reason}"
-    return action.reason  # a NOTE: written at deploy time, shown as it is
+        case ActionKind.NOT_REMEDIATED:
+            return f"Leash reapplies the {action.title} only for {' and '.join(action.only_for)} calls."
+        case ActionKind.NOTHING_TO_DO:
+            return f"Nothing to put back: {action.reason}."
+        case ActionKind.LOCKDOWN_REQUESTED if action.dry_run:
+            return f"would request a lockdown of {action.principal}"
+        case ActionKind.LOCKDOWN_REQUESTED:
+            return f"Leash requested a lockdown of {action.principal} (the lockdown workflow notifies when done)."
+        case ActionKind.LOCKDOWN_REQUEST_FAILED:
+            return f"Leash could not request a lockdown of {action.principal}: {action.reason}"
+        case ActionKind.NOTE:
+            return action.reason  # written at deploy time (a CloudWatch alarm's description), shown as it is
+        case unknown:
+            assert_never(unknown)
 
 
 def what_leash_did(alert: Alert) -> list[str]:

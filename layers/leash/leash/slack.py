@@ -75,7 +75,6 @@ def retry_after_seconds(headers: Mapping[str, Any]) -> float:
 class Delivery:
     status: str  # "posted" | "dead-lettered" | "not-configured"
     detail: str
-    attempts: int = 0
 
 
 def webhook_url_from_secret(secret: str) -> str:
@@ -123,7 +122,7 @@ class SlackDelivery:
     def deliver(self, alert: Alert) -> Delivery:
         try:
             url = self._webhook_url()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a broken secret must not lose the alert
             return self._give_up(alert, f"could not read the Slack webhook URL: {exc}")
         if not url:
             return Delivery(
@@ -132,7 +131,7 @@ class SlackDelivery:
         payload = render_slack(alert)
         try:
             response = self._client(url).send(text=payload["text"], blocks=payload["blocks"])
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - network errors after retries
             return self._give_up(alert, f"Slack unreachable after retries: {type(exc).__name__}: {exc}")
         if response.status_code == 200:
             return Delivery("posted", "posted to Slack")

@@ -23,7 +23,6 @@ from leash.settings import ActorConfig, SpikeConfig, Thresholds
 
 DENIED = "denied"
 CALLS = "calls"
-LEVELS = ("warning", "critical")
 OTHER = "(other)"
 _RESOURCE_IN_MESSAGE = re.compile(r"on resource:? ?(\S+?)(?: because|[,.;]?\s|[,.;]?$)")
 TOP = 20  # distinct actions/resources a window keeps per counter; the rest count as "(other)"
@@ -96,7 +95,6 @@ class BatchAggregator:
         self._keep_message_ids = keep_message_ids  # a batch reports its failures by them; replay needs none
         self._classify = ActorCache(actor_config, tag_lookup)  # a batch is mostly a few principals
         self.groups: dict[tuple[str, int], Group] = {}
-        self.newest_window = 0  # start of the latest window a counted call fell in (epoch seconds)
         self.calls = 0  # calls counted (a call counted as denied and as an agent call is one call)
         self.counted: Counter[tuple[str, str]] = Counter()  # (counter, actor kind) -> calls, for metrics
 
@@ -112,7 +110,6 @@ class BatchAggregator:
         if not counters:
             return
         window = int(call.time.timestamp()) // self._config.window_seconds * self._config.window_seconds
-        self.newest_window = max(self.newest_window, window)
         self.calls += 1
         key = (_principal_key(actor), window)
         group = self.groups.get(key)
