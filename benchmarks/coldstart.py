@@ -4,7 +4,7 @@ Each sample is a fresh interpreter (as a Lambda cold start is); prints the media
 leash package is loaded as the deployed layer holds it: compiled to bytecode by layers/leash/Makefile
 (`sam build`), never written back (Lambda's /opt is read-only). Pass --source to load it from
 source instead, as a layer without bytecode would.
-Run: .venv/bin/python benchmarks/coldstart.py [N] [--source]
+Run: .venv/bin/python benchmarks/coldstart.py [N] [--source] [--compare=OTHER_CHECKOUT]
 """
 
 from __future__ import annotations
@@ -42,22 +42,29 @@ t = time.perf_counter()
 {body}
 print((time.perf_counter() - t) * 1000)
 """
-TARGETS = {
-    "import boto3 (bare)": "import boto3",
-    "boto3 + one client": "import boto3; boto3.client('sns')",
-    **{
-        f"functions/{fn}/app.py": (
-            f"spec = importlib.util.spec_from_file_location('app', {str(ROOT / 'functions' / fn / 'app.py')!r})\n"
-            "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)"
-        )
-        for fn in ("notify", "reapply", "spikes", "slack_forwarder", "interactions")
-    },
+HANDLERS = ("notify", "reapply", "spikes", "slack_forwarder", "interactions")
+BASELINE = "boto3 + one client"
+
+
+def handler_body(root: Path, fn: str) -> str:
+    app = str(root / "functions" / fn / "app.py")
+    return (
+        f"spec = importlib.util.spec_from_file_location('app', {app!r})\n"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)"
+    )
+
+
+TARGETS: dict[str, tuple[str, str | None]] = {  # name -> (probe, PYTHONPATH or None for the default)
+    "import boto3 (bare)": ("import boto3", None),
+    BASELINE: ("import boto3; boto3.client('sns')", None),
+    **{f"functions/{fn}/app.py": (handler_body(ROOT, fn), None) for fn in HANDLERS},
 }
 
 
-def sample(body: str) -> float:
+def sample(body: str, pythonpath: str | None = None) -> float:
+    env = ENV if pythonpath is None else {**ENV, "PYTHONPATH": pythonpath}
     out = subprocess.run(
-        [sys.executable, "-c", PROBE.format(body=body)], env=ENV, capture_output=True, text=True
+        [sys.executable, "-c", PROBE.format(body=body)], env=env, capture_output=True, text=True
     )
     if out.returncode:
         raise SystemExit(f"could not import:\n{body}\n{out.stderr[-2000:]}")
@@ -81,14 +88,30 @@ def main() -> None:
     runs = int(args[0]) if args else 15
     if "--source" not in sys.argv:
         ENV["PYTHONPATH"] = str(compiled_layer(Path(tempfile.mkdtemp(prefix="leash-layer-"))))
+    for option in sys.argv[1:]:
+        if option.startswith(
+            "--compare="
+        ):  # another checkout's handlers, its layer from source, in the same run
+            other = Path(option.split("=", 1)[1]).resolve()
+            for fn in HANDLERS:
+                TARGETS[f"{other.name}: functions/{fn}/app.py"] = (
+                    handler_body(other, fn),
+                    str(other / "layers" / "leash"),
+                )
     for _ in range(2):  # warm the OS file cache so every target is measured alike
-        for body in TARGETS.values():
-            sample(body)
+        for body, path in TARGETS.values():
+            sample(body, path)
+    # Round robin: each run samples every target once, so a slow minute of a shared machine hits them all.
+    times: dict[str, list[float]] = {name: [] for name in TARGETS}
+    for _ in range(runs):
+        for name, (body, path) in TARGETS.items():
+            times[name].append(sample(body, path))
     layer = "from source" if "--source" in sys.argv else "compiled as sam build does"
     print(f"median of {runs} fresh interpreters, Python {sys.version.split()[0]}, leash {layer}")
-    for name, body in TARGETS.items():
-        times = [sample(body) for _ in range(runs)]
-        print(f"  {name:34s} {statistics.median(times):7.1f} ms")
+    baseline = statistics.median(times[BASELINE])
+    for name, samples in times.items():
+        median = statistics.median(samples)
+        print(f"  {name:48s} {median:7.1f} ms  {median / baseline:4.2f}x")
 
 
 if __name__ == "__main__":

@@ -6,15 +6,14 @@ Thin adapter: the logic lives in the leash layer (leash.interactions).
 import json
 import os
 import time
+import urllib.request
 
 import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities import parameters
-from slack_sdk.signature import SignatureVerifier
-from slack_sdk.webhook import WebhookClient
 
 from leash.aws import LazyClient
-from leash.interactions import Interactions, Reply, request_body
+from leash.interactions import Interactions, Reply, SlackSignature, request_body
 from leash.ledger import Ledger
 from leash.settings import SlackUsers, required
 
@@ -61,14 +60,21 @@ def _start(workflow: str, name: str, payload: dict) -> str:
 
 
 def _update(response_url: str, payload: dict) -> None:
-    response = WebhookClient(response_url, timeout=5).send_dict(payload)
-    if response.status_code != 200:
-        logger.warning("could not update the Slack message", extra={"status": response.status_code})
+    """Replace the clicked message (Slack's response_url): best effort, the action is already done."""
+    request = urllib.request.Request(response_url, data=json.dumps(payload).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            status = response.status
+    except (OSError, ValueError) as exc:  # HTTPError, URLError, timeouts, a malformed URL
+        status = getattr(exc, "code", repr(exc))
+    if status != 200:
+        logger.warning("could not update the Slack message", extra={"status": status})
 
 
 def _interactions() -> Interactions:
     return Interactions(
-        SignatureVerifier(_signing_secret()),
+        SlackSignature(_signing_secret()),
         _ALLOWED,
         _seen_before,
         _start,

@@ -54,6 +54,9 @@ _EMOJI = {
 # Protections that guard an agent role itself (its guardrail policy, its permissions boundary).
 AGENT_ROLE_PROTECTIONS = frozenset({"agent-guardrail-policy", "agent-permissions-boundary"})
 
+# The Slack buttons' action IDs: put on alerts by leash.slack_blocks, read back by leash.interactions.
+LOCKDOWN, RELEASE, ACKNOWLEDGE = "leash_lockdown", "leash_release", "leash_acknowledge"
+
 # Rules group services so that one rule's name says what it watches; the docs group by the same words.
 FAMILIES: dict[str, str] = {
     "ec2": "Compute", "lambda": "Compute", "eks": "Compute", "ecs": "Compute", "ecr": "Compute",

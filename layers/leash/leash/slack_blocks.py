@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 from leash.alerts import Alert
+from leash.model import ACKNOWLEDGE, LOCKDOWN, RELEASE
 from leash.render import clip, facts, leash_did_text
 
-LOCKDOWN, RELEASE, ACKNOWLEDGE = "leash_lockdown", "leash_release", "leash_acknowledge"
 LOCKABLE_KINDS = ("agent", "human")
 LOCKDOWN_APPLIED = "lockdown-applied"  # the workflow notice (kind) after which a Release button is offered
 
