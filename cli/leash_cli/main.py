@@ -50,6 +50,9 @@ def replay(
     samconfig: Path = typer.Option(
         Path("samconfig.toml"), help="Deploy parameters from this samconfig.toml."
     ),
+    config_env: str = typer.Option(
+        "default", "--config-env", help="The samconfig.toml environment to read, as sam deploy --config-env."
+    ),
     parameter: list[str] = typer.Option(
         [], "--parameter", "-p", help="A deploy parameter, Key=Value (repeatable; overrides samconfig.toml)."
     ),
@@ -66,12 +69,16 @@ def replay(
     from rich.console import Console
     from rich.progress import Progress
 
-    from leash_cli.replay import Replay, files, samconfig_parameters
+    from leash_cli.replay import Replay, files
+    from leash_cli.samconfig import SamConfigError, deploy_parameters
     from leash_cli.template import TEMPLATE
 
     if output not in ("table", "jsonl"):
         raise typer.BadParameter("--format must be table or jsonl")
-    overrides = samconfig_parameters(samconfig)
+    try:
+        overrides = deploy_parameters(samconfig, config_env)
+    except SamConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
     for item in parameter:
         if "=" not in item:
             raise typer.BadParameter(f"--parameter takes Key=Value, not {item!r}")
@@ -137,7 +144,8 @@ def print_report(report, spikes, console) -> None:
 def _stack(stack_name: str | None, region: str | None):
     import boto3
 
-    from leash_cli.responder import find_stack, stack_defaults
+    from leash_cli.responder import find_stack
+    from leash_cli.samconfig import stack_defaults
 
     default_name, default_region = stack_defaults(Path("samconfig.toml"))
     session = boto3.Session(region_name=region or default_region)

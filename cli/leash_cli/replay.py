@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import json
 import re
-import tomllib
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -206,16 +205,6 @@ def _lines(path: Path, lines: Iterable[str]) -> Iterator[tuple[str, dict[str, An
 
 
 # --- deploy parameters -------------------------------------------------------------------------
-
-
-def samconfig_parameters(path: Path) -> dict[str, str]:
-    """parameter_overrides of samconfig.toml's default deploy section, as `sam deploy` reads them."""
-    if not path.exists():
-        return {}
-    config = tomllib.loads(path.read_text())
-    raw = config.get("default", {}).get("deploy", {}).get("parameters", {}).get("parameter_overrides", [])
-    items = raw.split() if isinstance(raw, str) else raw
-    return dict(item.split("=", 1) for item in items if "=" in item)
 
 
 # --- deciding ----------------------------------------------------------------------------------

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 
@@ -22,18 +20,6 @@ class Stack:
     lockdown_arn: str
     release_arn: str
     ledger_table: str
-
-
-def stack_defaults(samconfig: Path) -> tuple[str | None, str | None]:
-    """(stack name, region) from samconfig.toml, as `sam deploy` would use them."""
-    if not samconfig.exists():
-        return None, None
-    config = tomllib.loads(samconfig.read_text()).get("default", {})
-    name = config.get("global", {}).get("parameters", {}).get("stack_name") or config.get("deploy", {}).get(
-        "parameters", {}
-    ).get("stack_name")
-    region = config.get("deploy", {}).get("parameters", {}).get("region")
-    return name, region
 
 
 def find_stack(session: Any, name: str) -> Stack:
