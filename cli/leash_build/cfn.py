@@ -99,3 +99,95 @@ class Deployment:
             index, items = arg
             return self.resolve(items)[int(self.resolve(index))]
         raise TemplateError(f"{key} cannot be evaluated offline")
+
+
+# --- deploy parameters, checked as CloudFormation checks them before it changes anything ----------
+
+
+def _rule_function(deployment: Deployment, key: str, arg: Any) -> Any:
+    """The Rules-only intrinsics (AWS::CloudFormation Rules): Fn::Contains, Fn::EachMemberEquals, Fn::EachMemberIn."""
+    if key == "Fn::Contains":
+        items, value = (deployment.resolve(v) for v in arg)
+        return value in items
+    if key == "Fn::EachMemberEquals":
+        items, value = (deployment.resolve(v) for v in arg)
+        return all(item == value for item in items)
+    if key == "Fn::EachMemberIn":
+        items, allowed = (deployment.resolve(v) for v in arg)
+        return all(item in allowed for item in items)
+    raise TemplateError(f"{key} cannot be evaluated offline")
+
+
+def _assert(deployment: Deployment, expression: Any) -> bool:
+    if isinstance(expression, Mapping) and len(expression) == 1:
+        ((key, arg),) = expression.items()
+        if key in ("Fn::Contains", "Fn::EachMemberEquals", "Fn::EachMemberIn"):
+            return bool(_rule_function(deployment, key, arg))
+        if key in ("Fn::And", "Fn::Or"):
+            results = [_assert(deployment, a) for a in arg]
+            return all(results) if key == "Fn::And" else any(results)
+        if key == "Fn::Not":
+            return not _assert(deployment, arg[0])
+    return bool(deployment.resolve(expression))
+
+
+def parameter_problems(template: Mapping[str, Any], values: Mapping[str, str]) -> list[str]:
+    """What CloudFormation would refuse in these parameter values, in its words, before any change.
+
+    Unknown names, AllowedValues, AllowedPattern (ConstraintDescription when the template gives one),
+    MinValue/MaxValue/MinLength/MaxLength, Number types, then the template's Rules assertions.
+    """
+    specs: Mapping[str, Any] = template.get("Parameters", {})
+    problems = [f"Parameter {name} does not exist in the template (known: {', '.join(sorted(specs))})"
+                for name in values if name not in specs]  # fmt: skip
+    for name, spec in specs.items():
+        if name not in values:
+            continue
+        value = str(values[name])
+        kind = spec.get("Type", "String")
+        items = [v.strip() for v in value.split(",")] if kind == "CommaDelimitedList" else [value]
+        because = spec.get("ConstraintDescription")
+        for item in items:
+            if "AllowedValues" in spec and item not in [str(v) for v in spec["AllowedValues"]]:
+                problems.append(f"Parameter {name}={item!r} must be one of "
+                                f"{', '.join(repr(str(v)) for v in spec['AllowedValues'])}")  # fmt: skip
+            if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], item):
+                problems.append(f"Parameter {name}={item!r} " + (because or f"must match {spec['AllowedPattern']}"))
+            if kind == "Number":
+                try:
+                    number = float(item)
+                except ValueError:
+                    problems.append(f"Parameter {name}={item!r} must be a number")
+                    continue
+                if "MinValue" in spec and number < float(spec["MinValue"]):
+                    problems.append(f"Parameter {name}={item!r} must be at least {spec['MinValue']}")
+                if "MaxValue" in spec and number > float(spec["MaxValue"]):
+                    problems.append(f"Parameter {name}={item!r} must be at most {spec['MaxValue']}")
+            if "MinLength" in spec and len(item) < int(spec["MinLength"]):
+                problems.append(f"Parameter {name}={item!r} must be at least {spec['MinLength']} characters")
+            if "MaxLength" in spec and len(item) > int(spec["MaxLength"]):
+                problems.append(f"Parameter {name}={item!r} must be at most {spec['MaxLength']} characters")
+    if problems:
+        return problems
+    deployment = Deployment(parameters=_typed(specs, values), conditions=template.get("Conditions", {}))
+    for rule in template.get("Rules", {}).values():
+        if "RuleCondition" in rule and not _assert(deployment, rule["RuleCondition"]):
+            continue
+        for assertion in rule.get("Assertions", []):
+            if not _assert(deployment, assertion["Assert"]):
+                problems.append(" ".join(str(assertion.get("AssertDescription", "a Rules assertion failed")).split()))
+    return problems
+
+
+def _typed(specs: Mapping[str, Any], values: Mapping[str, str]) -> dict[str, Any]:
+    """Every parameter's value (the given one, else its default) as Ref returns it: lists for CommaDelimitedList."""
+    out: dict[str, Any] = {}
+    for name, spec in specs.items():
+        value = values.get(name, spec.get("Default"))
+        if value is None:
+            continue
+        if spec.get("Type") == "CommaDelimitedList":
+            out[name] = [v.strip() for v in str(value).split(",")]
+        else:
+            out[name] = str(value)
+    return out

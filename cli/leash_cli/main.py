@@ -71,7 +71,9 @@ def replay(
 
     from leash_cli.replay import Replay, files
     from leash_cli.samconfig import SamConfigError, deploy_parameters
-    from leash_cli.template import TEMPLATE
+    from leash.settings import SettingsError
+    from leash_build.cfn import parameter_problems
+    from leash_cli.template import TEMPLATE, load_template
 
     if output not in ("table", "jsonl"):
         raise typer.BadParameter("--format must be table or jsonl")
@@ -87,8 +89,20 @@ def replay(
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise typer.BadParameter(f"no such file or directory: {', '.join(missing)}")
-    replayer = Replay(template or TEMPLATE, overrides, account=account)
     err = Console(stderr=True)
+    # The parameters as CloudFormation would check them, then as the functions check their settings
+    # at start: a value either refuses is refused here, in the same words, before anything is read.
+    refusals = parameter_problems(load_template(template or TEMPLATE), overrides)
+    replayer = None
+    if not refusals:
+        try:
+            replayer = Replay(template or TEMPLATE, overrides, account=account)
+        except SettingsError as exc:
+            refusals = [f"{exc} (a deployed function would refuse to start with this value)"]
+    if replayer is None:
+        for refusal in refusals:
+            err.print(f"[red]error:[/] {refusal}", soft_wrap=True)
+        raise typer.Exit(2)
     inputs = list(files(paths))
     with Progress(console=err, transient=True, disable=output == "jsonl" or len(inputs) < 20) as progress:
         task = progress.add_task("replaying", total=len(inputs))

@@ -251,3 +251,25 @@ def test_json_lines_split_only_on_newlines(tmp_path):
     lines.write_text(json.dumps(event, ensure_ascii=False) + "\n", encoding="utf-8")
     (item,) = list(events([lines]))
     assert not isinstance(item, Problem) and item[1]["detail"]["userAgent"] == "agent\u2028with a separator"
+
+
+@pytest.mark.parametrize(
+    ("parameter", "words"),
+    [
+        ("NoSuchParam=1", "Parameter NoSuchParam does not exist in the template"),
+        ("AutoLockdown=bogus", "Parameter AutoLockdown='bogus' must be one of 'off', 'agents', 'non-exempt'"),
+        ("AlertOnlyProtections=s3-versoning", "AlertOnlyProtections names a protection Leash does not have"),
+        (
+            "DeniedThresholdsAgent=50,10",
+            "LEASH_DENIED_THRESHOLDS_AGENT='50,10' needs 0 < warning <= critical",
+        ),
+    ],
+    ids=["unknown", "mode", "protection", "thresholds"],
+)
+def test_replay_refuses_a_parameter_cloudformation_or_the_functions_would_refuse(parameter, words):
+    result = CliRunner().invoke(
+        app, ["replay", "-p", parameter, str(EVENTS / "s3-delete-bucket-via-mcp.json")]
+    )
+    assert result.exit_code == 2
+    assert words in " ".join(result.output.split())
+    assert "Traceback" not in result.output
