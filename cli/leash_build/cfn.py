@@ -152,7 +152,9 @@ def parameter_problems(template: Mapping[str, Any], values: Mapping[str, str]) -
                 problems.append(f"Parameter {name}={item!r} must be one of "
                                 f"{', '.join(repr(str(v)) for v in spec['AllowedValues'])}")  # fmt: skip
             if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], item):
-                problems.append(f"Parameter {name}={item!r} " + (because or f"must match {spec['AllowedPattern']}"))
+                problems.append(
+                    f"Parameter {name}={item!r} " + (because or f"must match {spec['AllowedPattern']}")
+                )
             if kind == "Number":
                 try:
                     number = float(item)
@@ -175,7 +177,9 @@ def parameter_problems(template: Mapping[str, Any], values: Mapping[str, str]) -
             continue
         for assertion in rule.get("Assertions", []):
             if not _assert(deployment, assertion["Assert"]):
-                problems.append(" ".join(str(assertion.get("AssertDescription", "a Rules assertion failed")).split()))
+                problems.append(
+                    " ".join(str(assertion.get("AssertDescription", "a Rules assertion failed")).split())
+                )
     return problems
 
 

@@ -69,10 +69,10 @@ def replay(
     from rich.console import Console
     from rich.progress import Progress
 
-    from leash_cli.replay import Replay, files
-    from leash_cli.samconfig import SamConfigError, deploy_parameters
     from leash.settings import SettingsError
     from leash_build.cfn import parameter_problems
+    from leash_cli.replay import Replay, files
+    from leash_cli.samconfig import SamConfigError, deploy_parameters
     from leash_cli.template import TEMPLATE, load_template
 
     if output not in ("table", "jsonl"):
