@@ -19,26 +19,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def build_wheel(source: Path, into: Path) -> Path:
+    """pip wheel, offline, of a checkout or an sdist; the one wheel it made."""
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-build-isolation", "--no-deps",
+                    "-w", str(into), str(source)], check=True, capture_output=True)  # fmt: skip
+    (wheel,) = into.glob("leash-*.whl")
+    return wheel
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     where = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-build-isolation",
-            "--no-deps",
-            "-w",
-            str(where / "dist"),
-            str(ROOT),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    (wheel,) = (where / "dist").glob("leash-*.whl")
+    wheel = build_wheel(ROOT, where / "dist")
     env_dir = where / "venv"
     venv.create(env_dir, with_pip=False)
     python = env_dir / "bin" / "python"
@@ -119,23 +111,7 @@ def test_a_wheel_built_from_the_sdist_ships_the_app_too(tmp_path):
         capture_output=True,
     )
     (sdist,) = tmp_path.glob("leash-*.tar.gz")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-build-isolation",
-            "--no-deps",
-            "-w",
-            str(tmp_path / "dist"),
-            str(sdist),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    (wheel,) = (tmp_path / "dist").glob("leash-*.whl")
+    wheel = build_wheel(sdist, tmp_path / "dist")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {
         "leash_cli/app/template.yaml",
