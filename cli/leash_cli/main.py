@@ -2,30 +2,54 @@
 
 from __future__ import annotations
 
-import json
+from enum import StrEnum
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 
 app = typer.Typer(
     help="Leash keeps AI coding agents on a leash in your AWS account.",
     no_args_is_help=True,
-    add_completion=False,
 )
 
 
+class Format(StrEnum):
+    TABLE = "table"
+    JSONL = "jsonl"
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"leash {version('leash')}")
+        except PackageNotFoundError:
+            typer.echo("leash (not installed: run from a checkout)")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
-    """Leash keeps AI coding agents on a leash in your AWS account."""
+def _root(
+    _show_version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print Leash's version and exit."
+    ),
+) -> None:
+    """Leash keeps AI coding agents on a leash in your AWS account.
+
+    Start with `leash demo` (no AWS account needed), backtest your own CloudTrail history with
+    `leash replay`, and respond to an incident with `leash lockdown`, `leash release` and `leash status`.
+    """
 
 
-@app.command()
+@app.command(short_help="Play an agent incident on an emulated account (no AWS needed).")
 def demo() -> None:
-    """An AI agent's incident on an emulated account, caught by Leash's real rules, handlers and lockdown.
+    """Play an AI agent's incident on an emulated AWS account, caught by Leash's real rules and handlers.
 
     The agent strips protections, opens a security group to the world, deletes a bucket, stops
-    CloudTrail and probes its fence; each call becomes the CloudTrail event AWS would deliver. Runs
-    entirely in-process on moto: no AWS account, no credentials, nothing leaves this machine.
+    CloudTrail and probes its fence; each call becomes the CloudTrail event AWS would deliver. It runs
+    entirely in-process on moto: no AWS account, no credentials, and nothing leaves this machine.
     """
     from rich.console import Console
 
@@ -34,125 +58,136 @@ def demo() -> None:
     print_demo(run_demo(), Console())
 
 
-@app.command()
+@app.command(short_help="Backtest Leash on your CloudTrail history, offline.")
 def replay(
     paths: list[Path] = typer.Argument(
         ...,
-        help="CloudTrail log files (.json, .json.gz), directories of them, "
-        "or JSON lines of EventBridge events.",
+        help="CloudTrail log files (.json or .json.gz), directories of them (an S3 sync of the trail "
+        "bucket), or JSON lines of EventBridge events.",
     ),
-    output: str = typer.Option(
-        "table", "--format", help="table (a summary) or jsonl (one line per matched event)."
+    output: Format = typer.Option(
+        Format.TABLE,
+        "--format",
+        help="table prints a summary; jsonl prints one JSON line per decision (the schema is in the README).",
+    ),
+    top: int = typer.Option(10, "--top", min=1, help="How many principals the table shows, worst first."),
+    show_all: bool = typer.Option(
+        False, "--all", help="Show every principal, and every call of each, in the table."
     ),
     template: Path | None = typer.Option(
-        None, help="The Leash template whose rules to apply (default: the template.yaml this leash ships)."
+        None,
+        help="The Leash template whose rules to apply. The default is the template.yaml this leash ships.",
     ),
     samconfig: Path = typer.Option(
-        Path("samconfig.toml"), help="Deploy parameters from this samconfig.toml."
+        Path("samconfig.toml"), help="Read the deploy parameters from this samconfig.toml."
     ),
     config_env: str = typer.Option(
-        "default", "--config-env", help="The samconfig.toml environment to read, as sam deploy --config-env."
+        "default",
+        "--config-env",
+        help="The samconfig.toml environment to read, as with sam deploy --config-env.",
     ),
     parameter: list[str] = typer.Option(
-        [], "--parameter", "-p", help="A deploy parameter, Key=Value (repeatable; overrides samconfig.toml)."
+        [],
+        "--parameter",
+        "-p",
+        help="A deploy parameter as Key=Value. Repeat it for more; it overrides samconfig.toml.",
     ),
     account: str = typer.Option("123456789012", help="The account ID the history comes from."),
 ) -> None:
-    """What Leash would have done with your CloudTrail history: alerts, protections put back, lockdowns.
+    """Backtest Leash on your CloudTrail history: the alerts, protections put back and lockdowns it would make.
 
-    Reads CloudTrail's S3 log files and JSON lines of EventBridge events, matches them against the rules
-    of template.yaml with your deploy parameters, and never calls AWS: roles that are agents only by
-    their Usage=Agent tag are not seen as agents (name them with -p AgentRoleNames=...).
+    It reads CloudTrail's S3 log files and JSON lines of EventBridge events, matches them against the rules
+    of template.yaml with your deploy parameters, decides each eventID once and locks a principal down once,
+    as the deployed stack would. It never calls AWS, so roles that are agents only by their Usage=Agent tag
+    are not seen as agents: name them with -p AgentRoleNames=....
+
+    Exit status: 0 when everything was read and decided; 1 when some input could not be read (the count is
+    printed); 2 for a usage error, or when nothing could be read.
     """
     import sys
 
     from rich.console import Console
-    from rich.progress import Progress
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
     from leash.settings import SettingsError
     from leash_build.cfn import parameter_problems
+    from leash_cli.backtest import Summary, print_summary
     from leash_cli.replay import Replay, files
     from leash_cli.samconfig import SamConfigError, deploy_parameters
-    from leash_cli.template import TEMPLATE, load_template
+    from leash_cli.template import TEMPLATE, load_template, template_rules
 
-    if output not in ("table", "jsonl"):
-        raise typer.BadParameter("--format must be table or jsonl")
+    err = Console(stderr=True, soft_wrap=True)
+
+    def refuse(*reasons: str) -> NoReturn:
+        for reason in reasons:
+            err.print(f"[red]error:[/] {reason}", highlight=False)
+        raise typer.Exit(2)
+
     try:
         overrides = deploy_parameters(samconfig, config_env)
     except SamConfigError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        refuse(str(exc))
     for item in parameter:
         if "=" not in item:
-            raise typer.BadParameter(f"--parameter takes Key=Value, not {item!r}")
+            refuse(f"--parameter takes Key=Value, not {item!r}")
         key, value = item.split("=", 1)
         overrides[key] = value
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
-        raise typer.BadParameter(f"no such file or directory: {', '.join(missing)}")
-    err = Console(stderr=True)
+        refuse(f"no such file or directory: {', '.join(missing)}")
+    inputs = list(files(paths))
+    if not inputs:
+        refuse(
+            f"no CloudTrail log files or JSON lines under {', '.join(map(str, paths))} "
+            "(looked for .json, .json.gz, .jsonl, .jsonl.gz and .ndjson)"
+        )
+    template_data = load_template(template or TEMPLATE)
     # The parameters as CloudFormation would check them, then as the functions check their settings
     # at start: a value either refuses is refused here, in the same words, before anything is read.
-    refusals = parameter_problems(load_template(template or TEMPLATE), overrides)
-    replayer = None
-    if not refusals:
-        try:
-            replayer = Replay(template or TEMPLATE, overrides, account=account)
-        except SettingsError as exc:
-            refusals = [f"{exc} (a deployed function would refuse to start with this value)"]
-    if replayer is None:
-        for refusal in refusals:
-            err.print(f"[red]error:[/] {refusal}", soft_wrap=True)
-        raise typer.Exit(2)
-    inputs = list(files(paths))
-    with Progress(console=err, transient=True, disable=output == "jsonl" or len(inputs) < 20) as progress:
-        task = progress.add_task("replaying", total=len(inputs))
-        for decision in replayer.run(paths, on_file=lambda _file: progress.advance(task)):
-            if output == "jsonl":
-                sys.stdout.write(decision.to_json() + "\n")
-    spikes = replayer.finish_spikes()
-    if output == "jsonl":
-        for alert in spikes:
-            sys.stdout.write(
-                json.dumps(
-                    {
-                        "eventID": alert.event_id,
-                        "eventName": alert.action,
-                        "rules": ["DeniedCallsRule"],
-                        "severity": str(alert.severity),
-                        "plannedActions": [alert.title],
-                    }
-                )
-                + "\n"
-            )
-    else:
-        print_report(replayer.report, spikes, Console())
-    for problem in replayer.report.problems:
-        err.print(f"[yellow]skipped[/] {problem.location}: {problem.reason}")
-
-
-def print_report(report, spikes, console) -> None:
-    from rich.table import Table
-
-    console.print(
-        f"{report.read:,} calls read, {report.matched:,} matched Leash's rules, "
-        f"{len(report.problems)} skipped (see stderr)."
+    refusals = parameter_problems(template_data, overrides)
+    if refusals:
+        refuse(*refusals)
+    try:
+        replayer = Replay(template or TEMPLATE, overrides, account=account)
+    except SettingsError as exc:
+        refuse(f"{exc} (a deployed function would refuse to start with this value)")
+    replayer.on_problem = lambda problem: err.print(
+        f"[yellow]unreadable[/] {problem.location}: {problem.reason}", highlight=False, markup=True
     )
-    for title, counts in (
-        ("Matched, per rule", report.rules),
-        ("Alerts, by severity", report.severities),
-        ("Protections Leash would have put back", report.protections),
-        ("Lockdowns Leash would have started", report.lockdowns),
-    ):
-        table = Table(title=title, title_justify="left")
-        table.add_column("what")
-        table.add_column("count", justify="right")
-        for key, n in counts.most_common():
-            table.add_row(str(key), f"{n:,}")
-        if not counts:
-            table.add_row("(none)", "0")
-        console.print(table)
-    for alert in spikes:
-        console.print(f"[bold]{alert.severity.upper()}[/] {alert.title}")
+    summary = Summary()
+    total = sum(p.stat().st_size for p in inputs)
+    progress = Progress(
+        TextColumn("replaying"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+    with progress:
+        task = progress.add_task("replaying", total=total)
+        for decision in replayer.run(inputs, on_bytes=lambda n: progress.advance(task, n)):
+            if output is Format.JSONL:
+                sys.stdout.write(decision.to_json() + "\n")
+            else:
+                summary.add(decision)
+    report = replayer.report
+    if report.readable_files == 0:
+        refuse(
+            f"nothing could be read: of {report.files:,} files, {report.unreadable_files:,} are unreadable "
+            f"and {sum(report.companions.values()):,} are CloudTrail digest or Insights files"
+        )
+    if output is Format.TABLE:
+        descriptions = {rule.name: rule.description for rule in template_rules(template_data)}
+        print_summary(report, summary, Console(), descriptions, top=None if show_all else top)
+    if report.problem_count:
+        err.print(
+            f"{report.problem_count:,} unreadable: {report.unreadable_files:,} whole files, "
+            f"{report.problem_count - report.unreadable_files:,} records (listed above)",
+            highlight=False,
+        )
+        raise typer.Exit(1)
 
 
 def _stack(stack_name: str | None, region: str | None):
@@ -257,19 +292,25 @@ def status(
     console.print(table if records else "The ledger is empty.")
 
 
-@app.command()
+@app.command(short_help="List the EventBridge rules Leash deploys.")
 def rules() -> None:
-    """List the EventBridge rules template.yaml deploys, with what each watches."""
+    """List every EventBridge rule template.yaml deploys: what it watches and where it sends it."""
     from rich.console import Console
     from rich.table import Table
 
-    from leash_build.patterns import notify_rules
+    from leash_cli.template import TEMPLATE, load_template, template_rules
 
-    table = Table(title="Leash EventBridge rules (generated from leash/catalog.py)")
-    table.add_column("rule")
-    table.add_column("watches")
-    for rule in notify_rules():
-        table.add_row(rule.name, rule.description)
+    listed = template_rules(load_template(TEMPLATE))
+    table = Table(
+        title=f"Leash's {len(listed)} EventBridge rules (generated from leash/catalog.py)",
+        title_justify="left",
+    )
+    table.add_column("rule", ratio=2)
+    table.add_column("sends to", ratio=2)
+    table.add_column("watches", ratio=5)
+    for rule in listed:
+        bus = "" if rule.bus == "default" else f"\n(on {rule.bus})"
+        table.add_row(rule.name, rule.target + bus, rule.description)
     Console().print(table)
 
 

@@ -229,3 +229,53 @@ def _sources(pattern: Mapping[str, Any]) -> list[str]:
     if isinstance(sources, list) and sources and all(isinstance(s, str) for s in sources):
         return sources
     return []
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """One EventBridge rule of template.yaml, for people: what it watches and where it sends it."""
+
+    name: str
+    target: str  # logical ID of the function, queue or state machine
+    bus: str  # "default", or the logical ID of the bus
+    description: str
+
+
+def template_rules(template: Mapping[str, Any]) -> list[RuleInfo]:
+    """Every EventBridge rule the template deploys (the generated ones described by their catalog)."""
+    from leash_build.patterns import notify_rules, reapply_rules, spike_rules
+
+    generated = {r.name: r.description for r in (*notify_rules(), *reapply_rules(), *spike_rules())}
+    out = []
+    for logical_id, resource in template.get("Resources", {}).items():
+        props = resource.get("Properties", {})
+        if resource.get("Type") == "AWS::Events::Rule" and "EventPattern" in props:
+            for target in props.get("Targets", []):
+                arn = target.get("Arn", {})
+                destination = (
+                    arn["Fn::GetAtt"][0] if isinstance(arn, dict) and "Fn::GetAtt" in arn else str(arn)
+                )
+                description = (
+                    props.get("Description") or generated.get(logical_id) or _about(props["EventPattern"])
+                )
+                out.append(RuleInfo(logical_id, destination, _bus(props.get("EventBusName")), description))
+        elif resource.get("Type") in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
+            for name, source in (props.get("Events") or {}).items():
+                if source.get("Type") == "EventBridgeRule":
+                    spec = source["Properties"]
+                    description = generated.get(name) or _about(spec["Pattern"])
+                    out.append(RuleInfo(name, logical_id, _bus(spec.get("EventBusName")), description))
+    return out
+
+
+def _bus(name: Any) -> str:
+    if isinstance(name, Mapping) and "Ref" in name:
+        return str(name["Ref"])
+    return str(name or "default")
+
+
+def _about(pattern: Mapping[str, Any]) -> str:
+    """A hand-written rule's pattern in words: its detail-types and sources."""
+    kinds = ", ".join(map(str, pattern.get("detail-type", []))) or "events"
+    sources = ", ".join(map(str, pattern.get("source", []))) or "any source"
+    return f"{kinds} from {sources}"

@@ -57,6 +57,8 @@ def expected_by_event_id():
             continue
         rules, status, severity, _ = EXPECTED[name]
         if rules:
+            # A dry run publishes nothing: what the handler would publish, replay says it would alert.
+            status = "would-alert" if status == "published" else status
             wanted[event["detail"]["eventID"]] = (name, status, severity)
     return wanted
 
@@ -76,7 +78,7 @@ def test_replay_of_eventbridge_json_lines_decides_the_same(tmp_path, trail_file)
     from_trail = decisions_by_event(
         Replay(overrides=PARAMETERS, account="111122223333"), events([trail_file])
     )
-    simplify = lambda d: {k: [(x.function, x.status, x.severity, x.actions) for x in v] for k, v in d.items()}  # noqa: E731
+    simplify = lambda d: {k: [(x.function, x.status, x.severity, x.planned_actions) for x in v] for k, v in d.items()}  # noqa: E731
     assert simplify(from_lines) == simplify(from_trail)
 
 
@@ -84,13 +86,15 @@ def test_replay_plans_protections_and_lockdowns(trail_file):
     replayer = Replay(overrides=PARAMETERS, account="111122223333")
     got = decisions_by_event(replayer, events([trail_file]))
     stop_logging = got["d4e5f6a7-b8c9-4d0e-9f1a-2b3c4d5e6005"][0]
-    assert stop_logging.actions[0] == "would put back: restarted logging"
-    assert stop_logging.actions[-1].startswith(
-        "lockdown arn:aws:sts::111122223333:assumed-role/ai-agent-deploy/"
+    assert stop_logging.planned_actions == (
+        "would put back: restarted logging",
+        "would request a lockdown of arn:aws:sts::111122223333:assumed-role/ai-agent-deploy/sess_a8f3b21c",
     )
-    assert (
-        replayer.report.protections["re-enabled deletion protection"] == 3
-    )  # the exempt role's is not touched
+    assert stop_logging.would_reapply == ("cloudtrail-logging",)
+    assert stop_logging.would_lock == "arn:aws:iam::111122223333:role/ai-agent-deploy"
+    protections = replayer.report.protections
+    assert protections["rds-instance-deletion-protection"] == 1  # the exempt role's is not touched
+    assert protections["rds-cluster-deletion-protection"] == protections["dynamodb-deletion-protection"] == 1
 
 
 def test_malformed_files_and_records_are_reported_with_their_location_and_skipped(tmp_path):
@@ -134,9 +138,9 @@ def test_cli_jsonl_and_table(trail_file):
     )
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.stdout.splitlines()]
-    assert {"eventID", "eventName", "actorKind", "rules", "severity", "plannedActions"} <= set(lines[0])
+    assert {"eventID", "eventName", "actor_kind", "rules", "severity", "planned_actions"} <= set(lines[0])
     table = runner.invoke(app, ["replay", str(trail_file)])
-    assert table.exit_code == 0 and "Alerts, by severity" in table.stdout
+    assert table.exit_code == 0 and "Per principal" in table.stdout
     missing = runner.invoke(app, ["replay", "/no/such/trail"])
     assert missing.exit_code != 0 and "no such file or directory" in missing.output
 
@@ -173,9 +177,8 @@ def test_records_no_rule_wants_are_counted_without_being_decoded_and_decisions_d
         if not prefilter:
             monkeypatch.setattr(replayer.router, "record_prefilter", lambda: None)
         decisions = [
-            (d.event_id, d.function, d.status, d.severity, d.actions) for d in replayer.run([tmp_path])
+            (d.event_id, d.function, d.status, d.severity, d.planned_actions) for d in replayer.run([tmp_path])
         ]
-        replayer.finish_spikes()
         return replayer.report, decisions
 
     (fast, fast_decisions), (slow, slow_decisions) = replay(True), replay(False)
@@ -234,7 +237,7 @@ def test_spike_windows_are_folded_as_the_history_moves_on_and_alert_the_same(tmp
             pass
         # Which level of which principal's window alerted (titles give the count when the level was crossed,
         # which depends on where batches split, as in the deployed function).
-        alerts = [(a.event_id, str(a.severity)) for a in replayer.finish_spikes()]
+        alerts = [(a.event_id, str(a.severity)) for a in replayer.spike_alerts]
         return alerts, replayer.spike_windows_held, replayer.report.lockdowns
 
     folded, live_groups, lockdowns = replay(100)
