@@ -41,7 +41,7 @@ class Principal:
         if decision.severity is None:
             return
         self.severities[decision.severity] += 1
-        what = (decision.event_name, decision.resource)
+        what = (decision.call, decision.resource)
         self.calls[what] += 1
         if RANK[decision.severity] < RANK.get(self.worst.get(what, ""), len(RANK)):
             self.worst[what] = decision.severity

@@ -296,22 +296,21 @@ def status(
 def rules() -> None:
     """List every EventBridge rule template.yaml deploys: what it watches and where it sends it."""
     from rich.console import Console
-    from rich.table import Table
+    from rich.padding import Padding
 
     from leash_cli.template import TEMPLATE, load_template, template_rules
 
     listed = template_rules(load_template(TEMPLATE))
-    table = Table(
-        title=f"Leash's {len(listed)} EventBridge rules (generated from leash/catalog.py)",
-        title_justify="left",
-    )
-    table.add_column("rule", ratio=2)
-    table.add_column("sends to", ratio=2)
-    table.add_column("watches", ratio=5)
-    for rule in listed:
-        bus = "" if rule.bus == "default" else f"\n(on {rule.bus})"
-        table.add_row(rule.name, rule.target + bus, rule.description)
-    Console().print(table)
+    console = Console(highlight=False)
+    console.print(f"Leash deploys {len(listed)} EventBridge rules (generated from leash/catalog.py).")
+    for target in dict.fromkeys(rule.target for rule in listed):
+        rules = [rule for rule in listed if rule.target == target]
+        bus = rules[0].bus
+        where = "" if bus == "default" else f", on the {bus} bus"
+        console.print(f"\n[bold]{target}[/] ({len(rules)} rule{'s' if len(rules) != 1 else ''}{where})")
+        for rule in rules:
+            console.print(f"  {rule.name}", style="cyan")
+            console.print(Padding(rule.description.removeprefix("Leash: "), (0, 0, 0, 4)))
 
 
 if __name__ == "__main__":

@@ -300,7 +300,8 @@ class Decision:
     principal: str  # who a lockdown would lock, and what the report groups by: a session's role
     actor_label: str  # "agent ai-agent-deploy"
     human_behind: str | None
-    event_name: str  # "rds:DeleteDBInstance", or "leash:AccessDeniedSpike"
+    event_source: str  # CloudTrail's "rds.amazonaws.com"; "leash" for a spike
+    event_name: str  # CloudTrail's "DeleteDBInstance"; "AccessDeniedSpike" or "CallVolumeSpike"
     resource: str
     rules: tuple[str, ...]
     function: str
@@ -311,6 +312,11 @@ class Decision:
     would_lock: str | None = None  # the principal the lockdown workflow would lock (first request only)
     lockdown: str | None = None  # requested | not-repeated
     reason: str = ""
+
+    @property
+    def call(self) -> str:
+        """'rds:DeleteDBInstance', 'leash:AccessDeniedSpike': how alerts and IAM name the call."""
+        return f"{self.event_source.split('.', 1)[0]}:{self.event_name}"
 
     @property
     def would_publish(self) -> bool:
@@ -326,6 +332,7 @@ class Decision:
             "actor_arn": self.actor_arn,
             "principal": self.principal,
             "human_behind": self.human_behind,
+            "eventSource": self.event_source,
             "eventName": self.event_name,
             "resource": self.resource,
             "rules": list(self.rules),
@@ -509,9 +516,9 @@ class Replay:
         self, event: Mapping[str, Any], rules: tuple[str, ...], function: str, outcome: NotifyOutcome
     ) -> Decision:
         alert = outcome.alert
-        detail = event.get("detail") if isinstance(event.get("detail"), Mapping) else {}
+        detail: Mapping[str, Any] = _mapping(event.get("detail"))
         if alert is None:
-            identity = detail.get("userIdentity") if isinstance(detail.get("userIdentity"), Mapping) else {}
+            identity = _mapping(detail.get("userIdentity"))
             arn = str(identity.get("arn") or "")
             return Decision(
                 event_id=str(detail.get("eventID") or ""),
@@ -523,6 +530,7 @@ class Replay:
                 principal=lock_subject(arn),
                 actor_label="",
                 human_behind=None,
+                event_source=str(detail.get("eventSource") or ""),
                 event_name=str(detail.get("eventName") or ""),
                 resource="",
                 rules=rules,
@@ -532,9 +540,12 @@ class Replay:
                 planned_actions=(),
                 reason=outcome.reason,
             )
-        return self._alert_decision(alert, rules, function)
+        source = str(detail.get("eventSource") or "")
+        return self._alert_decision(alert, rules, function, source, str(detail.get("eventName") or ""))
 
-    def _alert_decision(self, alert: Alert, rules: tuple[str, ...], function: str) -> Decision:
+    def _alert_decision(
+        self, alert: Alert, rules: tuple[str, ...], function: str, event_source: str, event_name: str
+    ) -> Decision:
         actions = tuple(replace(a, dry_run=True) for a in alert.leash_did)
         self.report.severities[str(alert.severity)] += 1
         planned, reapply, would_lock, lockdown = [], [], None, None
@@ -566,7 +577,8 @@ class Replay:
             principal=str(actor.get("roleArn") or actor.get("arn") or ""),
             actor_label=str(actor.get("label") or ""),
             human_behind=actor.get("sourceIdentity"),
-            event_name=alert.action,
+            event_source=event_source,
+            event_name=event_name,
             resource=alert.resource,
             rules=rules,
             function=function,
@@ -617,8 +629,9 @@ class Replay:
         for alert in result.alerts:
             alert = replace(alert, region=region)
             self.spike_alerts.append(alert)
-            rule = "DeniedCallsRule" if alert.action == "leash:AccessDeniedSpike" else "AgentCallsRule"
-            decisions.append(self._alert_decision(alert, (rule,), "SpikeFunction"))
+            source, name = alert.action.split(":", 1)  # leash:AccessDeniedSpike
+            rule = "DeniedCallsRule" if name == "AccessDeniedSpike" else "AgentCallsRule"
+            decisions.append(self._alert_decision(alert, (rule,), "SpikeFunction", source, name))
         return decisions
 
     def finish_spikes(self) -> list[Decision]:
@@ -627,6 +640,10 @@ class Replay:
         for region in list(self._spikes):
             decisions += self._flush(region)
         return decisions
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
 
 
 def _published(alert: Alert) -> str:

@@ -78,7 +78,12 @@ def test_replay_of_eventbridge_json_lines_decides_the_same(tmp_path, trail_file)
     from_trail = decisions_by_event(
         Replay(overrides=PARAMETERS, account="111122223333"), events([trail_file])
     )
-    simplify = lambda d: {k: [(x.function, x.status, x.severity, x.planned_actions) for x in v] for k, v in d.items()}  # noqa: E731
+
+    def simplify(decided):
+        return {
+            k: [(x.function, x.status, x.severity, x.planned_actions) for x in v] for k, v in decided.items()
+        }
+
     assert simplify(from_lines) == simplify(from_trail)
 
 
@@ -177,7 +182,8 @@ def test_records_no_rule_wants_are_counted_without_being_decoded_and_decisions_d
         if not prefilter:
             monkeypatch.setattr(replayer.router, "record_prefilter", lambda: None)
         decisions = [
-            (d.event_id, d.function, d.status, d.severity, d.planned_actions) for d in replayer.run([tmp_path])
+            (d.event_id, d.function, d.status, d.severity, d.planned_actions)
+            for d in replayer.run([tmp_path])
         ]
         return replayer.report, decisions
 
