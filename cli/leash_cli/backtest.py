@@ -98,6 +98,7 @@ def print_summary(
         console.print(f"\n[bold]Per principal[/], worst first ({len(principals)}{more})", highlight=False)
     for p in shown:
         console.print(_principal(p, None if top is None else 6))
+        console.print()
     if report.protections:
         table = Table(title="Protections Leash would have put back", title_justify="left", box=box.SIMPLE)
         table.add_column("protection", no_wrap=True)
