@@ -9,8 +9,9 @@ from typing import NoReturn
 import typer
 
 app = typer.Typer(
-    help="Leash keeps AI coding agents on a leash in your AWS account.",
     no_args_is_help=True,
+    # Click's own help layout: it re-flows each paragraph of a docstring to the terminal's width.
+    rich_markup_mode=None,
 )
 
 
@@ -62,6 +63,7 @@ def demo() -> None:
 def replay(
     paths: list[Path] = typer.Argument(
         ...,
+        metavar="PATH",
         help="CloudTrail log files (.json or .json.gz), directories of them (an S3 sync of the trail "
         "bucket), or JSON lines of EventBridge events.",
     ),
