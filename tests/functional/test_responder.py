@@ -10,7 +10,7 @@ from conftest import ACCOUNT
 from typer.testing import CliRunner
 
 from leash_cli.main import app
-from leash_cli.responder import ResponderError, find_stack
+from leash_cli.responder import ResponderError, connect, find_stack
 
 runner = CliRunner()
 
@@ -78,4 +78,4 @@ def test_no_credentials_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")  # no instance-metadata lookup over the network
     with pytest.raises(ResponderError, match="No AWS credentials found"):
-        find_stack(boto3.Session(region_name="us-east-1"), "leash")
+        find_stack(connect(None, "us-east-1", "--region"), "leash")
