@@ -472,7 +472,9 @@ def recent_ledger(aws: Aws, table: str, limit: int = 20, since: str | None = Non
             try:
                 page = dynamodb.query(**query, Limit=limit - len(items))
             except ClientError as exc:
-                if "specified index" in str(exc):
+                # DynamoDB says ValidationException ("does not have the specified index"), moto
+                # ResourceNotFoundException ("Invalid index"): either way the index is named.
+                if f"index: {TIME_INDEX}" in str(exc) or "specified index" in str(exc):
                     raise ResponderError(
                         f"The ledger table {table} has no {TIME_INDEX} index: the stack was deployed by an "
                         "older Leash. Deploy this version (sam deploy) and retry."
@@ -525,11 +527,12 @@ def _principal_of(record: dict[str, Any]) -> str:
     return pk.split("#", 1)[1] if pk.startswith("principal#") else ""
 
 
-def _fit(text: str, width: int) -> list[str]:
-    """`text` on lines of `width`, broken after a '/' so no name is cut; a name too long ends in an ellipsis."""
+def _fit(text: str, width: int, breaks: str = "/") -> list[str]:
+    """`text` on lines of `width`, broken only after a character of `breaks` (a '/' keeps every name
+    whole); a piece longer than the line ends in an ellipsis."""
     lines: list[str] = []
     current = ""
-    for piece in re.findall(r"[^/]*/|[^/]+$", text):
+    for piece in re.findall(rf"[^{breaks}]*[{breaks}]|[^{breaks}]+$", text):
         if current and len(current) + len(piece) > width:
             lines.append(current)
             current = ""
@@ -538,31 +541,34 @@ def _fit(text: str, width: int) -> list[str]:
     return [line if len(line) <= width else line[: width - 1] + "…" for line in lines]
 
 
+WHEN_WIDTH = 22  # "YYYY-MM-DD HH:MM:SS", and what happened under it, broken after a '-'
+_GAPS = 2 * 2  # three columns, two spaces between each (collapsed padding, no edges)
+
+
 def ledger_table(records: list[dict[str, Any]], title: str, width: int) -> Any:
-    """The records as a table that reads at `width` columns: short ARNs, times to the second, details cut."""
+    """The records as a table that reads at `width` columns: short ARNs, times to the second, details cut.
+
+    Three columns: when and what (kind or protection, outcome); the principal or resource and who
+    acted, broken only after a '/'; the detail, on as many lines as the row has, ending in an ellipsis.
+    """
     from rich import box
     from rich.table import Table
 
     rows = []
     for r in records:
         who = short_arn(str(r.get("requestedBy") or r.get("actor") or ""))
-        rows.append(
-            (
-                str(r.get("time", ""))[:19].replace("T", " "),
-                [str(r.get("kind") or r.get("protection") or ""), str(r.get("outcome", ""))],
-                short_arn(_principal_of(r)),
-                f"by {who}" if who else "",
-                str(r.get("detail", "")),
-            )
-        )
-    when_w = 19
-    what_w = min(22, max([len(line) for row in rows for line in row[1]] + [4]))
-    gaps = 2 * 3  # four columns, two spaces between each (collapsed padding, no edges)
+        what = str(r.get("kind") or r.get("protection") or "")
+        when = [
+            str(r.get("time", ""))[:19].replace("T", " "),
+            *_fit(what, WHEN_WIDTH, "-"),
+            str(r.get("outcome", "")),
+        ]
+        rows.append((when, short_arn(_principal_of(r)), f"by {who}" if who else "", str(r.get("detail", ""))))
     principal_w = min(
-        max([len(row[2]) for row in rows] + [len("principal / by")]),
-        max(20, (width - gaps - when_w - what_w) // 2),
+        max([len(row[1]) for row in rows] + [len("principal / by")]),
+        max(20, (width - _GAPS - WHEN_WIDTH) // 2),
     )
-    detail_w = max(10, width - gaps - when_w - what_w - principal_w)
+    detail_w = max(10, width - _GAPS - WHEN_WIDTH - principal_w)
     table = Table(
         title=title,
         title_justify="left",
@@ -571,12 +577,12 @@ def ledger_table(records: list[dict[str, Any]], title: str, width: int) -> Any:
         pad_edge=False,
         collapse_padding=True,
     )
-    table.add_column("when", width=when_w, no_wrap=True)
-    table.add_column("what", width=what_w, no_wrap=True, overflow="ellipsis")
+    table.add_column("when / what", width=WHEN_WIDTH, no_wrap=True, overflow="ellipsis")
     table.add_column("principal / by", width=principal_w, no_wrap=True, overflow="ellipsis")
     table.add_column("detail", width=detail_w, no_wrap=True, overflow="ellipsis")
-    for when, what, principal, by, detail in rows:
-        lines = textwrap.wrap(detail, detail_w, max_lines=2, placeholder=" …") or [""]
+    for when, principal, by, detail in rows:
         who = _fit(principal, principal_w) + (_fit(by, principal_w) if by else [])
-        table.add_row(when, "\n".join(what), "\n".join(who), "\n".join(lines))
+        height = max(2, len(when), len(who))
+        lines = textwrap.wrap(detail, detail_w, max_lines=height, placeholder=" …", break_on_hyphens=False)
+        table.add_row("\n".join(when), "\n".join(who), "\n".join(lines))
     return table
