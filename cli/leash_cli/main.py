@@ -249,8 +249,8 @@ def lockdown(
 ) -> None:
     """Lock a principal down now: deny-all, revoke older sessions, deactivate a user's keys. Waits for the outcome.
 
-    Exit codes: 0 done, 1 the workflow failed, 2 a usage or AWS error, 3 refused (a protected principal),
-    130 interrupted (Ctrl-C: the workflow keeps running; its execution ARN is printed).
+    Exit codes: 0 done, 1 the workflow failed, 2 usage or AWS error, 3 refused, 130 interrupted.
+    Ctrl-C stops the waiting, not the workflow: it prints the execution ARN and how to follow it.
     """
     _respond("lockdown", principal, reason, stack_name, region, profile, as_json)
 

@@ -581,8 +581,8 @@ def ledger_table(records: list[dict[str, Any]], title: str, width: int) -> Any:
     table.add_column("principal / by", width=principal_w, no_wrap=True, overflow="ellipsis")
     table.add_column("detail", width=detail_w, no_wrap=True, overflow="ellipsis")
     for when, principal, by, detail in rows:
-        who = _fit(principal, principal_w) + (_fit(by, principal_w) if by else [])
-        height = max(2, len(when), len(who))
+        parties = _fit(principal, principal_w) + (_fit(by, principal_w) if by else [])
+        height = max(2, len(when), len(parties))
         lines = textwrap.wrap(detail, detail_w, max_lines=height, placeholder=" …", break_on_hyphens=False)
-        table.add_row("\n".join(when), "\n".join(who), "\n".join(lines))
+        table.add_row("\n".join(when), "\n".join(parties), "\n".join(lines))
     return table
