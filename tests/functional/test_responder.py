@@ -556,3 +556,21 @@ def test_status_command_at_80_columns(ledger):
     assert "arn:aws" not in result.stdout and "2026-11-22 09:00:00" in result.stdout
     assert "cluster:prod-aurora" in result.stdout and "trail/management-events" in result.stdout
     assert "ai-agent-deploy/" in result.stdout and "rds-cluster-deletion-" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("arn", "short"),
+    [
+        (f"arn:aws:iam::{ACCOUNT}:role/agents/ai-agent-deploy", "role/ai-agent-deploy"),
+        (f"arn:aws:sts::{ACCOUNT}:assumed-role/ai-agent-deploy/sess_a8f3b21c", "assumed-role/ai-agent-deploy/sess_a8f3b21c"),
+        (f"arn:aws:iam::{ACCOUNT}:user/ci/ci-bot", "user/ci-bot"),
+        (f"arn:aws:iam::{ACCOUNT}:root", "root"),
+        ("arn:aws:s3:::nightly-db-backups", "nightly-db-backups"),
+        (f"arn:aws:rds:us-east-1:{ACCOUNT}:db:prod-db", "db:prod-db"),
+        ("ai-agent-deploy", "ai-agent-deploy"),
+    ],
+)  # fmt: skip
+def test_short_arn(arn, short):
+    from leash_cli.responder import short_arn
+
+    assert short_arn(arn) == short
