@@ -70,18 +70,24 @@ def emulated_account(env: Mapping[str, str] | None = None) -> Iterator[None]:
 
 
 def create_tables(tables: Mapping[str, str]) -> None:
-    """Create DynamoDB tables as template.yaml declares them (keys, billing): logical ID -> table name."""
+    """Create DynamoDB tables as template.yaml declares them (keys, indexes, billing): logical ID -> table name."""
     import boto3
 
     resources = load_template()["Resources"]
     dynamodb = boto3.client("dynamodb")
     for logical_id, name in tables.items():
         props = resources[logical_id]["Properties"]
+        indexes = (
+            {"GlobalSecondaryIndexes": props["GlobalSecondaryIndexes"]}
+            if "GlobalSecondaryIndexes" in props
+            else {}
+        )
         dynamodb.create_table(
             TableName=name,
             BillingMode=props["BillingMode"],
             KeySchema=props["KeySchema"],
             AttributeDefinitions=props["AttributeDefinitions"],
+            **indexes,
         )
 
 

@@ -192,39 +192,71 @@ def replay(
         raise typer.Exit(1)
 
 
-def _stack(stack_name: str | None, region: str | None):
-    import boto3
+def _stack(stack_name: str | None, region: str | None, profile: str | None):
+    """The session (--profile, --region, else samconfig.toml's region, else the AWS config's) and the stack."""
+    from leash_cli.responder import ResponderError, connect, find_stack
+    from leash_cli.samconfig import SamConfigError, stack_defaults
 
-    from leash_cli.responder import find_stack
-    from leash_cli.samconfig import stack_defaults
+    try:
+        default_name, default_region = stack_defaults(Path("samconfig.toml"))
+    except SamConfigError as exc:
+        raise ResponderError(str(exc)) from exc
+    aws = connect(profile, region or default_region, "--region" if region else "samconfig.toml")
+    return aws, find_stack(aws, stack_name or default_name or "leash")
 
-    default_name, default_region = stack_defaults(Path("samconfig.toml"))
-    session = boto3.Session(region_name=region or default_region)
-    return session, find_stack(session, stack_name or default_name or "leash")
 
-
-def _respond(workflow: str, principal: str, reason: str, stack_name: str | None, region: str | None) -> None:
+def _fail(message: str) -> typer.Exit:
+    """An error for the responder, on stderr in one line (stdout stays empty, even with --json): exit code 2."""
     from rich.console import Console
 
-    from leash_cli.responder import ResponderError, run_workflow
+    Console(stderr=True).print(f"[red]error:[/] {message}", soft_wrap=True, highlight=False)
+    return typer.Exit(2)
 
-    console = Console()
+
+def _respond(
+    workflow: str,
+    principal: str,
+    reason: str,
+    stack_name: str | None,
+    region: str | None,
+    profile: str | None,
+    as_json: bool,
+) -> None:
+    import sys
+
+    from rich.console import Console
+
+    from leash_cli.responder import Interrupted, ResponderError, run_workflow
+
+    err = Console(stderr=True, highlight=False)
+    aws = None
     try:
-        session, stack = _stack(stack_name, region)
-        who = session.client("sts").get_caller_identity()["Arn"]
+        aws, stack = _stack(stack_name, region, profile)
+        who = aws.identify()
         arn = stack.lockdown_arn if workflow == "lockdown" else stack.release_arn
-        with console.status(f"{workflow} of {principal} running in {stack.name} ({stack.region})..."):
+        with err.status(f"{workflow} of {principal} running in {stack.name} ({stack.region})..."):
             outcome = run_workflow(
-                session, arn, {"principal": principal, "reason": reason, "requestedBy": who, "trigger": "cli"}
+                aws,
+                arn,
+                {"principal": principal, "reason": reason, "requestedBy": who, "trigger": "cli"},
+                on_started=lambda execution: err.print(f"[dim]started {execution}[/]", soft_wrap=True),
             )
     except ResponderError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from exc
-    style = "green" if outcome.status == "SUCCEEDED" else "red"
-    console.print(f"[{style}]{outcome.headline}[/]")
-    if outcome.detail:
-        console.print(outcome.detail)
-    console.print(f"[dim]execution {outcome.execution_arn}[/]")
+        raise _fail(str(exc)) from exc
+    except Interrupted as stop:
+        err.print(stop.explain(workflow, aws.profile if aws else profile), soft_wrap=True)
+        if as_json:
+            sys.stdout.write(json.dumps(stop.to_json(principal, workflow), indent=2) + "\n")
+        raise typer.Exit(130) from None
+    if as_json:
+        sys.stdout.write(json.dumps(outcome.to_json(principal, workflow), indent=2) + "\n")
+    else:
+        out = Console(highlight=False)
+        style = "green" if outcome.status == "SUCCEEDED" else "red"
+        out.print(f"[{style}]{outcome.headline}[/]", soft_wrap=True)
+        if outcome.detail:
+            out.print(outcome.detail, soft_wrap=True)
+        out.print(f"[dim]execution {outcome.execution_arn}[/]", soft_wrap=True)
     if outcome.refused:
         raise typer.Exit(3)
     if outcome.status != "SUCCEEDED":
@@ -233,6 +265,12 @@ def _respond(workflow: str, principal: str, reason: str, stack_name: str | None,
 
 STACK = typer.Option(None, "--stack-name", help="The Leash stack (default: samconfig.toml's, else 'leash').")
 REGION = typer.Option(None, "--region", help="Its region (default: samconfig.toml's, else your AWS config).")
+PROFILE = typer.Option(
+    None, "--profile", help="The AWS profile to use (default: AWS_PROFILE, else the default credentials)."
+)
+JSON = typer.Option(
+    False, "--json", help="Print a JSON document on stdout (errors still go to stderr, exit code 2)."
+)
 
 
 @app.command()
@@ -243,9 +281,15 @@ def lockdown(
     reason: str = typer.Option(..., "--reason", "-r", help="Why: goes into the ledger and the notification."),
     stack_name: str | None = STACK,
     region: str | None = REGION,
+    profile: str | None = PROFILE,
+    as_json: bool = JSON,
 ) -> None:
-    """Lock a principal down now: deny-all, revoke older sessions, deactivate a user's keys. Waits for the outcome."""
-    _respond("lockdown", principal, reason, stack_name, region)
+    """Lock a principal down now: deny-all, revoke older sessions, deactivate a user's keys. Waits for the outcome.
+
+    Exit codes: 0 done, 1 the workflow failed, 2 usage or AWS error, 3 refused, 130 interrupted.
+    Ctrl-C stops the waiting, not the workflow: it prints the execution ARN and how to follow it.
+    """
+    _respond("lockdown", principal, reason, stack_name, region, profile, as_json)
 
 
 @app.command()
@@ -254,44 +298,52 @@ def release(
     reason: str = typer.Option("released by the responder", "--reason", "-r", help="Why: for the ledger."),
     stack_name: str | None = STACK,
     region: str | None = REGION,
+    profile: str | None = PROFILE,
+    as_json: bool = JSON,
 ) -> None:
-    """Release a lockdown: remove the deny-all, reactivate only the keys Leash deactivated."""
-    _respond("release", principal, reason, stack_name, region)
+    """Release a lockdown: remove the deny-all, reactivate only the keys Leash deactivated.
+
+    Exit codes as for lockdown: 0 done, 1 failed, 2 usage or AWS error, 3 refused, 130 interrupted.
+    """
+    _respond("release", principal, reason, stack_name, region, profile, as_json)
 
 
 @app.command()
 def status(
     stack_name: str | None = STACK,
     region: str | None = REGION,
-    limit: int = typer.Option(20, help="How many records."),
+    profile: str | None = PROFILE,
+    limit: int = typer.Option(20, min=1, max=1000, help="How many records, newest first."),
+    since: str | None = typer.Option(
+        None, "--since", help="Only records since: 30m, 24h, 7d, 2w, or an ISO date or time (UTC by default)."
+    ),
+    as_json: bool = JSON,
 ) -> None:
-    """Recent lockdowns, releases and remediations, from the audit ledger."""
+    """Recent lockdowns, releases, remediations and acknowledgements, newest first, from the audit ledger."""
+    import sys
+
     from rich.console import Console
-    from rich.table import Table
 
-    from leash_cli.responder import ResponderError, recent_ledger
+    from leash_cli.responder import ResponderError, ledger_table, plain, recent_ledger, since_time
 
-    console = Console()
     try:
-        session, stack = _stack(stack_name, region)
-        records = recent_ledger(session, stack.ledger_table, limit)
+        start = since_time(since) if since else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--since") from None
+    try:
+        aws, stack = _stack(stack_name, region, profile)
+        records = recent_ledger(aws, stack.ledger_table, limit, since=start)
     except ResponderError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from exc
-    table = Table(title=f"Leash ledger - {stack.name} ({stack.region})")
-    for column in ("time", "what", "outcome", "principal / resource", "by / detail"):
-        table.add_column(column, overflow="fold")
-    for r in records:
-        what = r.get("kind") or r.get("protection") or ""
-        who = r.get("requestedBy") or r.get("actor") or ""
-        table.add_row(
-            str(r.get("time", "")),
-            what,
-            str(r.get("outcome", "")),
-            str(r.get("pk", "")).split("#", 1)[-1] if r.get("kind") else str(r.get("resource", "")),
-            f"{who}\n{str(r.get('detail', ''))[:160]}",
-        )
-    console.print(table if records else "The ledger is empty.")
+        raise _fail(str(exc)) from exc
+    if as_json:
+        sys.stdout.write(json.dumps([plain(r) for r in records], indent=2, default=str) + "\n")
+        return
+    window = f" since {start.replace('T', ' ')} UTC" if start else ""
+    if not records:
+        Console(stderr=True).print(f"No ledger records{window} in {stack.name} ({stack.region}).")
+        return
+    out = Console()
+    out.print(ledger_table(records, f"Leash ledger - {stack.name} ({stack.region}){window}", out.width))
 
 
 @app.command(short_help="List the EventBridge rules Leash deploys.")

@@ -197,8 +197,8 @@ def test_acknowledge_lands_in_the_ledger(buttons, lambda_context):
         KeyConditionExpression="pk = :pk",
         ExpressionAttributeValues={":pk": {"S": "event#evt-42"}},
     )["Items"]
-    assert [(i["outcome"]["S"], i["actor"]["S"]) for i in items] == [
-        ("acknowledged", "slack:U0LEAD (jordan)")
+    assert [(i["outcome"]["S"], i["actor"]["S"], i["feed"]["S"]) for i in items] == [
+        ("acknowledged", "slack:U0LEAD (jordan)", "ledger")
     ]
     assert "Acknowledged by <@U0LEAD>" in slack.requests[0]["blocks"][-1]["elements"][0]["text"]
 

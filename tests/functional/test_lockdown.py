@@ -69,6 +69,7 @@ def test_role_lockdown_denies_all_and_revokes_older_sessions(workflows, iam, pri
     )
     (record,) = ledger(ROLE_ARN)
     assert record["outcome"] == "applied" and record["requestedBy"] == "oncall@example.com"
+    assert record["feed"] == "ledger"  # in the byTime index that `leash status` queries
     assert json.loads(record["state"])["prior"]["attached"]["arns"] == [
         f"arn:aws:iam::{ACCOUNT}:policy/agent-deploy"
     ]
@@ -97,7 +98,10 @@ def test_release_removes_deny_all_and_keeps_older_sessions_revoked(workflows, ia
     assert set(inline_policies(iam)) == {"LeashRevokeOlderSessions"}
     notices = workflows.notices()
     assert notices[-1]["subject"] == "[Leash high] Lockdown released for a role"
-    assert [r["outcome"] for r in ledger(ROLE_ARN)] == ["applied", "released"]
+    assert [(r["outcome"], r["feed"]) for r in ledger(ROLE_ARN)] == [
+        ("applied", "ledger"),
+        ("released", "ledger"),
+    ]
 
 
 def test_release_of_a_principal_that_is_not_locked_is_a_clean_no_op(workflows, iam):
@@ -137,6 +141,17 @@ def test_user_lockdown_deactivates_every_active_key_and_release_reactivates_exac
     assert workflows.notices()[0]["subject"] == "[Leash critical] Lockdown applied to an IAM user"
     print(f"\nuser lockdown with 2 keys: {locked['transitions']} state transitions")
     assert locked["transitions"] <= 15 + 2 * len(keys)
+    # The remembered keys are a helper item: in the table, not in the byTime index `leash status` reads.
+    dynamodb = boto3.client("dynamodb")
+    table = dynamodb.scan(TableName="leash-ledger")["Items"]
+    assert {i["sk"]["S"].rsplit("#", 1)[-1] for i in table} == {"keys", "lockdown"}
+    indexed = dynamodb.query(
+        TableName="leash-ledger",
+        IndexName="byTime",
+        KeyConditionExpression="feed = :feed",
+        ExpressionAttributeValues={":feed": {"S": "ledger"}},
+    )["Items"]
+    assert [(i["pk"]["S"], i["outcome"]["S"]) for i in indexed] == [(f"principal#{user_arn}", "applied")]
 
     released = workflows.run("release", user_arn)
     assert released["status"] == "SUCCEEDED", released

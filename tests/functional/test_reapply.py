@@ -436,6 +436,7 @@ def test_protection_is_back_on_recorded_and_alerted(reapply, name):
     (record,) = ledger_records(event["detail"]["eventID"])
     assert (record["protection"], record["outcome"]) == (protection, "reapplied")
     assert record["actor"] == event["detail"]["userIdentity"]["arn"] and record["expiresAt"] > 0
+    assert record["feed"] == "ledger"  # in the byTime index that `leash status` queries
     (envelope,) = inbox.drain()
     text = render_text(Alert.from_dict(json.loads(envelope["Message"])))
     assert re.search(rf"• Leash {re.escape(did)}.* \d+ s later\.", text), text

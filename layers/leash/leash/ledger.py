@@ -12,6 +12,13 @@ from boto3.dynamodb.types import TypeSerializer
 
 _SERIALIZE = TypeSerializer().serialize
 
+# Every ledger record carries FEED_ATTRIBUTE = FEED, so it lands in the table's sparse TIME_INDEX
+# (partition FEED, sort key `time`): `leash status` queries it newest first. The workflows' WriteLedger
+# states write the same attribute; helper items (a lockdown's remembered keys) do not, and stay out.
+FEED_ATTRIBUTE = "feed"
+FEED = "ledger"
+TIME_INDEX = "byTime"
+
 
 class Ledger:
     def __init__(
@@ -36,6 +43,7 @@ class Ledger:
             "time": stamp,
             "expiresAt": int(now + self._retention),
             **{k: _plain(v) for k, v in entry.items() if v is not None},
+            FEED_ATTRIBUTE: FEED,  # after the entry: no entry can take a record out of the index
         }
         self._dynamodb.put_item(TableName=self._table, Item={k: _SERIALIZE(v) for k, v in item.items()})
         return item
