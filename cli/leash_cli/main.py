@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from pathlib import Path
 from typing import NoReturn
@@ -273,7 +274,7 @@ JSON = typer.Option(
 )
 
 
-@app.command()
+@app.command(short_help="Lock a principal down now and wait for the outcome.")
 def lockdown(
     principal: str = typer.Argument(
         ..., help="Role name, role ARN, assumed-role ARN (from the alert) or IAM user ARN."
@@ -292,7 +293,7 @@ def lockdown(
     _respond("lockdown", principal, reason, stack_name, region, profile, as_json)
 
 
-@app.command()
+@app.command(short_help="Release a lockdown and wait for the outcome.")
 def release(
     principal: str = typer.Argument(..., help="The principal that was locked down."),
     reason: str = typer.Option("released by the responder", "--reason", "-r", help="Why: for the ledger."),
@@ -308,7 +309,7 @@ def release(
     _respond("release", principal, reason, stack_name, region, profile, as_json)
 
 
-@app.command()
+@app.command(short_help="List the newest records of the audit ledger.")
 def status(
     stack_name: str | None = STACK,
     region: str | None = REGION,

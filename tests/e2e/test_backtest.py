@@ -284,3 +284,18 @@ def test_leash_rules_lists_every_rule_with_target_and_description():
 def test_version():
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0 and result.stdout.startswith("leash ")
+
+
+def test_help_reads_as_sentences():
+    """Every command's summary is whole in `leash --help`, and its help keeps sentences together."""
+    runner = CliRunner()
+    root = runner.invoke(app, ["--help"])
+    assert root.exit_code == 0
+    commands = root.stdout.split("Commands:", 1)[1]
+    assert "..." not in commands  # no summary cut off mid-sentence
+    for command in ("demo", "replay", "rules"):
+        page = text(runner.invoke(app, [command, "--help"]).stdout)
+        assert f"Usage: root {command}" in page  # CliRunner names the program "root"
+    assert "matches them against the rules of template.yaml with your deploy parameters" in text(
+        runner.invoke(app, ["replay", "--help"]).stdout
+    )
