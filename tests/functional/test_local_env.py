@@ -1,8 +1,8 @@
 """local/env.json, the --env-vars file of `sam local invoke`, stays true to template.yaml.
 
 SAM passes a function only the variables the template declares for it, so a name the template lost
-would be ignored silently and a name it gained would reach the function empty: the file names exactly
-the template's variables ("Parameters": the Globals every function gets; one entry per function: its
+would be ignored silently, and a name it gained would reach the function as SAM resolves it locally (a
+resource's logical ID, not its name or ARN): the file names exactly the template's variables ("Parameters": the Globals every function gets; one entry per function: its
 own), and every handler starts with those values.
 """
 
