@@ -2,7 +2,7 @@
 #   make demo   - play an agent incident on an emulated AWS account (no credentials needed)
 #   make test   - the full offline test suite
 #   make lint   - ruff (lint, format), mypy, the import contract, cfn-lint and sam validate --lint
-#   make build  - sam build (python3.13, arm64)
+#   make build  - sam build (python3.13, arm64; the layer compiled to bytecode)
 
 # The first python3.13 that really runs (a pyenv shim may exist and still refuse).
 PYTHON313 ?= $(shell for p in $$(command -v python3.13) $(wildcard /root/.pyenv/versions/3.13*/bin/python3.13); do \
@@ -13,7 +13,8 @@ BIN       := $(VENV)/bin
 SAM       := $(SAM_VENV)/bin/sam
 # LocalStack's EventBridge rule engine, the oracle of the matcher's differential test; it pins its own boto3.
 LOCALSTACK_VENV := .venv-localstack
-# sam build looks for python3.13 on PATH to build a python3.13 runtime.
+# Plain `sam build` works with any python3 on PATH; with python3.13 there the layer also ships bytecode
+# (layers/leash/Makefile), so make build puts this one first.
 SAM_PATH  := $(dir $(PYTHON313)):$(PATH)
 
 .PHONY: demo test lint format build patterns docs bench clean check-python
@@ -66,8 +67,9 @@ lint: $(BIN)/.installed $(SAM).installed
 	$(BIN)/cfn-lint template.yaml
 	PATH="$(SAM_PATH)" $(SAM) validate --lint --region us-east-1
 
+# --no-cached: a layer cached by a plain `sam build` without python3.13 would come back without bytecode.
 build: $(SAM).installed
-	PATH="$(SAM_PATH)" $(SAM) build --parallel
+	PATH="$(SAM_PATH)" $(SAM) build --parallel --no-cached
 
 bench: $(BIN)/.installed $(LOCALSTACK_VENV)/.installed
 	$(BIN)/python benchmarks/coldstart.py

@@ -235,10 +235,36 @@ def test_functions_run_python313_on_arm64_with_the_layer(template):
     layer = template["Resources"]["LeashLayer"]
     assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
-    # The layer's Makefile builds with python3.13 and ships bytecode (a cold start compiles nothing).
+    # The layer's Makefile installs wheels for Lambda's python3.13 on arm64, whichever python3 runs pip,
+    # and compiles bytecode only with python3.13 (a cold start ignores another version's .pyc).
     makefile = (TEMPLATE.parent / "layers" / "leash" / "Makefile").read_text()
-    assert "PYTHON ?= python3.13" in makefile and "build-LeashLayer:" in makefile
-    assert "-m compileall" in makefile and "--invalidation-mode unchecked-hash" in makefile
+    assert "build-LeashLayer:" in makefile and "foreach p,python3.13 python3," in makefile
+    for option in ("--only-binary=:all:", "--implementation cp", "--python-version 3.13",
+                   "--platform manylinux2014_aarch64"):  # fmt: skip
+        assert option in makefile, option
+    recipe = makefile[makefile.index("build-LeashLayer:") :]
+    compile_step = recipe.index("-m compileall -q -f --invalidation-mode unchecked-hash")
+    assert "ifeq ($(PYTHON_VERSION),3.13)" in recipe[:compile_step]
+
+
+def _functions(template):
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
+
+
+def test_functions_build_without_python313_by_copying_their_handler(template, tmp_path):
+    """`sam build` needs no python3.13 on PATH: each function's Makefile copies app.py, nothing else."""
+    import subprocess
+
+    assert len(_functions(template)) == 5
+    for logical_id, function in _functions(template).items():
+        assert function["Metadata"] == {"BuildMethod": "makefile"}, logical_id
+        code = TEMPLATE.parent / function["Properties"]["CodeUri"]
+        artifacts = tmp_path / logical_id
+        artifacts.mkdir()
+        subprocess.run(["make", "--no-print-directory", "-s", f"build-{logical_id}", f"ARTIFACTS_DIR={artifacts}"],
+                       cwd=code, check=True, capture_output=True)  # fmt: skip
+        assert [p.name for p in artifacts.iterdir()] == ["app.py"], logical_id
+        assert (artifacts / "app.py").read_bytes() == (code / "app.py").read_bytes()
 
 
 def test_every_leash_role_carries_the_prefix_the_patterns_exclude(template):
