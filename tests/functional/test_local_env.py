@@ -9,6 +9,7 @@ own), and every handler starts with those values.
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from conftest import ROOT, load_handler
@@ -60,5 +61,13 @@ def test_each_handler_starts_with_these_values(template, env_file, aws, monkeypa
     for name, value in {**env_file["Parameters"], **env_file[logical_id]}.items():
         monkeypatch.setenv(name, value)
     code_uri = _functions(template)[logical_id]["Properties"]["CodeUri"]
-    handler = load_handler(code_uri.strip("/").split("/")[-1])
+    # Powertools binds its logger to the stdout of the moment: leave the logger as it was, so no later
+    # test's logger writes into this test's capture.
+    service = logging.getLogger(env_file[logical_id].get("POWERTOOLS_SERVICE_NAME", "service_undefined"))
+    before = {**vars(service), "handlers": list(service.handlers)}
+    try:
+        handler = load_handler(code_uri.strip("/").split("/")[-1])
+    finally:
+        vars(service).clear()
+        vars(service).update(before)
     assert callable(handler.lambda_handler)
