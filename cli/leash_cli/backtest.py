@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from leash.model import Severity
 from leash_cli.replay import Decision, Report
@@ -28,8 +30,7 @@ class Principal:
     label: str = ""
     humans: set[str] = field(default_factory=set)  # the people behind its sessions (source identity)
     severities: Counter = field(default_factory=Counter)
-    calls: Counter = field(default_factory=Counter)  # (eventName, resource) -> alerts
-    worst: dict[tuple[str, str], str] = field(default_factory=dict)  # (eventName, resource) -> severity
+    calls: Counter = field(default_factory=Counter)  # (call, resource, severity) -> alerts
     protections: Counter = field(default_factory=Counter)
     locked: bool = False
     not_repeated: int = 0
@@ -41,10 +42,7 @@ class Principal:
         if decision.severity is None:
             return
         self.severities[decision.severity] += 1
-        what = (decision.call, decision.resource)
-        self.calls[what] += 1
-        if RANK[decision.severity] < RANK.get(self.worst.get(what, ""), len(RANK)):
-            self.worst[what] = decision.severity
+        self.calls[(decision.call, decision.resource, decision.severity)] += 1
         self.protections.update(decision.would_reapply)
         self.locked = self.locked or decision.lockdown == "requested"
         self.not_repeated += decision.lockdown == "not-repeated"
@@ -105,7 +103,7 @@ def print_summary(
         table.add_column("times", justify="right")
         table.add_column("what Leash does")
         for name, n in report.protections.most_common():
-            table.add_row(name, f"{n:,}", report.fixes.get(name, ""))
+            table.add_row(name, f"{n:,}", Text(report.fixes.get(name, "")))
         console.print(table)
     if report.rules:
         table = Table(title="Per rule", title_justify="left", box=box.SIMPLE)
@@ -113,7 +111,7 @@ def print_summary(
         table.add_column("matched", justify="right")
         table.add_column("watches")
         for rule, n in report.rules.most_common():
-            table.add_row(rule, f"{n:,}", descriptions.get(rule, "").removeprefix("Leash: "))
+            table.add_row(rule, f"{n:,}", Text(descriptions.get(rule, "").removeprefix("Leash: ")))
         console.print(table)
 
 
@@ -147,7 +145,7 @@ def _principal(p: Principal, limit: int | None) -> Table:
         again = f" ({p.not_repeated} later requests not repeated)" if p.not_repeated else ""
         would.append(f"lock it down once{again}")
     table = Table(
-        title=f"[bold]{who}[/]: {alerts} alert{'s' if alerts != 1 else ''} ({_severities(p.severities)})",
+        title=f"[bold]{escape(who)}[/]: {alerts} alert{'s' if alerts != 1 else ''} ({_severities(p.severities)})",
         title_justify="left",
         caption=("Leash would " + " and ".join(would)) if would else None,
         caption_justify="left",
@@ -159,9 +157,9 @@ def _principal(p: Principal, limit: int | None) -> Table:
     table.add_column("call", no_wrap=True, max_width=30)
     table.add_column("resource", overflow="fold")
     table.add_column("alerts", justify="right", no_wrap=True)
-    ordered = sorted(p.calls.items(), key=lambda item: (RANK[p.worst[item[0]]], -item[1]))
-    for (name, resource), n in ordered if limit is None else ordered[:limit]:
-        table.add_row(p.worst[(name, resource)], name, short_resource(resource), f"×{n}" if n > 1 else "")
+    ordered = sorted(p.calls.items(), key=lambda item: (RANK[item[0][2]], -item[1]))
+    for (name, resource, severity), n in ordered if limit is None else ordered[:limit]:
+        table.add_row(severity, Text(name), Text(short_resource(resource)), f"×{n}" if n > 1 else "")
     if limit is not None and len(ordered) > limit:
         table.add_row("", f"… {len(ordered) - limit} more (--all)", "", "")
     return table

@@ -105,25 +105,28 @@ def replay(
     are not seen as agents: name them with -p AgentRoleNames=....
 
     Exit status: 0 when everything was read and decided; 1 when some input could not be read (the count is
-    printed); 2 for a usage error, or when nothing could be read.
+    printed); 2 for a usage error, or when nothing could be read; 141 when the reader of the output stopped
+    reading (as with | head).
     """
+    import os
     import sys
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
     from leash.settings import SettingsError
     from leash_build.cfn import parameter_problems
-    from leash_cli.backtest import Summary, print_summary
+    from leash_cli.backtest import Summary
     from leash_cli.replay import Replay, files
     from leash_cli.samconfig import SamConfigError, deploy_parameters
-    from leash_cli.template import TEMPLATE, load_template, template_rules
+    from leash_cli.template import TEMPLATE, load_template
 
     err = Console(stderr=True, soft_wrap=True)
 
     def refuse(*reasons: str) -> NoReturn:
         for reason in reasons:
-            err.print(f"[red]error:[/] {reason}", highlight=False)
+            err.print(f"[red]error:[/] {escape(reason)}", highlight=False)
         raise typer.Exit(2)
 
     try:
@@ -155,10 +158,9 @@ def replay(
     except SettingsError as exc:
         refuse(f"{exc} (a deployed function would refuse to start with this value)")
     replayer.on_problem = lambda problem: err.print(
-        f"[yellow]unreadable[/] {problem.location}: {problem.reason}", highlight=False, markup=True
+        f"[yellow]unreadable[/] {escape(problem.location)}: {escape(problem.reason)}", highlight=False
     )
     summary = Summary()
-    total = sum(p.stat().st_size for p in inputs)
     progress = Progress(
         TextColumn("replaying"),
         BarColumn(),
@@ -167,23 +169,45 @@ def replay(
         console=err,
         transient=True,
         disable=not err.is_terminal,
+        redirect_stdout=False,  # stdout is the JSON lines, for a pipe or a file
+        redirect_stderr=False,
     )
+    try:
+        _backtest(replayer, inputs, output, progress, summary, err, template_data, None if show_all else top)
+    except BrokenPipeError:
+        # The reader stopped reading (`| head`): nothing more to say, and no traceback at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(141) from None
+
+
+def _backtest(replayer, inputs, output, progress, summary, err, template_data, top) -> None:
+    import sys
+
+    from rich.console import Console
+
+    from leash_cli.backtest import print_summary
+    from leash_cli.template import template_rules
+
     with progress:
-        task = progress.add_task("replaying", total=total)
+        task = progress.add_task("replaying", total=sum(p.stat().st_size for p in inputs))
         for decision in replayer.run(inputs, on_bytes=lambda n: progress.advance(task, n)):
             if output is Format.JSONL:
                 sys.stdout.write(decision.to_json() + "\n")
             else:
                 summary.add(decision)
+    sys.stdout.flush()
     report = replayer.report
     if report.readable_files == 0:
-        refuse(
-            f"nothing could be read: of {report.files:,} files, {report.unreadable_files:,} are unreadable "
-            f"and {sum(report.companions.values()):,} are CloudTrail digest or Insights files"
+        err.print(
+            "[red]error:[/] nothing could be read: "
+            f"of {report.files:,} files, {report.unreadable_files:,} are unreadable "
+            f"and {sum(report.companions.values()):,} are CloudTrail digest or Insights files",
+            highlight=False,
         )
+        raise typer.Exit(2)
     if output is Format.TABLE:
         descriptions = {rule.name: rule.description for rule in template_rules(template_data)}
-        print_summary(report, summary, Console(), descriptions, top=None if show_all else top)
+        print_summary(report, summary, Console(), descriptions, top=top)
     if report.problem_count:
         err.print(
             f"{report.problem_count:,} unreadable: {report.unreadable_files:,} whole files, "
@@ -209,8 +233,9 @@ def _stack(stack_name: str | None, region: str | None, profile: str | None):
 def _fail(message: str) -> typer.Exit:
     """An error for the responder, on stderr in one line (stdout stays empty, even with --json): exit code 2."""
     from rich.console import Console
+    from rich.markup import escape
 
-    Console(stderr=True).print(f"[red]error:[/] {message}", soft_wrap=True, highlight=False)
+    Console(stderr=True).print(f"[red]error:[/] {escape(message)}", soft_wrap=True, highlight=False)
     return typer.Exit(2)
 
 
@@ -226,6 +251,7 @@ def _respond(
     import sys
 
     from rich.console import Console
+    from rich.markup import escape
 
     from leash_cli.responder import Interrupted, ResponderError, run_workflow
 
@@ -235,17 +261,19 @@ def _respond(
         aws, stack = _stack(stack_name, region, profile)
         who = aws.identify()
         arn = stack.lockdown_arn if workflow == "lockdown" else stack.release_arn
-        with err.status(f"{workflow} of {principal} running in {stack.name} ({stack.region})..."):
+        with err.status(escape(f"{workflow} of {principal} running in {stack.name} ({stack.region})...")):
             outcome = run_workflow(
                 aws,
                 arn,
                 {"principal": principal, "reason": reason, "requestedBy": who, "trigger": "cli"},
-                on_started=lambda execution: err.print(f"[dim]started {execution}[/]", soft_wrap=True),
+                on_started=lambda execution: err.print(
+                    f"started {execution}", style="dim", markup=False, soft_wrap=True
+                ),
             )
     except ResponderError as exc:
         raise _fail(str(exc)) from exc
     except Interrupted as stop:
-        err.print(stop.explain(workflow, aws.profile if aws else profile), soft_wrap=True)
+        err.print(stop.explain(workflow, aws.profile if aws else profile), soft_wrap=True, markup=False)
         if as_json:
             sys.stdout.write(json.dumps(stop.to_json(principal, workflow), indent=2) + "\n")
         raise typer.Exit(130) from None
@@ -254,10 +282,10 @@ def _respond(
     else:
         out = Console(highlight=False)
         style = "green" if outcome.status == "SUCCEEDED" else "red"
-        out.print(f"[{style}]{outcome.headline}[/]", soft_wrap=True)
+        out.print(outcome.headline, style=style, soft_wrap=True, markup=False)
         if outcome.detail:
-            out.print(outcome.detail, soft_wrap=True)
-        out.print(f"[dim]execution {outcome.execution_arn}[/]", soft_wrap=True)
+            out.print(outcome.detail, soft_wrap=True, markup=False)
+        out.print(f"execution {outcome.execution_arn}", style="dim", soft_wrap=True, markup=False)
     if outcome.refused:
         raise typer.Exit(3)
     if outcome.status != "SUCCEEDED":
@@ -352,6 +380,7 @@ def rules() -> None:
     """List every EventBridge rule template.yaml deploys: what it watches and where it sends it."""
     from rich.console import Console
     from rich.padding import Padding
+    from rich.text import Text
 
     from leash_cli.template import TEMPLATE, load_template, template_rules
 
@@ -364,8 +393,8 @@ def rules() -> None:
         where = "" if bus == "default" else f", on the {bus} bus"
         console.print(f"\n[bold]{target}[/] ({len(rules)} rule{'s' if len(rules) != 1 else ''}{where})")
         for rule in rules:
-            console.print(f"  {rule.name}", style="cyan")
-            console.print(Padding(rule.description.removeprefix("Leash: "), (0, 0, 0, 4)))
+            console.print(f"  {rule.name}", style="cyan", markup=False)
+            console.print(Padding(Text(rule.description.removeprefix("Leash: ")), (0, 0, 0, 4)))
 
 
 if __name__ == "__main__":

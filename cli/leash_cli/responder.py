@@ -159,7 +159,7 @@ def explain_botocore(exc: Exception, call: str, profile: str | None, region: str
     if isinstance(exc, e.TokenRetrievalError | e.CredentialRetrievalError):
         return (
             f"Could not get AWS credentials{_profile_words(profile)} from {fields.get('provider')}: "
-            f"{fields.get('error_msg')}"
+            f"{fields.get('error_msg') or 'it gave no reason (run it by hand to see its output)'}"
         )
     if isinstance(exc, e.NoRegionError):
         return "No AWS region set: pass --region, set AWS_REGION, or set a region in your AWS profile."
@@ -553,6 +553,7 @@ def ledger_table(records: list[dict[str, Any]], title: str, width: int) -> Any:
     """
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     rows = []
     for r in records:
@@ -570,7 +571,7 @@ def ledger_table(records: list[dict[str, Any]], title: str, width: int) -> Any:
     )
     detail_w = max(10, width - _GAPS - WHEN_WIDTH - principal_w)
     table = Table(
-        title=title,
+        title=Text(title),
         title_justify="left",
         box=box.SIMPLE_HEAD,
         show_edge=False,
@@ -584,5 +585,6 @@ def ledger_table(records: list[dict[str, Any]], title: str, width: int) -> Any:
         parties = _fit(principal, principal_w) + (_fit(by, principal_w) if by else [])
         height = max(2, len(when), len(parties))
         lines = textwrap.wrap(detail, detail_w, max_lines=height, placeholder=" …", break_on_hyphens=False)
-        table.add_row("\n".join(when), "\n".join(parties), "\n".join(lines))
+        # Text, not markup: ledger values are data ("[Leash critical]", ARNs with brackets in a name).
+        table.add_row(Text("\n".join(when)), Text("\n".join(parties)), Text("\n".join(lines)))
     return table

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -299,3 +301,52 @@ def test_help_reads_as_sentences():
     assert "matches them against the rules of template.yaml with your deploy parameters" in text(
         runner.invoke(app, ["replay", "--help"]).stdout
     )
+
+
+# --- output that is data, on a terminal and through a pipe ---------------------------------------
+
+
+def test_json_lines_reach_stdout_while_the_progress_bar_is_shown(tmp_path, monkeypatch):
+    """On a terminal the bar draws on stderr; the JSON lines still go to stdout (a pipe, a file)."""
+    monkeypatch.setenv("FORCE_COLOR", "1")  # Rich takes stderr for a terminal: the bar is on
+    trail(tmp_path, [record("s3-delete-bucket-via-mcp"), record("cloudtrail-stop-logging-by-agent")])
+    result = replay("--format", "jsonl", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert [d["eventName"] for d in lines(result)] == ["DeleteBucket", "StopLogging"]
+
+
+def test_names_and_messages_are_printed_as_they_are(tmp_path):
+    """A path or a value with [brackets] is data, not Rich markup."""
+    (tmp_path / "logs[red].json").write_text("not json")
+    trail(tmp_path, [record("s3-delete-bucket-via-mcp")])
+    result = replay(str(tmp_path))
+    assert result.exit_code == 1 and f"unreadable {tmp_path / 'logs[red].json'}: " in result.stderr
+    missing = replay(str(tmp_path / "no[/b]such"))
+    assert missing.exit_code == 2 and "no[/b]such" in missing.stderr and "Traceback" not in missing.output
+    env = replay("--config-env", "prod", str(tmp_path))
+    assert env.exit_code == 2 and "[prod]" in env.stderr
+
+
+def test_a_reader_that_stops_reading_ends_the_backtest_quietly(tmp_path):
+    deleted = record("s3-delete-bucket-via-mcp")
+    trail(tmp_path, [dict(deleted, eventID=f"d-{n}") for n in range(3_000)])  # ~3 MB of JSON lines
+    command = [sys.executable, "-m", "leash_cli", "replay", "--format", "jsonl", str(tmp_path)]
+    reader = subprocess.Popen(["head", "-1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    backtest = subprocess.run(command, stdout=reader.stdin, stderr=subprocess.PIPE, cwd=tmp_path, check=False)
+    reader.stdin.close()
+    assert json.loads(reader.stdout.read())["eventName"] == "DeleteBucket"
+    reader.wait()
+    assert backtest.returncode == 141 and backtest.stderr == b""
+
+
+def test_a_principal_s_calls_are_listed_per_severity(tmp_path):
+    """60 denied calls by an agent: a high then a critical spike, two rows, not one relabelled row."""
+    probe = record("dynamodb-delete-table-denied")
+    trail(
+        tmp_path, [dict(probe, eventID=f"p-{n}", eventTime=f"2026-11-22T21:04:{n:02d}Z") for n in range(60)]
+    )
+    table = text(replay(str(tmp_path)).stdout)
+    assert "2 alerts (1 critical, 1 high)" in table
+    assert "critical dynamodb:DeleteTable" not in table  # the denied calls alert as spikes, not one by one
+    assert "critical leash:AccessDeniedSpike table/orders" in table
+    assert "high leash:AccessDeniedSpike table/orders" in table
