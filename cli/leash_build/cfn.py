@@ -195,3 +195,26 @@ def _typed(specs: Mapping[str, Any], values: Mapping[str, str]) -> dict[str, Any
         else:
             out[name] = str(value)
     return out
+
+
+def ordered_pair_pattern(digits: int = 6) -> str:
+    """An AllowedPattern for "warning,critical" with 0 < warning <= critical < 10**digits.
+
+    CloudFormation's Rules cannot compare two numbers, but its patterns (Java regular expressions)
+    have backreferences: critical has more digits than warning; or both are equal; or they share a
+    prefix, then warning has the smaller digit, then tails of the same length.
+    """
+    alternatives = [f"[1-9][0-9]{{{w - 1}}},[1-9][0-9]{{{w},{digits - 1}}}" for w in range(1, digits)]
+    alternatives.append(f"([1-9][0-9]{{0,{digits - 1}}}),\\1")
+    group = 1
+    for tail in range(digits):
+        rest = f"[0-9]{{{tail}}}" if tail else ""
+        for smaller in range(9):
+            larger = f"[{smaller + 1}-9]"
+            if digits - 1 - tail >= 1:  # room for a shared prefix
+                group += 1
+                prefix = f"([1-9][0-9]{{0,{digits - 2 - tail}}})"
+                alternatives.append(f"{prefix}{smaller}{rest},\\{group}{larger}{rest}")
+            if smaller:
+                alternatives.append(f"{smaller}{rest},{larger}{rest}")
+    return "^(?:" + "|".join(alternatives) + ")$"

@@ -270,7 +270,8 @@ def test_json_lines_split_only_on_newlines(tmp_path):
         ("AlertOnlyProtections=s3-versoning", "AlertOnlyProtections names a protection Leash does not have"),
         (
             "DeniedThresholdsAgent=50,10",
-            "LEASH_DENIED_THRESHOLDS_AGENT='50,10' needs 0 < warning <= critical",
+            "Parameter DeniedThresholdsAgent='50,10' must be warning,critical: two whole numbers with 0 < warning <= "
+            "critical",
         ),
     ],
     ids=["unknown", "mode", "protection", "thresholds"],

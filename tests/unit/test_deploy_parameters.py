@@ -8,10 +8,14 @@ at start, in the words of leash.settings.
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
 from leash.protections import PROTECTION_NAMES
-from leash_build.cfn import parameter_problems
+from leash.settings import THRESHOLDS_RULE
+from leash_build.cfn import ordered_pair_pattern, parameter_problems
 from leash_cli.template import function_environment, load_template
 
 
@@ -40,26 +44,64 @@ def test_the_defaults_and_a_sensible_configuration_pass(template):
         ({"AlertOnlyProtections": "s3-versoning"}, "AlertOnlyProtections names a protection Leash does not have"),
         ({"AlertOnlyProtections": "s3-versioning,nope"}, "AlertOnlyProtections names a protection Leash does not have"),
         ({"AutoLockdown": "bogus"}, "Parameter AutoLockdown='bogus' must be one of 'off', 'agents', 'non-exempt'"),
-        ({"DeniedThresholdsAgent": "ten,50"}, "Parameter DeniedThresholdsAgent='ten,50' must be two whole numbers above 0"),
-        ({"DeniedThresholdsHuman": "0,10"}, "Parameter DeniedThresholdsHuman='0,10' must be two whole numbers above 0"),
+        ({"DeniedThresholdsAgent": "ten,50"}, f"Parameter DeniedThresholdsAgent='ten,50' {THRESHOLDS_RULE}"),
+        ({"DeniedThresholdsHuman": "0,10"}, f"Parameter DeniedThresholdsHuman='0,10' {THRESHOLDS_RULE}"),
+        ({"DeniedThresholdsAgent": "50,10"}, f"Parameter DeniedThresholdsAgent='50,10' {THRESHOLDS_RULE}"),
+        ({"AgentCallThresholds": "2000,500"}, f"Parameter AgentCallThresholds='2000,500' {THRESHOLDS_RULE}"),
         ({"SpikeWindowMinutes": "0"}, "Parameter SpikeWindowMinutes='0' must be at least 1"),
         ({"LogRetentionDays": "10"}, "Parameter LogRetentionDays='10' must be one of"),
         ({"NoSuchParam": "1"}, "Parameter NoSuchParam does not exist in the template"),
     ],
-    ids=["typo", "one-of-two-unknown", "mode", "words", "zero", "window", "retention", "unknown-name"],
+    ids=["typo", "one-of-two-unknown", "mode", "words", "zero", "warning-above-critical", "calls-reversed", "window",
+         "retention", "unknown-name"],
 )  # fmt: skip
 def test_bad_values_are_refused_at_deploy_naming_the_parameter(template, values, refusal):
     (problem,) = parameter_problems(template, values)
     assert problem.startswith(refusal)
 
 
-def test_warning_above_critical_passes_cloudformation_and_is_refused_by_the_function_at_start(template):
+THRESHOLD_PARAMETERS = {
+    "DeniedThresholdsAgent": "LEASH_DENIED_THRESHOLDS_AGENT",
+    "DeniedThresholdsHuman": "LEASH_DENIED_THRESHOLDS_HUMAN",
+    "DeniedThresholdsOther": "LEASH_DENIED_THRESHOLDS_OTHER",
+    "AgentCallThresholds": "LEASH_AGENT_CALL_THRESHOLDS",
+}
+
+
+def test_warning_above_critical_is_refused_at_deploy_and_by_the_function_in_the_same_words(template):
     from leash.settings import SettingsError, SpikeConfig
 
-    values = {"DeniedThresholdsAgent": "50,10"}
-    assert parameter_problems(template, values) == []  # no CloudFormation expression compares two numbers
-    env = function_environment(template, ["SpikeFunction"], values)
-    with pytest.raises(
-        SettingsError, match=r"^LEASH_DENIED_THRESHOLDS_AGENT='50,10' needs 0 < warning <= critical"
-    ):
-        SpikeConfig.from_env(env)
+    for parameter, variable in THRESHOLD_PARAMETERS.items():
+        values = {parameter: "50,10"}
+        assert parameter_problems(template, values) == [f"Parameter {parameter}='50,10' {THRESHOLDS_RULE}"]
+        with pytest.raises(SettingsError) as refused:  # the value as the template hands it to the function
+            SpikeConfig.from_env(function_environment(template, ["SpikeFunction"], values))
+        assert str(refused.value) == f"{variable}='50,10' {THRESHOLDS_RULE}"
+
+
+def test_the_threshold_pattern_accepts_exactly_the_ordered_pairs(template):
+    """The template's pattern is the generated one, and it says warning <= critical as the functions do."""
+    from leash.settings import SettingsError, Thresholds
+
+    pattern = ordered_pair_pattern()
+    for parameter in THRESHOLD_PARAMETERS:
+        spec = template["Parameters"][parameter]
+        assert (spec["AllowedPattern"], spec["ConstraintDescription"]) == (pattern, THRESHOLDS_RULE)
+    matches = re.compile(pattern).fullmatch
+    rnd = random.Random(13)
+    pairs = [(w, c) for w in range(1, 130) for c in range(1, 130)]
+    pairs += [
+        (rnd.randint(1, 10 ** rnd.randint(1, 6) - 1), rnd.randint(1, 10 ** rnd.randint(1, 6) - 1))
+        for _ in range(20_000)
+    ]
+    pairs += [(w, w) for w in (9, 99, 100, 999_999)] + [(999_998, 999_999), (999_999, 999_998)]
+    for warning, critical in pairs:
+        value = f"{warning},{critical}"
+        try:
+            Thresholds.parse(value)
+            accepted = True
+        except SettingsError:
+            accepted = False
+        assert bool(matches(value)) is accepted is (warning <= critical), value
+    for bad in ("0,5", "05,10", "5,05", "1,1000000", "10,", ",10", "10,50,", " 10,50", "1e3,2e3"):
+        assert not matches(bad), bad

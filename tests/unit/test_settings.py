@@ -46,9 +46,9 @@ def test_template_values_are_read_into_typed_settings():
     ("read", "env", "message"),
     [
         (SpikeConfig.from_env, {"LEASH_DENIED_THRESHOLDS_AGENT": "50,10"},
-         "LEASH_DENIED_THRESHOLDS_AGENT='50,10' needs 0 < warning <= critical"),
+         "LEASH_DENIED_THRESHOLDS_AGENT='50,10' must be warning,critical: two whole numbers with 0 < warning <= critical"),
         (SpikeConfig.from_env, {"LEASH_AGENT_CALL_THRESHOLDS": "lots"},
-         "LEASH_AGENT_CALL_THRESHOLDS='lots' must be 'warning,critical', two whole numbers"),
+         "LEASH_AGENT_CALL_THRESHOLDS='lots' must be warning,critical: two whole numbers"),
         (SpikeConfig.from_env, {"LEASH_SPIKE_WINDOW_MINUTES": "0"}, "LEASH_SPIKE_WINDOW_MINUTES='0' must be at least 1"),
         (LockdownSettings.from_env, {"LEASH_AUTO_LOCKDOWN": "bogus"},
          "LEASH_AUTO_LOCKDOWN='bogus' must be one of off, agents, non-exempt"),
@@ -79,7 +79,8 @@ def test_a_function_with_a_bad_setting_fails_at_start_with_the_same_words(monkey
     }.items():
         monkeypatch.setenv(key, value)
     with pytest.raises(
-        SettingsError, match="LEASH_DENIED_THRESHOLDS_AGENT='50,10' needs 0 < warning <= critical"
+        SettingsError,
+        match="LEASH_DENIED_THRESHOLDS_AGENT='50,10' must be warning,critical: two whole numbers",
     ):
         load_handler("spikes")
 

@@ -146,6 +146,11 @@ class ReapplySettings:
 # --- spikes -------------------------------------------------------------------------------------
 
 
+# The one wording of the rule, for the template's ConstraintDescription and the functions' refusal alike.
+MAX_THRESHOLD = 999_999
+THRESHOLDS_RULE = f"must be warning,critical: two whole numbers with 0 < warning <= critical <= {MAX_THRESHOLD} (e.g. 10,50)"
+
+
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     """Warning and critical counts per window, for one counter and one kind of principal."""
@@ -158,9 +163,9 @@ class Thresholds:
         try:
             warning, critical = (int(v) for v in text.split(","))
         except ValueError:
-            raise SettingsError(f"{name}={text!r} must be 'warning,critical', two whole numbers") from None
-        if not 0 < warning <= critical:
-            raise SettingsError(f"{name}={text!r} needs 0 < warning <= critical")
+            raise SettingsError(f"{name}={text!r} {THRESHOLDS_RULE}") from None
+        if not 0 < warning <= critical <= MAX_THRESHOLD:
+            raise SettingsError(f"{name}={text!r} {THRESHOLDS_RULE}")
         return cls(warning, critical)
 
 
