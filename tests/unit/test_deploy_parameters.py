@@ -51,9 +51,10 @@ def test_the_defaults_and_a_sensible_configuration_pass(template):
         ({"SpikeWindowMinutes": "0"}, "Parameter SpikeWindowMinutes='0' must be at least 1"),
         ({"LogRetentionDays": "10"}, "Parameter LogRetentionDays='10' must be one of"),
         ({"NoSuchParam": "1"}, "Parameter NoSuchParam does not exist in the template"),
+        ({"AlertEmail": "oncall"}, "Parameter AlertEmail='oncall' must be an e-mail address"),
     ],
     ids=["typo", "one-of-two-unknown", "mode", "words", "zero", "warning-above-critical", "calls-reversed", "window",
-         "retention", "unknown-name"],
+         "retention", "unknown-name", "email"],
 )  # fmt: skip
 def test_bad_values_are_refused_at_deploy_naming_the_parameter(template, values, refusal):
     (problem,) = parameter_problems(template, values)
