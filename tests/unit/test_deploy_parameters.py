@@ -80,6 +80,18 @@ def test_warning_above_critical_is_refused_at_deploy_and_by_the_function_in_the_
         assert str(refused.value) == f"{variable}='50,10' {THRESHOLDS_RULE}"
 
 
+def test_a_protection_typo_is_refused_at_deploy_and_by_the_function_in_the_same_words(template):
+    from leash.settings import ALERT_ONLY_RULE, ReapplySettings, SettingsError
+
+    values = {"AlertOnlyProtections": "s3-versoning"}
+    assert parameter_problems(template, values) == [ALERT_ONLY_RULE]
+    with pytest.raises(SettingsError) as refused:
+        ReapplySettings.from_env(
+            function_environment(template, ["ReapplyFunction"], values), PROTECTION_NAMES
+        )
+    assert str(refused.value).startswith(ALERT_ONLY_RULE)
+
+
 def test_the_threshold_pattern_accepts_exactly_the_ordered_pairs(template):
     """The template's pattern is the generated one, and it says warning <= critical as the functions do."""
     from leash.settings import SettingsError, Thresholds

@@ -53,7 +53,7 @@ def test_template_values_are_read_into_typed_settings():
         (LockdownSettings.from_env, {"LEASH_AUTO_LOCKDOWN": "bogus"},
          "LEASH_AUTO_LOCKDOWN='bogus' must be one of off, agents, non-exempt"),
         (lambda env: ReapplySettings.from_env(env, PROTECTION_NAMES), {"LEASH_ALERT_ONLY_PROTECTIONS": "s3-versoning"},
-         "LEASH_ALERT_ONLY_PROTECTIONS names no protection called s3-versoning"),
+         "AlertOnlyProtections names a protection Leash does not have: use the names in docs/catalog.md"),
         (lambda env: required(env, "SPIKE_TABLE"), {}, "SPIKE_TABLE is not set"),
         (lambda env: whole_number(env, "LEDGER_RETENTION_DAYS", 365), {"LEDGER_RETENTION_DAYS": "a year"},
          "LEDGER_RETENTION_DAYS='a year' is not a whole number"),
@@ -102,4 +102,4 @@ def test_a_typo_in_alert_only_protections_is_ignored_loudly_and_the_protection_s
     handler = load_handler("reapply")
     assert "s3-versioning" not in handler.reapplier._settings.alert_only  # the misspelt one is remediated
     assert "kms-key-enabled" in handler.reapplier._settings.alert_only
-    assert "names no protection called s3-versoning" in caplog.text
+    assert "(LEASH_ALERT_ONLY_PROTECTIONS has s3-versoning)" in caplog.text

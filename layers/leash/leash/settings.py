@@ -134,10 +134,7 @@ class ReapplySettings:
         alert_only = names(env, "LEASH_ALERT_ONLY_PROTECTIONS")
         unknown = sorted(alert_only - known_protections) if known_protections is not None else []
         if unknown:
-            raise SettingsError(
-                f"LEASH_ALERT_ONLY_PROTECTIONS names no protection called {', '.join(unknown)}: "
-                f"use the names in docs/catalog.md ({', '.join(sorted(known_protections or ()))})"
-            )
+            raise SettingsError(f"{ALERT_ONLY_RULE} (LEASH_ALERT_ONLY_PROTECTIONS has {', '.join(unknown)})")
         return cls(
             names(env, "LEASH_GUARDRAIL_POLICY_ARNS"), text(env, "LEASH_PERMISSIONS_BOUNDARY_ARN"), alert_only
         )
@@ -146,7 +143,12 @@ class ReapplySettings:
 # --- spikes -------------------------------------------------------------------------------------
 
 
-# The one wording of the rule, for the template's ConstraintDescription and the functions' refusal alike.
+# The one wording of each rule, for the template (a Rules AssertDescription, a ConstraintDescription)
+# and the functions' refusal at start alike.
+ALERT_ONLY_RULE = (
+    "AlertOnlyProtections names a protection Leash does not have: use the names in docs/catalog.md "
+    "(e.g. s3-versioning,config-recorder), comma separated."
+)
 MAX_THRESHOLD = 999_999
 THRESHOLDS_RULE = f"must be warning,critical: two whole numbers with 0 < warning <= critical <= {MAX_THRESHOLD} (e.g. 10,50)"
 
