@@ -259,3 +259,37 @@ def test_dynamodb_and_in_memory_counters_raise_the_same_alerts(aws):
     assert [r["principal"] for r in requests] == [f"arn:aws:iam::{ACCOUNT}:role/ai-agent-deploy"] * len(
         requests
     )
+
+
+@pytest.mark.parametrize("store", ["dynamodb", "memory"])
+def test_an_alert_that_could_not_be_published_is_sent_when_the_batch_comes_back(aws, store):
+    """Publish fails at the crossing: SQS redelivers the batch, which finds the level reached and not
+    alerted (the claim was released), and alerts then, once. Decided by the window's total, not the delta."""
+    from leash.counters import DynamoDbCounterStore, InMemoryCounterStore
+    from leash.settings import ActorConfig, SpikeConfig, Thresholds
+    from leash.spike_consumer import SpikeConsumer
+
+    create_tables({"SpikeTable": "leash-spikes"})
+    counters = (
+        DynamoDbCounterStore(boto3.client("dynamodb"), "leash-spikes")
+        if store == "dynamodb"
+        else InMemoryCounterStore()
+    )
+    published, failures = [], [RuntimeError("SNS is down")]
+
+    def publish(alert):
+        if failures:
+            raise failures.pop()
+        published.append(alert)
+        return "id"
+
+    config = SpikeConfig(denied_agent=Thresholds(10, 50))
+    consumer = SpikeConsumer(ActorConfig(agent_role_prefix="ai-agent-"), config, counters, publish)
+    calls = batch([denied(i, seconds=i) for i in range(12)])
+    first = consumer.handle(calls)
+    assert len(first.response["batchItemFailures"]) == 12 and published == []
+    again = consumer.handle(calls)  # SQS delivers the failed records again
+    assert again.response == {"batchItemFailures": []}
+    assert [str(a.severity) for a in published] == ["high"]
+    later = consumer.handle(batch([denied(i, seconds=i) for i in range(100, 105)], 100))
+    assert later.response == {"batchItemFailures": []} and len(published) == 1  # the level alerts once

@@ -106,14 +106,20 @@ class DynamoDbCounterStore:
 
 
 def _totals(item: Mapping[str, Any], counters: Mapping[str, int]) -> WindowTotals:
-    """The window's totals from its DynamoDB item (attributes "denied", "denied:a:iam:PassRole", ...)."""
+    """The window's totals from its DynamoDB item (attributes "denied", "denied:a:iam:PassRole", ...,
+    and the flags "alerted:denied:warning" of the levels already alerted)."""
     actions: dict[str, dict[str, int]] = {counter: {} for counter in counters}
     resources: dict[str, dict[str, int]] = {counter: {} for counter in counters}
+    alerted: set[tuple[str, str]] = set()
     for key, value in item.items():
         counter, sep, rest = key.partition(":")
         if sep and counter in actions and rest[:2] in ("a:", "r:"):
             (actions if rest[0] == "a" else resources)[counter][rest[2:]] = int(value["N"])
-    return WindowTotals({counter: int(item[counter]["N"]) for counter in counters}, actions, resources)
+        elif counter == "alerted" and rest.count(":") == 1:
+            flagged, level = rest.split(":")
+            alerted.add((flagged, level))
+    totals = {counter: int(item[counter]["N"]) for counter in counters}
+    return WindowTotals(totals, actions, resources, frozenset(alerted))
 
 
 class InMemoryCounterStore:
@@ -138,6 +144,7 @@ class InMemoryCounterStore:
             {counter: totals[counter] for counter in group.counts},
             {counter: dict(actions.get(counter, {})) for counter in group.counts},
             {counter: dict(resources.get(counter, {})) for counter in group.counts},
+            frozenset((counter, level) for key, counter, level in self._claimed if key == group.key),
         )
 
     def claim(self, group: Group, counter: str, level: str) -> bool:

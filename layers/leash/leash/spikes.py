@@ -146,6 +146,7 @@ class WindowTotals:
     totals: Mapping[str, int]
     actions: Mapping[str, Mapping[str, int]]  # counter -> action -> count ("(other)" beyond the top TOP)
     resources: Mapping[str, Mapping[str, int]]
+    alerted: frozenset[tuple[str, str]] = frozenset()  # (counter, level) already alerted in this window
 
 
 def _top(counts: Mapping[str, int]) -> list[tuple[str, int]]:
@@ -154,14 +155,17 @@ def _top(counts: Mapping[str, int]) -> list[tuple[str, int]]:
 
 
 def crossings(group: Group, window: WindowTotals, config: SpikeConfig) -> list[Crossing]:
-    """Levels this batch pushed a window's total over (before < threshold <= after), per counter."""
+    """Levels the window's total has reached and that were not alerted yet, per counter.
+
+    Decided by the total, never by what this batch added: a batch redelivered after its alert failed
+    (the claim released) finds the level reached and not alerted, and alerts then.
+    """
     out = []
-    for counter, added in group.counts.items():
+    for counter in group.counts:
         total = window.totals[counter]
-        before = total - added
         thresholds = thresholds_for(config, counter, group.actor.kind)
         for level, threshold in (("warning", thresholds.warning), ("critical", thresholds.critical)):
-            if before < threshold <= total:
+            if threshold <= total and (counter, level) not in window.alerted:
                 out.append(
                     Crossing(
                         group,
