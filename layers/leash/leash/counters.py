@@ -87,7 +87,7 @@ class DynamoDbCounterStore:
                 Key={"pk": {"S": group.key}},
                 UpdateExpression="SET #flag = :true",
                 ConditionExpression="attribute_not_exists(#flag)",
-                ExpressionAttributeNames={"#flag": f"alerted:{counter}:{level}"},
+                ExpressionAttributeNames={"#flag": _flag(counter, level)},
                 ExpressionAttributeValues={":true": {"BOOL": True}},
             )
         except ClientError as exc:
@@ -101,8 +101,15 @@ class DynamoDbCounterStore:
             TableName=self._table,
             Key={"pk": {"S": group.key}},
             UpdateExpression="REMOVE #flag",
-            ExpressionAttributeNames={"#flag": f"alerted:{counter}:{level}"},
+            ExpressionAttributeNames={"#flag": _flag(counter, level)},
         )
+
+
+ALERTED = "alerted"  # "alerted:<counter>:<level>": a level alerted in a window, set by claim()
+
+
+def _flag(counter: str, level: str) -> str:
+    return f"{ALERTED}:{counter}:{level}"
 
 
 def _totals(item: Mapping[str, Any], counters: Mapping[str, int]) -> WindowTotals:
@@ -115,7 +122,7 @@ def _totals(item: Mapping[str, Any], counters: Mapping[str, int]) -> WindowTotal
         counter, sep, rest = key.partition(":")
         if sep and counter in actions and rest[:2] in ("a:", "r:"):
             (actions if rest[0] == "a" else resources)[counter][rest[2:]] = int(value["N"])
-        elif counter == "alerted" and rest.count(":") == 1:
+        elif counter == ALERTED and rest.count(":") == 1:
             flagged, level = rest.split(":")
             alerted.add((flagged, level))
     totals = {counter: int(item[counter]["N"]) for counter in counters}
@@ -129,7 +136,7 @@ class InMemoryCounterStore:
         self.writes = 0
         self._windows: dict[str, tuple[Counter[str], dict[str, Counter[str]], dict[str, Counter[str]]]] = {}
         self._starts: dict[str, int] = {}
-        self._claimed: set[tuple[str, str, str]] = set()
+        self._claimed: dict[str, set[tuple[str, str]]] = {}  # window key -> (counter, level) alerted
         self.newest_window = 0  # start of the latest window counted (epoch seconds)
 
     def add(self, group: Group, window_seconds: int) -> WindowTotals:
@@ -144,24 +151,24 @@ class InMemoryCounterStore:
             {counter: totals[counter] for counter in group.counts},
             {counter: dict(actions.get(counter, {})) for counter in group.counts},
             {counter: dict(resources.get(counter, {})) for counter in group.counts},
-            frozenset((counter, level) for key, counter, level in self._claimed if key == group.key),
+            frozenset(self._claimed.get(group.key, ())),
         )
 
     def claim(self, group: Group, counter: str, level: str) -> bool:
-        flag = (group.key, counter, level)
-        if flag in self._claimed:
+        claimed = self._claimed.setdefault(group.key, set())
+        if (counter, level) in claimed:
             return False
-        self._claimed.add(flag)
+        claimed.add((counter, level))
         return True
 
     def release(self, group: Group, counter: str, level: str) -> None:
-        self._claimed.discard((group.key, counter, level))
+        self._claimed.get(group.key, set()).discard((counter, level))
 
     def forget_before(self, window_start: int) -> None:
         """Drop the windows that started before this time (no call can still reach them)."""
         for key in [k for k, start in self._starts.items() if start < window_start]:
             del self._windows[key], self._starts[key]
-            self._claimed -= {flag for flag in self._claimed if flag[0] == key}
+            self._claimed.pop(key, None)
 
     @property
     def windows(self) -> int:
