@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -150,25 +150,41 @@ class RoutedRule:
 
 
 def eventbridge_rules(template: Mapping[str, Any], deployment: Deployment) -> list[RoutedRule]:
-    """Every EventBridge rule of the template, resolved for this deployment, with its target function."""
-    rules = []
+    """Every EventBridge rule of the template that CloudTrail events can reach, resolved for this deployment,
+    with its target (a state machine's rules listen on Leash's own bus, for Leash's own requests)."""
+    return [
+        RoutedRule(rule.name, rule.target, deployment.resolve(rule.pattern))
+        for rule in _rule_specs(template)
+        if rule.owner != "AWS::Serverless::StateMachine"
+    ]
+
+
+@dataclass(frozen=True)
+class _RuleSpec:
+    name: str
+    target: str  # logical ID of the function, queue or state machine
+    owner: str  # the resource type that declares the rule
+    pattern: Mapping[str, Any]
+    properties: Mapping[str, Any]  # the rule's own (AWS::Events::Rule or a SAM event's Properties)
+
+
+def _rule_specs(template: Mapping[str, Any]) -> Iterator[_RuleSpec]:
+    """The template's EventBridge rules as written: AWS::Events::Rule resources (one per target) and the
+    EventBridgeRule events of SAM functions and state machines, in the template's order."""
     for logical_id, resource in template.get("Resources", {}).items():
-        if resource.get("Type") == "AWS::Events::Rule" and "EventPattern" in resource.get("Properties", {}):
-            props = resource["Properties"]
+        kind, props = resource.get("Type"), resource.get("Properties", {})
+        if kind == "AWS::Events::Rule" and "EventPattern" in props:
             for target in props.get("Targets", []):
                 arn = target.get("Arn", {})
                 destination = (
                     arn["Fn::GetAtt"][0] if isinstance(arn, dict) and "Fn::GetAtt" in arn else str(arn)
                 )
-                rules.append(RoutedRule(logical_id, destination, deployment.resolve(props["EventPattern"])))
-            continue
-        if resource.get("Type") != "AWS::Serverless::Function":
-            continue
-        for name, source in (resource.get("Properties", {}).get("Events") or {}).items():
-            if source.get("Type") == "EventBridgeRule":
-                pattern = deployment.resolve(source["Properties"]["Pattern"])
-                rules.append(RoutedRule(name, logical_id, pattern))
-    return rules
+                yield _RuleSpec(logical_id, destination, kind, props["EventPattern"], props)
+        elif kind in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
+            for name, source in (props.get("Events") or {}).items():
+                if source.get("Type") == "EventBridgeRule":
+                    spec = source["Properties"]
+                    yield _RuleSpec(name, logical_id, kind, spec["Pattern"], spec)
 
 
 class Router:
@@ -246,26 +262,15 @@ def template_rules(template: Mapping[str, Any]) -> list[RuleInfo]:
     from leash_build.patterns import notify_rules, reapply_rules, spike_rules
 
     generated = {r.name: r.description for r in (*notify_rules(), *reapply_rules(), *spike_rules())}
-    out = []
-    for logical_id, resource in template.get("Resources", {}).items():
-        props = resource.get("Properties", {})
-        if resource.get("Type") == "AWS::Events::Rule" and "EventPattern" in props:
-            for target in props.get("Targets", []):
-                arn = target.get("Arn", {})
-                destination = (
-                    arn["Fn::GetAtt"][0] if isinstance(arn, dict) and "Fn::GetAtt" in arn else str(arn)
-                )
-                description = (
-                    props.get("Description") or generated.get(logical_id) or _about(props["EventPattern"])
-                )
-                out.append(RuleInfo(logical_id, destination, _bus(props.get("EventBusName")), description))
-        elif resource.get("Type") in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
-            for name, source in (props.get("Events") or {}).items():
-                if source.get("Type") == "EventBridgeRule":
-                    spec = source["Properties"]
-                    description = generated.get(name) or _about(spec["Pattern"])
-                    out.append(RuleInfo(name, logical_id, _bus(spec.get("EventBusName")), description))
-    return out
+    return [
+        RuleInfo(
+            rule.name,
+            rule.target,
+            _bus(rule.properties.get("EventBusName")),
+            rule.properties.get("Description") or generated.get(rule.name) or _about(rule.pattern),
+        )
+        for rule in _rule_specs(template)
+    ]
 
 
 def _bus(name: Any) -> str:
