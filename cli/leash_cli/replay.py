@@ -386,11 +386,18 @@ class Report:
 
 
 def lock_subject(principal: str) -> str:
-    """What the lockdown workflow locks for a principal: a session's role, else the principal itself."""
-    head, _, resource = principal.partition(":assumed-role/")
-    if resource and head.startswith("arn:") and head.count(":") == 4:
-        partition, account = head.split(":")[1], head.split(":")[4]
-        return f"arn:{partition}:iam::{account}:role/{resource.split('/', 1)[0]}"
+    """What the lockdown workflow locks for a principal: a role (named by a session of it, or by its ARN
+    with any path: a role's name is unique in its account), else the principal itself."""
+    parts = principal.split(":", 5)
+    if len(parts) == 6 and parts[0] == "arn":
+        resource = parts[5]
+        if parts[2] == "sts" and resource.startswith("assumed-role/"):
+            name = resource.split("/")[1]
+        elif parts[2] == "iam" and resource.startswith("role/"):
+            name = resource.rsplit("/", 1)[-1]
+        else:
+            return principal
+        return f"arn:{parts[1]}:iam::{parts[4]}:role/{name}"
     return principal
 
 

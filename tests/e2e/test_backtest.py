@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gzip
 import json
 import shutil
@@ -14,7 +15,7 @@ from conftest import EVENTS, GUARDRAIL_POLICY_ARN
 from typer.testing import CliRunner
 
 from leash_cli.main import app
-from leash_cli.replay import Replay
+from leash_cli.replay import Replay, lock_subject
 from leash_cli.template import TEMPLATE, deployment_for, eventbridge_rules, load_template, template_rules
 
 ACCOUNT = "111122223333"
@@ -350,3 +351,32 @@ def test_a_principal_s_calls_are_listed_per_severity(tmp_path):
     assert "critical dynamodb:DeleteTable" not in table  # the denied calls alert as spikes, not one by one
     assert "critical leash:AccessDeniedSpike table/orders" in table
     assert "high leash:AccessDeniedSpike table/orders" in table
+
+
+def test_a_role_with_a_path_is_one_principal_to_lock_whichever_request_names_it(tmp_path):
+    """A cover-up (the request names the session) and a denial spike (it names the role, with its path):
+    the workflow locks the role by name once; the second request is 'not repeated'."""
+    role_with_path = f"arn:aws:iam::{ACCOUNT}:role/agents/ai-agent-deploy"
+
+    def on_path(call: dict) -> dict:
+        identity = copy.deepcopy(call["userIdentity"])
+        identity["sessionContext"]["sessionIssuer"]["arn"] = role_with_path
+        return dict(call, userIdentity=identity)
+
+    probe = record("dynamodb-delete-table-denied")
+    probes = [
+        on_path(dict(probe, eventID=f"p-{n}", eventTime=f"2026-11-22T21:05:{n:02d}Z")) for n in range(55)
+    ]
+    trail(tmp_path, [on_path(record("cloudtrail-stop-logging-by-agent")), *probes])
+    decided = [d for d in lines(replay("--format", "jsonl", str(tmp_path))) if d["lockdown"]]
+    assert sorted(d["lockdown"] for d in decided) == ["not-repeated", "requested"]
+    assert [d["would_lock"] for d in decided if d["would_lock"]] == [
+        f"arn:aws:iam::{ACCOUNT}:role/ai-agent-deploy"
+    ]
+    assert {d["function"] for d in decided} == {"ReapplyFunction", "SpikeFunction"}
+    assert (
+        lock_subject(role_with_path)
+        == lock_subject(f"arn:aws:sts::{ACCOUNT}:assumed-role/ai-agent-deploy/sess")
+        == f"arn:aws:iam::{ACCOUNT}:role/ai-agent-deploy"
+    )
+    assert lock_subject(f"arn:aws:iam::{ACCOUNT}:user/bob") == f"arn:aws:iam::{ACCOUNT}:user/bob"
