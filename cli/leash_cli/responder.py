@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from leash.ledger import FEED, FEED_ATTRIBUTE, TIME_INDEX
+from leash.model import is_denied
 
 
 class ResponderError(Exception):
@@ -38,7 +39,6 @@ _NOT_ACCEPTED = {
     "AuthFailure",
     "MissingAuthenticationToken",
 }
-_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
 _THROTTLED = {
     "Throttling",
     "ThrottlingException",
@@ -94,7 +94,7 @@ class Aws:
     def _client_error(self, exc: Any, call: str) -> str:
         error = exc.response.get("Error", {})
         code, message = str(error.get("Code", "")), str(error.get("Message", ""))
-        if code in _DENIED:
+        if is_denied(code):  # every service's spelling, as the spike rules read CloudTrail
             caller = self.caller or self._caller_if_known()
             who = caller or "your credentials" + _profile_words(self.profile)
             return f"AWS denied {call} to {who}: {PERMISSIONS_HINT}. AWS said: {message}"
