@@ -42,8 +42,13 @@ delivery = SlackDelivery(
 def lambda_handler(event, context):
     global _warned_unconfigured
     results = []
+
+    # Every wait leaves the function time to park the alert in the Slack DLQ with its reason.
+    def time_left() -> float:
+        return float(context.get_remaining_time_in_millis()) / 1000
+
     for alert in alerts_from_sns(event):
-        result = delivery.deliver(alert)
+        result = delivery.deliver(alert, time_left)
         results.append(result.status)
         metrics.add_metric(name=_METRIC[result.status], unit=MetricUnit.Count, value=1)
         if result.status == "not-configured":

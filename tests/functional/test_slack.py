@@ -150,7 +150,7 @@ def sns_event(alert):
         "Records": [
             {
                 "EventSource": "aws:sns",
-                "Sns": {"Message": body["lambda"], "Subject": "x", "Timestamp": "2026-11-22T21:04:40.000Z"},
+                "Sns": {"Message": body["default"], "Subject": "x", "Timestamp": "2026-11-22T21:04:40.000Z"},
             }
         ]
     }

@@ -65,12 +65,12 @@ def test_every_kind_of_action_has_its_sentence():
 def test_actions_reach_slack_through_the_topic_unchanged(sentence):
     """The Slack forwarder rebuilds the alert from its JSON: every field survives, 0 s included."""
     message = json.loads(sns_message(alert(ACTIONS[sentence]))["Message"])
-    received = alert_from_sns_message(message["lambda"])
+    received = alert_from_sns_message(message["default"])  # what Lambda, SQS, HTTPS get
     assert received.leash_did == (ACTIONS[sentence],)
     assert sentence in json.dumps(render_slack(received), ensure_ascii=False)
     assert sentence in render_text(received)
     assert (
-        json.loads(message["sqs"])["leash_did"][0]["text"] == sentence
+        json.loads(message["default"])["leash_did"][0]["text"] == sentence
     )  # machines get the words beside the fields
 
 

@@ -6,6 +6,7 @@ from leash.actors import Actor
 from leash.alerts import Alert
 from leash.catalog import CatalogAction
 from leash.events import ApiCall
+from leash.fit import names
 from leash.model import ActorKind, Impact, Severity
 
 
@@ -37,7 +38,8 @@ def assess(call: ApiCall, actor: Actor, entry: CatalogAction | None) -> tuple[Al
 
     if entry is not None:
         impact, reasons = entry.assess(call)
-        did, resource = entry.did, entry.resource_of(call)
+        # The alert names a few; the ledger and the CloudTrail event keep every one.
+        did, resource = entry.did, names(entry.resources_of(call))
         detail = entry.detail_of(call)
     else:
         impact, reasons = Impact.DESTRUCTIVE, ()

@@ -84,16 +84,23 @@ class CatalogAction:
         except (KeyError, ValueError):
             return ""
 
-    def resource_of(self, call: ApiCall) -> str:
-        """The name of what the call touched, as the alert shows it."""
+    def resources_of(self, call: ApiCall) -> tuple[str, ...]:
+        """The names of what the call touched, each once (a TerminateInstances may name 1,000)."""
         for path in self.resource:
             values = [str(v) for v in iter_path(call.request_parameters, path)]
             if values:
-                return ", ".join(dict.fromkeys(values))
+                return tuple(dict.fromkeys(values))
         for resource in call.resources:
             if resource.get("ARN"):
-                return str(resource["ARN"])
-        return "(unnamed resource)"
+                return (str(resource["ARN"]),)
+        return ("(unnamed resource)",)
+
+    def resource_of(self, call: ApiCall) -> str:
+        """Every name of what the call touched, as the ledger and a lockdown request keep it.
+
+        An alert shows a capped list instead (leash.fit.names).
+        """
+        return ", ".join(self.resources_of(call))
 
 
 RequestMatcher = Callable[[Mapping[str, Any]], bool]

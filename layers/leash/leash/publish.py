@@ -1,4 +1,4 @@
-"""Alerts onto the alerts topic: one SNS message per alert, text for e-mail and JSON for machines."""
+"""Alerts onto the alerts topic: one SNS message per alert, JSON for machines and text for e-mail."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 from typing import Any, Protocol
 
 from leash.alerts import Alert
+from leash.fit import SNS_MESSAGE_BYTES, fit
 from leash.render import describe, render_text, subject
 
 
@@ -16,23 +17,30 @@ class Publish(Protocol):
 
 
 def sns_message(alert: Alert) -> dict[str, str]:
-    """Publish arguments using SNS's per-protocol message structure."""
+    """Publish arguments: the JSON body for every protocol, the text for e-mail; within SNS's size limit.
+
+    With MessageStructure=json, SNS sends each subscriber its protocol's key or else "default": so
+    Lambda (the Slack forwarder), SQS, HTTPS, email-json and SMS get the JSON, e-mail the text. An alert
+    too large for the limit is clipped (leash.fit), never dropped.
+    """
+    return _publish_args(fit(alert, _publish_bytes, SNS_MESSAGE_BYTES))
+
+
+def _publish_args(alert: Alert) -> dict[str, str]:
     data = alert.to_dict()
     # Machines get the fields and, beside each action, the sentence an e-mail shows (never parsed back).
     data["leash_did"] = [{**action.to_dict(), "text": describe(action)} for action in alert.leash_did]
     machine = json.dumps(data, separators=(",", ":"), sort_keys=True)
-    text = render_text(alert)
-    body = {
-        "default": text,
-        "email": text,
-        "email-json": machine,
-        "lambda": machine,
-        "sqs": machine,
-        "http": machine,
-        "https": machine,
-        "firehose": machine,
-    }
-    return {"Subject": subject(alert), "Message": json.dumps(body), "MessageStructure": "json"}
+    body = {"default": machine, "email": render_text(alert)}
+    # ASCII only (non-ASCII escaped): a lone surrogate from a hostile event cannot break the UTF-8 encoding.
+    message = json.dumps(body, separators=(",", ":"))
+    return {"Subject": subject(alert), "Message": message, "MessageStructure": "json"}
+
+
+def _publish_bytes(alert: Alert) -> int:
+    """What counts against SNS's limit: the message, and the subject too, to be safe."""
+    args = _publish_args(alert)
+    return len(args["Message"].encode()) + len(args["Subject"].encode("utf-8", "replace"))
 
 
 class SnsPublisher:

@@ -89,9 +89,10 @@ def render_text(alert: Alert) -> str:
 
 
 def subject(alert: Alert) -> str:
-    """SNS subject: one line, under 100 characters."""
+    """SNS subject: one printable line, under 100 characters (SNS's limit)."""
     text = f"[Leash {alert.severity.upper()}] {alert.title}"
-    text = " ".join(text.split())
+    # SNS refuses line breaks and control characters in a subject; a lone surrogate would not encode.
+    text = "".join(ch for ch in " ".join(text.split()) if ch.isprintable())
     return text if len(text) < 100 else text[:96] + "..."
 
 

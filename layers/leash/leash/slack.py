@@ -15,49 +15,92 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
 from leash.alerts import Alert
+from leash.fit import fit
 from leash.slack_blocks import render_slack
 
 Sleep = Callable[[float], None]
+TimeLeft = Callable[[], float]
+"""Seconds the invocation has left (the Lambda context's get_remaining_time_in_millis() / 1000)."""
+
+PARK_SECONDS = 5.0  # kept back to put a message in the dead-letter queue with its reason
+
+
+class Budget:
+    """The time one delivery may spend on Slack: what the invocation has left, less one attempt and parking."""
+
+    def __init__(self, time_left: TimeLeft, attempt_seconds: float, park_seconds: float = PARK_SECONDS):
+        self._time_left = time_left
+        self._needed = attempt_seconds + park_seconds
+        self._park = park_seconds
+        self.refusal = ""  # why the delivery stopped early, for the dead letter
+
+    def allows(self, wait: float, why: str) -> bool:
+        """Whether waiting `wait` s and trying once more still leaves time to park; records why not."""
+        left = self._time_left()
+        if wait + self._needed <= left:
+            return True
+        self.refusal = (
+            f"{why}, more than the time left ({left:.1f} s, of which {self._park:g} s are kept"
+            " to park this message)"
+        )
+        return False
+
+
+def unlimited() -> float:
+    """No deadline: the demo, replay and tests that do not model one."""
+    return float("inf")
 
 
 class RateLimitRetry(RetryHandler):
-    """HTTP 429: wait exactly what Slack's Retry-After asks (capped), then try again."""
+    """HTTP 429: wait exactly what Slack's Retry-After asks, if the function has that time; else give up."""
 
-    def __init__(self, sleep: Sleep, max_retry_count: int = 3, max_wait_seconds: float = 20.0):
+    def __init__(self, sleep: Sleep, budget: Budget, max_retry_count: int = 3):
         super().__init__(max_retry_count=max_retry_count)
         self._sleep = sleep
-        self._max_wait = max_wait_seconds
+        self._budget = budget
 
     def _can_retry(self, *, state: RetryState, request: Any, response: Any = None, error: Any = None) -> bool:
-        return response is not None and response.status_code == 429
+        if response is None or response.status_code != 429:
+            return False
+        wait = retry_after_seconds(response.headers)
+        return self._budget.allows(wait, f"Slack rate-limited us: Retry-After {wait:g} s")
 
     def prepare_for_next_attempt(
         self, *, state: RetryState, request: Any, response: Any = None, error: Any = None
     ) -> None:
-        self._sleep(min(retry_after_seconds(response.headers), self._max_wait))
+        self._sleep(retry_after_seconds(response.headers))
         state.next_attempt_requested = True
         state.increment_current_attempt()
 
 
 class TransientErrorRetry(RetryHandler):
-    """5xx, timeouts and dropped connections: back off exponentially (0.5 s, 1 s, 2 s, ...)."""
+    """5xx, timeouts and dropped connections: back off exponentially (0.5 s, 1 s, 2 s, ...) while time allows."""
 
-    def __init__(self, sleep: Sleep, max_retry_count: int = 3, base_seconds: float = 0.5):
+    def __init__(self, sleep: Sleep, budget: Budget, max_retry_count: int = 3, base_seconds: float = 0.5):
         super().__init__(max_retry_count=max_retry_count)
         self._sleep = sleep
+        self._budget = budget
         self._base = base_seconds
 
     def _can_retry(self, *, state: RetryState, request: Any, response: Any = None, error: Any = None) -> bool:
         if response is not None:
-            return bool(response.status_code >= 500)
-        return isinstance(error, URLError | TimeoutError | ConnectionError | RemoteDisconnected)
+            transient = bool(response.status_code >= 500)
+            what = f"Slack answered HTTP {response.status_code}"
+        else:
+            transient = isinstance(error, URLError | TimeoutError | ConnectionError | RemoteDisconnected)
+            what = f"Slack unreachable ({type(error).__name__})"
+        wait = self._backoff(state)
+        return transient and self._budget.allows(wait, f"{what}; the next try in {wait:g} s")
 
     def prepare_for_next_attempt(
         self, *, state: RetryState, request: Any, response: Any = None, error: Any = None
     ) -> None:
-        self._sleep(self._base * 2**state.current_attempt)
+        self._sleep(self._backoff(state))
         state.next_attempt_requested = True
         state.increment_current_attempt()
+
+    def _backoff(self, state: RetryState) -> float:
+        return float(self._base * 2**state.current_attempt)
 
 
 def retry_after_seconds(headers: Mapping[str, Any]) -> float:
@@ -89,7 +132,11 @@ def webhook_url_from_secret(secret: str) -> str:
 
 
 class SlackDelivery:
-    """Posts alerts to one incoming webhook; what cannot be posted goes to the dead-letter sink with its reason."""
+    """Posts alerts to one incoming webhook; what cannot be posted goes to the dead-letter sink with its reason.
+
+    Every wait (Retry-After, backoff) fits in the time the invocation has left, keeping enough to
+    park the message: a 429 storm ends in the dead-letter queue with its reason, not in a timeout.
+    """
 
     def __init__(
         self,
@@ -105,21 +152,10 @@ class SlackDelivery:
         self._sleep = sleep
         self._timeout = timeout_seconds
         self._max_retries = max_retries
-        self._clients: dict[str, WebhookClient] = {}
 
-    def _client(self, url: str) -> WebhookClient:
-        if url not in self._clients:
-            self._clients[url] = WebhookClient(
-                url,
-                timeout=self._timeout,
-                retry_handlers=[
-                    RateLimitRetry(self._sleep, self._max_retries),
-                    TransientErrorRetry(self._sleep, self._max_retries),
-                ],
-            )
-        return self._clients[url]
-
-    def deliver(self, alert: Alert) -> Delivery:
+    def deliver(self, alert: Alert, time_left: TimeLeft = unlimited) -> Delivery:
+        """Post one alert; time_left bounds every retry (pass the Lambda context's remaining time)."""
+        budget = Budget(time_left, self._timeout)
         try:
             url = self._webhook_url()
         except Exception as exc:  # noqa: BLE001 - a broken secret must not lose the alert
@@ -128,18 +164,42 @@ class SlackDelivery:
             return Delivery(
                 "not-configured", "no Slack webhook configured; SNS subscribers still get the alert"
             )
+        if not budget.allows(0, "no time left to try Slack"):
+            return self._give_up(alert, budget.refusal)
         payload = render_slack(alert)
+        client = WebhookClient(
+            url,
+            timeout=self._timeout,
+            retry_handlers=[
+                RateLimitRetry(self._sleep, budget, self._max_retries),
+                TransientErrorRetry(self._sleep, budget, self._max_retries),
+            ],
+        )
         try:
-            response = self._client(url).send(text=payload["text"], blocks=payload["blocks"])
+            response = client.send(text=payload["text"], blocks=payload["blocks"])
         except Exception as exc:  # noqa: BLE001 - network errors after retries
-            return self._give_up(alert, f"Slack unreachable after retries: {type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+            if budget.refusal:
+                return self._give_up(alert, f"{budget.refusal}; last error {error}")
+            return self._give_up(alert, f"Slack unreachable after retries: {error}")
         if response.status_code == 200:
             return Delivery("posted", "posted to Slack")
-        return self._give_up(alert, f"Slack answered HTTP {response.status_code}: {str(response.body)[:200]}")
+        return self._give_up(
+            alert,
+            budget.refusal or f"Slack answered HTTP {response.status_code}: {str(response.body)[:200]}",
+        )
 
     def _give_up(self, alert: Alert, reason: str) -> Delivery:
-        self._dead_letter({"reason": reason, "alert": alert.to_dict(), "slack": render_slack(alert)})
+        kept = fit(alert, _json_chars, DEAD_LETTER_ALERT_CHARS)
+        self._dead_letter({"reason": reason, "alert": kept.to_dict(), "slack": render_slack(alert)})
         return Delivery("dead-lettered", reason)
+
+
+DEAD_LETTER_ALERT_CHARS = 128_000  # with the Slack payload, well under SQS's 256 KiB message limit
+
+
+def _json_chars(alert: Alert) -> int:
+    return len(json.dumps(alert.to_dict()))
 
 
 class SqsDeadLetter:

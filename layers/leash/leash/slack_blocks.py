@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from leash.alerts import Alert
+from leash.fit import fit
 from leash.model import ACKNOWLEDGE, LOCKDOWN, RELEASE
 from leash.render import clip, facts, leash_did_text
 
@@ -13,8 +14,24 @@ LOCKABLE_KINDS = ("agent", "human")
 LOCKDOWN_APPLIED = "lockdown-applied"  # the workflow notice (kind) after which a Release button is offered
 
 
+# Slack's limits: a header 150 characters, a section's text 3,000, its fields 10 of 2,000 each, a button's
+# value 2,000, a message's text 40,000 (we keep the notification text short). Above the documented limits
+# a webhook answers 400 invalid_blocks; messages whose blocks hold some 13,000 characters in all are
+# refused as msg_blocks_too_long (slackapi/bolt-js#2509), so the whole payload stays under this:
+SLACK_BLOCKS_CHARS = 12_000
+BUTTON_VALUE_CHARS = 2000
+
+
 def render_slack(alert: Alert) -> dict[str, Any]:
-    """Slack Block Kit payload for an incoming webhook."""
+    """Slack Block Kit payload for an incoming webhook, within Slack's limits (the alert clipped if need be)."""
+    return _render(fit(alert, _blocks_chars, SLACK_BLOCKS_CHARS))
+
+
+def _blocks_chars(alert: Alert) -> int:
+    return len(json.dumps(_render(alert)["blocks"], ensure_ascii=False))
+
+
+def _render(alert: Alert) -> dict[str, Any]:
     header = f"{alert.severity.upper()}: {alert.title}"
     fields = [f"*{label}*\n{f'`{value}`' if label == 'Action' else value}" for label, value in facts(alert)]
     if alert.reasons:
@@ -40,8 +57,9 @@ def render_slack(alert: Alert) -> dict[str, Any]:
                 "elements": [
                     {
                         "type": "mrkdwn",
-                        "text": (
-                            f"{alert.severity.emoji} <{alert.console_url}|CloudTrail event {alert.event_id}> · {alert.actor.get('arn')}"
+                        "text": clip(
+                            f"{alert.severity.emoji} <{alert.console_url}|CloudTrail event {alert.event_id}> · {alert.actor.get('arn')}",
+                            3000,
                         ),
                     }
                 ],
@@ -50,7 +68,7 @@ def render_slack(alert: Alert) -> dict[str, Any]:
     buttons = action_buttons(alert)
     if buttons:
         blocks.append(buttons)
-    return {"text": f"{alert.severity.emoji} {header}", "blocks": blocks}
+    return {"text": clip(f"{alert.severity.emoji} {header}", 3000), "blocks": blocks}
 
 
 def button_value(principal: str, event_id: str, title: str) -> str:
@@ -94,6 +112,8 @@ def action_buttons(alert: Alert) -> dict[str, Any] | None:
             elements.append(
                 _button("Acknowledge", ACKNOWLEDGE, button_value(actor.get("arn", ""), event_id, title))
             )
+    # A button whose value Slack would refuse (only a forged, overlong principal) is left out, not the alert.
+    elements = [e for e in elements if len(e["value"]) <= BUTTON_VALUE_CHARS]
     return {"type": "actions", "block_id": "leash_actions", "elements": elements} if elements else None
 
 
