@@ -238,3 +238,48 @@ def bus_tap(bus: str = "leash-leash"):
         return [json.loads(m["Body"]) for m in messages]
 
     return read
+
+
+# Slack's documented limits that slack-sdk's models do not check themselves.
+SLACK_FIELD_CHARS, SLACK_MAX_BLOCKS, SLACK_TEXT_CHARS = 2000, 50, 40_000
+
+
+def assert_within_slack_limits(payload: dict) -> None:
+    """The payload is one Slack accepts: slack-sdk's block validators, plus the limits they leave out."""
+    from slack_sdk.models.blocks import Block
+
+    from leash.slack_blocks import SLACK_BLOCKS_CHARS
+
+    assert 0 < len(payload["blocks"]) <= SLACK_MAX_BLOCKS
+    assert len(payload["text"]) <= SLACK_TEXT_CHARS
+    for block in payload["blocks"]:
+        Block.parse(
+            block
+        ).validate_json()  # header 150, section text 3,000 and 10 fields, button value 2,000, ...
+        assert all(len(f["text"]) <= SLACK_FIELD_CHARS for f in block.get("fields", []))
+        assert all(
+            len(e.get("text", "")) <= 3000 for e in block.get("elements", []) if block["type"] == "context"
+        )
+    assert len(json.dumps(payload["blocks"], ensure_ascii=False)) <= SLACK_BLOCKS_CHARS
+
+
+def sns_publish_calls() -> list[dict]:
+    """Record the parameters of every SNS Publish made by clients created after this call (default session)."""
+    calls: list[dict] = []
+    boto3.DEFAULT_SESSION.events.register(
+        "provide-client-params.sns.Publish", lambda params, **_: calls.append(dict(params))
+    )
+    return calls
+
+
+def terminate_instances_event(count: int) -> dict:
+    """The TerminateInstances sample, terminating `count` instances in one call (the API allows 1,000)."""
+    event = load_event("ec2-terminate-instances-by-human")
+    ids = [f"i-0{n:016x}" for n in range(count)]
+    detail = event["detail"]
+    detail["requestParameters"]["instancesSet"]["items"] = [{"instanceId": i} for i in ids]
+    running, stopping = {"code": 16, "name": "running"}, {"code": 32, "name": "shutting-down"}
+    detail["responseElements"]["instancesSet"]["items"] = [
+        {"instanceId": i, "currentState": stopping, "previousState": running} for i in ids
+    ]
+    return event

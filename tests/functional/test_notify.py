@@ -6,13 +6,21 @@ import json
 
 import boto3
 import pytest
-from conftest import load_event, load_handler
+from conftest import (
+    assert_within_slack_limits,
+    load_event,
+    load_handler,
+    sns_publish_calls,
+    terminate_instances_event,
+)
 
 from leash.actors import ActorConfig
 from leash.alerts import Alert
+from leash.fit import SNS_MESSAGE_BYTES
 from leash.notify import Notifier
 from leash.publish import sns_message
 from leash.render import render_text
+from leash.slack_blocks import render_slack
 
 AGENT_DELETES_DB = "rds-delete-db-instance-skip-final-snapshot-by-agent"
 
@@ -124,3 +132,38 @@ def test_publish_failure_raises_so_lambda_retries_and_nothing_is_lost(notify_sta
     boto3.client("sns").delete_topic(TopicArn=notify_stack[0])
     with pytest.raises(Exception, match=r"(?i)not.?found|does not exist"):
         notify.lambda_handler(load_event(AGENT_DELETES_DB), lambda_context)
+
+
+def test_thousand_instance_termination_is_delivered_within_sns_and_slack_limits(notify_stack, lambda_context):
+    """Before, the alert carried every ID eight times over: 753 IDs passed SNS's 256 KB and nothing went out."""
+    published = sns_publish_calls()
+    notify, inbox = load_handler("notify"), notify_stack[1]
+
+    result = notify.lambda_handler(terminate_instances_event(1000), lambda_context)
+
+    assert (result["status"], result["severity"]) == ("published", "medium")
+    (params,) = published
+    # moto refuses a message over 262,144 characters; SNS counts bytes, and this one needs no clipping.
+    assert len(params["Message"].encode()) + len(params["Subject"].encode()) < SNS_MESSAGE_BYTES // 50
+    assert (
+        params["Subject"].startswith("[Leash MEDIUM] human AWSReservedSSO_") and len(params["Subject"]) < 100
+    )
+    (envelope,) = inbox.drain()
+    alert = Alert.from_dict(json.loads(envelope["Message"]))
+    assert alert.resource == "i-00000000000000000, i-00000000000000001 and 998 more"
+    assert "Resource:  i-00000000000000000, i-00000000000000001 and 998 more" in render_text(alert)
+    assert alert.console_url.endswith(
+        "#/events/a1d2e3f4-0b1c-4d2e-8f3a-4b5c6d7e8f02"
+    )  # every ID, in CloudTrail
+    slack = render_slack(alert)
+    assert_within_slack_limits(slack)
+    assert "and 998 more" in json.dumps(slack)
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4])
+def test_short_resource_lists_are_shown_whole(count):
+    published = []
+    Notifier(ActorConfig(), lambda a: published.append(a) or "m-1").handle(terminate_instances_event(count))
+    ids = [f"i-0{n:016x}" for n in range(count)]
+    expected = ", ".join(ids) if count <= 3 else f"{ids[0]}, {ids[1]} and 2 more"
+    assert published[0].resource == expected

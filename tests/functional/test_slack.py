@@ -7,7 +7,13 @@ import socket
 
 import boto3
 import pytest
-from conftest import load_event, load_handler
+from conftest import (
+    LambdaContext,
+    assert_within_slack_limits,
+    load_event,
+    load_handler,
+    terminate_instances_event,
+)
 
 from leash.actors import ActorConfig, classify_actor
 from leash.assess import assess
@@ -15,7 +21,8 @@ from leash.catalog import lookup
 from leash.events import parse_event
 from leash.inbox import alert_from_sns_message
 from leash.publish import sns_message
-from leash.slack import SlackDelivery, SqsDeadLetter, webhook_url_from_secret
+from leash.slack import PARK_SECONDS, SlackDelivery, SqsDeadLetter, webhook_url_from_secret
+from leash_cli.template import load_template
 
 
 @pytest.fixture
@@ -181,3 +188,101 @@ def test_forwarder_reads_webhook_from_secret_and_dead_letters_failures(
     assert handler.lambda_handler(sns_event(alert), lambda_context) == {"results": ["dead-lettered"]}
     (message,) = sqs.receive_message(QueueUrl=queue)["Messages"]
     assert "HTTP 403: invalid_token" in json.loads(message["Body"])["reason"]
+
+
+class Clock:
+    """The invocation's time left, spent by the (fake) sleeps: tests model a Lambda timeout without waiting."""
+
+    def __init__(self, seconds_left: float):
+        self.left = seconds_left
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.left -= seconds
+
+    def time_left(self) -> float:
+        return self.left
+
+    def context(self):
+        clock = self
+
+        class Context(LambdaContext):
+            @staticmethod
+            def get_remaining_time_in_millis() -> int:
+                return int(clock.left * 1000)
+
+        return Context()
+
+
+FORWARDER_TIMEOUT = load_template()["Resources"]["SlackForwarderFunction"]["Properties"]["Timeout"]
+STORM = [(429, {"Retry-After": "30"}, "rate_limited")] * 4
+
+
+def test_429_storm_parks_the_message_with_its_reason_before_the_timeout(slack, alert, dead_letters):
+    """Before, four 429s with Retry-After 30 slept 3 x 20 s and ran into the forwarder's 60 s timeout."""
+    slack.replies = list(STORM)
+    clock = Clock(FORWARDER_TIMEOUT)
+    delivery = SlackDelivery(lambda: slack.url, dead_letters.append, sleep=clock.sleep)
+
+    result = delivery.deliver(alert, clock.time_left)
+
+    assert result.status == "dead-lettered"
+    assert clock.sleeps == [30.0]  # the one wait that still left time to try again and park
+    assert len(slack.requests) == 2
+    assert clock.left >= PARK_SECONDS
+    (parked,) = dead_letters
+    assert parked["reason"].startswith(
+        "Slack rate-limited us: Retry-After 30 s, more than the time left (30.0 s"
+    )
+    assert parked["alert"]["event_id"] == alert.event_id and parked["slack"]["blocks"]
+
+
+def test_backoff_on_5xx_stops_when_the_time_runs_short(slack, alert, dead_letters):
+    slack.replies = [(503, {}, "busy")] * 4
+    clock = Clock(11.0)  # one 5 s attempt and parking; no time for a third attempt
+    delivery = SlackDelivery(lambda: slack.url, dead_letters.append, sleep=clock.sleep)
+
+    result = delivery.deliver(alert, clock.time_left)
+
+    assert result.status == "dead-lettered" and clock.sleeps == [0.5]
+    assert result.detail.startswith("Slack answered HTTP 503; the next try in 1 s, more than the time left")
+
+
+def test_no_time_left_parks_without_trying(slack, alert, dead_letters):
+    result = delivery_to(slack.url, dead_letters, []).deliver(alert, lambda: 4.0)
+    assert result.status == "dead-lettered" and slack.requests == []
+    assert result.detail.startswith("no time left to try Slack")
+
+
+def test_forwarder_parks_a_429_storm_with_its_reason_in_the_slack_dlq(
+    forwarder_env, monkeypatch, slack, alert
+):
+    """The handler bounds every wait by its context's remaining time; nothing sleeps for real."""
+    sqs, queue = forwarder_env
+    arn = boto3.client("secretsmanager").create_secret(Name="leash/slack", SecretString=slack.url)["ARN"]
+    monkeypatch.setenv("SLACK_WEBHOOK_SECRET_ARN", arn)
+    clock = Clock(FORWARDER_TIMEOUT)
+    monkeypatch.setattr("time.sleep", clock.sleep)
+    handler = load_handler("slack_forwarder")
+    slack.replies = list(STORM)
+
+    assert handler.lambda_handler(sns_event(alert), clock.context()) == {"results": ["dead-lettered"]}
+
+    assert clock.sleeps == [30.0] and clock.left >= PARK_SECONDS
+    (message,) = sqs.receive_message(QueueUrl=queue)["Messages"]
+    body = json.loads(message["Body"])
+    assert body["reason"].startswith("Slack rate-limited us: Retry-After 30 s, more than the time left")
+    assert body["alert"]["event_id"] == alert.event_id
+
+
+def test_thousand_instance_alert_posts_to_slack_within_its_limits(slack, dead_letters):
+    call = parse_event(terminate_instances_event(1000))
+    actor = classify_actor(call.user_identity, ActorConfig())
+    alert, _ = assess(call, actor, lookup(call))
+
+    assert delivery_to(slack.url, dead_letters, []).deliver(alert).status == "posted"
+
+    (payload,) = slack.requests
+    assert_within_slack_limits(payload)
+    assert "i-00000000000000000, i-00000000000000001 and 998 more" in payload["blocks"][0]["text"]["text"]

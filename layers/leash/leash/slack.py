@@ -46,6 +46,10 @@ class Budget:
         return False
 
 
+def real_sleep(seconds: float) -> None:
+    time.sleep(seconds)  # looked up at each call, so a test can replace time.sleep
+
+
 def unlimited() -> float:
     """No deadline: the demo, replay and tests that do not model one."""
     return float("inf")
@@ -143,7 +147,7 @@ class SlackDelivery:
         webhook_url: Callable[[], str | None],
         dead_letter: Callable[[Mapping[str, Any]], None],
         *,
-        sleep: Sleep = time.sleep,
+        sleep: Sleep = real_sleep,
         timeout_seconds: int = 5,
         max_retries: int = 3,
     ):
