@@ -11,6 +11,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -224,7 +225,10 @@ def slack():
 def bus_tap(bus: str = "leash-leash"):
     """Create Leash's event bus with a rule that copies what is put on it to a queue; returns a reader."""
     events, sqs = boto3.client("events"), boto3.client("sqs")
-    events.create_event_bus(Name=bus)
+    try:
+        events.create_event_bus(Name=bus)
+    except events.exceptions.ResourceAlreadyExistsException:
+        pass  # notify_stack creates Leash's bus already
     tap = sqs.create_queue(QueueName="bus-tap")["QueueUrl"]
     tap_arn = sqs.get_queue_attributes(QueueUrl=tap, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events.put_rule(Name="tap", EventBusName=bus, EventPattern=json.dumps({"source": ["leash"]}))
@@ -283,3 +287,36 @@ def terminate_instances_event(count: int) -> dict:
         {"instanceId": i, "currentState": stopping, "previousState": running} for i in ids
     ]
     return event
+@pytest.fixture
+def fail_calls():
+    """Make AWS calls fail as AWS fails them: `fail_calls("sns.Publish", "InternalError", times=1, after=0)`.
+
+    A botocore `before-call` hook on boto3's default session raises the ClientError before the request
+    reaches moto, for clients created afterwards (call it before load_handler: each client copies the
+    session's hooks when it is built); `after` calls go through first. Returns the list of the operations
+    failed so far; the hooks are removed at teardown.
+    """
+    session = boto3._get_default_session()
+    hooks, failed = [], []
+
+    def fail(
+        operation: str, code: str, times: int = 1, *, after: int = 0, message: str = "injected by the test"
+    ):
+        passing, left = [after], [times]
+
+        def hook(model, **kwargs):
+            if passing[0] > 0:
+                passing[0] -= 1
+            elif left[0] > 0:
+                left[0] -= 1
+                failed.append(operation)
+                raise ClientError({"Error": {"Code": code, "Message": message}}, model.name)
+
+        event = f"before-call.{operation}"
+        session.events.register(event, hook)
+        hooks.append((event, hook))
+        return failed
+
+    yield fail
+    for event, hook in hooks:
+        session.events.unregister(event, hook)

@@ -78,7 +78,7 @@ def _interactions() -> Interactions:
         _ALLOWED,
         _seen_before,
         _start,
-        _ledger.record,
+        _ledger.record_once,
         _update,
         log=lambda message, extra: logger.info(message, extra=extra),
     )

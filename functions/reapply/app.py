@@ -39,7 +39,7 @@ reapplier = Reapplier(
         _dynamodb,
         required(os.environ, "LEDGER_TABLE"),
         whole_number(os.environ, "LEDGER_RETENTION_DAYS", 365),
-    ).record,
+    ),
 )
 notifier, _idempotency = notifier_from_env(
     os.environ, key_prefix="reapply", respond=reapplier, tag_lookup=_tags, dynamodb_client=_dynamodb

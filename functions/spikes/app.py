@@ -11,6 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from leash.actors import RoleTagCache
 from leash.aws import LazyClient
+from leash.claims import DynamoDbClaims
 from leash.counters import DynamoDbCounterStore
 from leash.lockdown import EventBusRequester
 from leash.publish import SnsPublisher
@@ -20,15 +21,20 @@ from leash.spike_consumer import SpikeConsumer
 logger = Logger()
 metrics = Metrics()
 
+_dynamodb = boto3.client("dynamodb")
+_SPIKE_TABLE = required(os.environ, "SPIKE_TABLE")
 consumer = SpikeConsumer(
     ActorConfig.from_env(os.environ),
     SpikeConfig.from_env(os.environ),
-    DynamoDbCounterStore(boto3.client("dynamodb"), required(os.environ, "SPIKE_TABLE")),
+    DynamoDbCounterStore(_dynamodb, _SPIKE_TABLE),
     SnsPublisher(LazyClient("sns"), required(os.environ, "ALERTS_TOPIC_ARN")),  # most batches cross no level
     tag_lookup=RoleTagCache(lambda: boto3.client("iam")),
     lockdown_kinds=LockdownSettings.from_env(os.environ).kinds,
+    # A redelivered batch asks once: requests are claimed in the counters table (UpdateItem only).
     request_lockdown=EventBusRequester(
-        lambda: boto3.client("events"), required(os.environ, "LEASH_EVENT_BUS")
+        lambda: boto3.client("events"),
+        required(os.environ, "LEASH_EVENT_BUS"),
+        claims=DynamoDbClaims(_dynamodb, _SPIKE_TABLE, key_attribute="pk", expiry_attribute="expiresAt"),
     ),
 )
 

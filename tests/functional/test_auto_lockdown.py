@@ -149,3 +149,36 @@ def test_lockdown_request_starts_the_workflow(
         "LeashRevokeOlderSessions",
     }
     assert "LOCKDOWN applied to role ai-agent-deploy" in workflows.notices()[-1]["message"]
+
+
+def test_a_request_is_put_once_per_request_id_and_again_only_if_it_failed(aws, fail_calls):
+    """The claim before put_events: a second ask with the same requestId puts nothing; an ask that
+    EventBridge refused releases its claim, so the retry asks again."""
+    from leash.claims import DynamoDbClaims
+    from leash.lockdown import EventBusRequester
+
+    create_tables({"IdempotencyTable": "leash-idempotency"})
+    read_bus = bus_tap()
+    failed = fail_calls("events.PutEvents", "InternalException")
+    requester = EventBusRequester(
+        lambda: boto3.client("events"),
+        "leash-leash",
+        claims=DynamoDbClaims(boto3.client("dynamodb"), "leash-idempotency"),
+    )
+    ask = {
+        "requestId": "evt-1",
+        "principal": "ai-agent-deploy",
+        "reason": "r",
+        "requestedBy": "leash",
+        "trigger": "t",
+    }
+
+    with pytest.raises(Exception, match="InternalException"):
+        requester(ask)
+    assert failed == ["events.PutEvents"] and read_bus() == []
+    requester(ask)  # the handler's retry
+    requester(ask)  # and one more
+    assert [put["detail"]["requestId"] for put in read_bus()] == ["evt-1"]
+    requester({**ask, "requestId": "evt-2"})
+    requester({key: value for key, value in ask.items() if key != "requestId"})  # no id: no claim, put
+    assert len(read_bus()) == 2

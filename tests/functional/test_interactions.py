@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import boto3
 import pytest
-from conftest import ACCOUNT, load_event, load_handler
+from conftest import ACCOUNT, ledger_records, load_event, load_handler
 from slack_sdk.signature import SignatureVerifier
 
 from leash.actors import ActorConfig, classify_actor
@@ -201,6 +201,40 @@ def test_acknowledge_lands_in_the_ledger(buttons, lambda_context):
         ("acknowledged", "slack:U0LEAD (jordan)", "ledger")
     ]
     assert "Acknowledged by <@U0LEAD>" in slack.requests[0]["blocks"][-1]["elements"][0]["text"]
+
+
+def test_three_acknowledge_clicks_give_one_record_and_say_who_was_first(buttons, lambda_context):
+    handler, workflows, iam, slack = buttons
+    clicks = [
+        click(ACKNOWLEDGE, "U0LEAD", slack.url, event_id="evt-7"),
+        click(ACKNOWLEDGE, "U0ONCALL", slack.url, event_id="evt-7", timestamp=int(time.time()) + 1),
+        click(ACKNOWLEDGE, "U0LEAD", slack.url, event_id="evt-7", timestamp=int(time.time()) + 2),
+    ]
+
+    assert [handler.lambda_handler(c, lambda_context)["statusCode"] for c in clicks] == [200, 200, 200]
+
+    (record,) = ledger_records("evt-7")
+    assert (record["outcome"], record["actor"], record["feed"]) == (
+        "acknowledged",
+        "slack:U0LEAD (jordan)",
+        "ledger",
+    )
+    lines = [update["blocks"][-1]["elements"][0]["text"] for update in slack.requests]
+    assert lines[0].startswith(":eyes: Acknowledged by <@U0LEAD> at ")
+    day, clock = record["time"][:10], record["time"][11:19]
+    assert (
+        lines[1:] == [f":eyes: Already acknowledged by <@U0LEAD> at {day} {clock}Z; nothing more to do."] * 2
+    )
+
+
+def test_same_user_clicking_lock_down_twice_starts_one_execution(buttons, lambda_context):
+    handler, workflows, iam, slack = buttons
+    first = click(LOCKDOWN, "U0ONCALL", slack.url)
+    again = click(LOCKDOWN, "U0ONCALL", slack.url, timestamp=int(time.time()) + 1)
+    assert handler.lambda_handler(first, lambda_context)["statusCode"] == 200
+    assert handler.lambda_handler(again, lambda_context)["statusCode"] == 200
+    assert len(executions(workflows)) == 1
+    assert "was already started" in slack.requests[-1]["blocks"][-1]["elements"][0]["text"]
 
 
 def test_release_button_releases(buttons, lambda_context):

@@ -9,7 +9,15 @@ import re
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from conftest import ACCOUNT, BOUNDARY_ARN, GUARDRAIL_POLICY_ARN, ledger_records, load_event, load_handler
+from conftest import (
+    ACCOUNT,
+    BOUNDARY_ARN,
+    GUARDRAIL_POLICY_ARN,
+    bus_tap,
+    ledger_records,
+    load_event,
+    load_handler,
+)
 
 from leash.actors import ActorConfig, classify_actor
 from leash.alerts import Alert
@@ -483,6 +491,42 @@ def test_same_event_twice_acts_once(reapply):
     assert handler.lambda_handler(event, context)["status"] == "published"
     assert handler.lambda_handler(event, context)["status"] == "duplicate"
     assert len(ledger_records(event["detail"]["eventID"])) == 1 and len(inbox.drain()) == 1
+
+
+def test_a_retry_after_a_failed_publish_repeats_nothing(notify_stack, lambda_context, fail_calls):
+    """SNS refuses the alert once: Powertools forgets the event and Lambda retries the whole handler. The
+    retry reads the first attempt's remedy back from the ledger and finds the lockdown already requested,
+    so the account sees one ledger record, one lockdown request and one alert, which reports what the
+    first attempt did (restarted logging), not "nothing to do" from finding the trail logging again."""
+    inbox = notify_stack[1]
+    boto3.client("iam").create_role(RoleName="ai-agent-deploy", AssumeRolePolicyDocument="{}")
+    event = load_event("cloudtrail-stop-logging-by-agent")
+    protected = trail_stopped(event)
+    read_bus = bus_tap()
+    failed = fail_calls("sns.Publish", "InternalError")
+    handler = load_handler("reapply")
+
+    with pytest.raises(ClientError, match="InternalError"):
+        handler.lambda_handler(event, lambda_context)
+    assert failed == ["sns.Publish"] and protected()
+    retried = handler.lambda_handler(event, lambda_context)  # Lambda's retry of the async invocation
+
+    assert retried["status"] == "published"
+    (record,) = ledger_records(event["detail"]["eventID"])
+    assert (record["protection"], record["outcome"], record["feed"]) == (
+        "cloudtrail-logging",
+        "reapplied",
+        "ledger",
+    )
+    (request,) = read_bus()
+    assert request["detail"]["requestId"] == event["detail"]["eventID"]
+    (envelope,) = inbox.drain()
+    text = render_text(Alert.from_dict(json.loads(envelope["Message"])))
+    assert re.search(r"• Leash restarted logging.* \d+ s later\.", text), text
+    assert "Leash requested a lockdown of" in text and "nothing to do" not in text.lower()
+
+    assert handler.lambda_handler(event, lambda_context)["status"] == "duplicate"  # and a third delivery
+    assert len(ledger_records(event["detail"]["eventID"])) == 1 and read_bus() == [] and inbox.drain() == []
 
 
 def test_alert_only_mode_alerts_without_acting(notify_stack, lambda_context, monkeypatch):

@@ -293,3 +293,28 @@ def test_an_alert_that_could_not_be_published_is_sent_when_the_batch_comes_back(
     assert [str(a.severity) for a in published] == ["high"]
     later = consumer.handle(batch([denied(i, seconds=i) for i in range(100, 105)], 100))
     assert later.response == {"batchItemFailures": []} and len(published) == 1  # the level alerts once
+
+
+def test_a_batch_redelivered_after_a_failed_publish_requests_the_lockdown_once(
+    spikes, lambda_context, monkeypatch, fail_calls
+):
+    """The critical crossing asks for the lockdown, then SNS refuses its alert: SQS redelivers the batch,
+    which alerts then, still saying the lockdown was requested, but asks EventBridge no second time
+    (the request is claimed by principal, window and level before it is put on the bus)."""
+    monkeypatch.setenv("LEASH_DENIED_THRESHOLDS_AGENT", "10,50")
+    failed = fail_calls("sns.Publish", "InternalError", after=1)  # the warning goes out, the critical fails
+    handler, inbox, requests = load_handler("spikes"), spikes[1], spikes[3]
+    warning = handler.lambda_handler(batch([denied(i, seconds=i) for i in range(20)]), lambda_context)
+    assert warning == {"batchItemFailures": []} and len(inbox.drain()) == 1
+    critical = batch([denied(i, seconds=i) for i in range(20, 60)], 20)
+
+    first = handler.lambda_handler(critical, lambda_context)
+    assert failed == ["sns.Publish"] and len(first["batchItemFailures"]) == 40
+    again = handler.lambda_handler(critical, lambda_context)  # SQS delivers the failed records again
+
+    assert again == {"batchItemFailures": []}
+    (request,) = requests()
+    assert request["requestId"].startswith(f"spike#arn:aws:iam::{ACCOUNT}:role/ai-agent-deploy#")
+    (alert,) = [Alert.from_dict(json.loads(m["Message"])) for m in inbox.drain()]
+    assert str(alert.severity) == "critical"
+    assert "Leash requested a lockdown of" in what_leash_did(alert)[0]

@@ -3,7 +3,7 @@
 Every request is verified with the Slack signing secret (SlackSignature, which also refuses requests
 older than five minutes), refused if replayed, and accepted only from the Slack
 user IDs allowed for that action. A double click starts one workflow: executions are named after
-the alert and the action, so Step Functions refuses the second start.
+the alert and the action, so Step Functions refuses the second start. An alert is acknowledged once.
 """
 
 from __future__ import annotations
@@ -107,8 +107,19 @@ def may(allowed: SlackUsers, user: str, action: str) -> bool:
     return user in allowed.lockdown | allowed.release
 
 
+# Writes a ledger record for one step about an event unless it exists (leash.ledger.Ledger.record_once):
+# (the stored record, whether this call wrote it).
+RecordOnce = Callable[[Mapping[str, Any], str], tuple[Mapping[str, Any], bool]]
+
+ACKNOWLEDGED = "acknowledge"  # the ledger step (sort key) of an alert's one acknowledgement
+
+
 class Interactions:
-    """Verifies and performs one Slack interaction; every dependency is passed in."""
+    """Verifies and performs one Slack interaction; every dependency is passed in.
+
+    An alert is acknowledged once: the first click writes the ledger record (keyed by the alert's
+    eventID and the step), later clicks read it back and say who acknowledged it, and when.
+    """
 
     def __init__(
         self,
@@ -118,7 +129,7 @@ class Interactions:
         start_workflow: Callable[
             [str, str, Mapping[str, Any]], str
         ],  # (lockdown|release, name, input) -> outcome
-        acknowledge: Callable[[Mapping[str, Any]], None],
+        acknowledge: RecordOnce,
         update_message: Callable[[str, Mapping[str, Any]], None],  # (response_url, payload)
         log: Callable[[str, Mapping[str, Any]], None] = lambda message, extra: None,
         clock: Callable[[], float] = time.time,
@@ -161,17 +172,25 @@ class Interactions:
         who = f"slack:{user_id} ({user.get('username') or user.get('name') or '?'})"
         now = datetime.fromtimestamp(self._clock(), UTC).strftime("%H:%M:%SZ")
         if action_id == ACKNOWLEDGE:
-            self._acknowledge(
+            record, first = self._acknowledge(
                 {
                     "eventId": value.get("eventId", ""),
                     "kind": "acknowledge",
                     "outcome": "acknowledged",
                     "actor": who,
+                    "slackUser": user_id,
                     "resource": value.get("principal", ""),
                     "detail": value.get("title", ""),
-                }
+                },
+                ACKNOWLEDGED,
             )
-            line = f":eyes: Acknowledged by <@{user_id}> at {now}."
+            if first:
+                line = f":eyes: Acknowledged by <@{user_id}> at {now}."
+            else:
+                by = f"<@{record['slackUser']}>" if record.get("slackUser") else str(record.get("actor", "?"))
+                line = (
+                    f":eyes: Already acknowledged by {by} at {_when(record.get('time'))}; nothing more to do."
+                )
         else:
             workflow = "lockdown" if action_id == LOCKDOWN else "release"
             name = _execution_name(workflow, value)
@@ -183,6 +202,12 @@ class Interactions:
                     "reason": f"from Slack: {value.get('title', '')}"[:1000],
                     "requestedBy": who,
                     "trigger": "slack",
+                    # Each click's input differs: a second start of the same name is then refused with
+                    # ExecutionAlreadyExists even while the first runs (same name and same input would be
+                    # an idempotent success, and the second click would read "started").
+                    "requestedAt": datetime.fromtimestamp(self._clock(), UTC).isoformat(
+                        timespec="microseconds"
+                    ),
                 },
             )
             verb = "Lockdown" if workflow == "lockdown" else "Release"
@@ -200,6 +225,14 @@ def _execution_name(workflow: str, value: Mapping[str, Any]) -> str:
     """Same alert, same action -> same name: Step Functions starts it once, whoever clicks twice."""
     digest = hashlib.sha256(f"{value.get('eventId')}|{value.get('principal')}".encode()).hexdigest()[:32]
     return f"slack-{workflow}-{digest}"
+
+
+def _when(stamp: Any) -> str:
+    """A ledger record's `time` (2026-11-22T21:04:36.512000Z) as the messages show it: 2026-11-22 21:04:36Z."""
+    try:
+        return datetime.strptime(str(stamp), "%Y-%m-%dT%H:%M:%S.%fZ").strftime("%Y-%m-%d %H:%M:%SZ")
+    except ValueError:
+        return str(stamp)
 
 
 def _updated_message(message: Mapping[str, Any], line: str) -> dict[str, Any]:

@@ -8,9 +8,11 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from boto3.dynamodb.types import TypeSerializer
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 
 _SERIALIZE = TypeSerializer().serialize
+_DESERIALIZE = TypeDeserializer().deserialize
 
 # Every ledger record carries FEED_ATTRIBUTE = FEED, so it lands in the table's sparse TIME_INDEX
 # (partition FEED, sort key `time`): `leash status` queries it newest first. The workflows' WriteLedger
@@ -35,18 +37,58 @@ class Ledger:
 
     def record(self, entry: Mapping[str, Any]) -> dict[str, Any]:
         """Write one record; `entry` holds eventId, action, actor, resource, protection, outcome, detail..."""
+        item = self._item(entry)
+        self._dynamodb.put_item(TableName=self._table, Item=_serialized(item))
+        return item
+
+    def record_once(self, entry: Mapping[str, Any], step: str) -> tuple[dict[str, Any], bool]:
+        """Write the record of one step about an event unless it exists: (the stored record, whether this wrote it).
+
+        The key is the step's own (pk event#<eventId>, sk <step>), so a retried step finds its first record
+        instead of writing a second; the `time` and `feed` attributes keep it in `leash status`.
+        """
+        item = self._item(entry, sort_key=step)
+        try:
+            self._dynamodb.put_item(
+                TableName=self._table,
+                Item=_serialized(item),
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",  # the earlier record, without a GetItem
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return _plain_item(exc.response.get("Item") or {}), False
+        return item, True
+
+    def recorded(self, event_id: str, step: str) -> dict[str, Any] | None:
+        """The record `record_once` wrote for this event and step, or None."""
+        response = self._dynamodb.get_item(
+            TableName=self._table,
+            Key={"pk": {"S": f"event#{event_id}"}, "sk": {"S": step}},
+            ConsistentRead=True,
+        )
+        return _plain_item(response["Item"]) if response.get("Item") else None
+
+    def _item(self, entry: Mapping[str, Any], sort_key: str | None = None) -> dict[str, Any]:
         now = self._clock()
         stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        item = {
+        return {
             "pk": f"event#{entry['eventId']}",
-            "sk": f"{stamp}#{entry.get('protection') or entry.get('kind', 'action')}",
+            "sk": sort_key or f"{stamp}#{entry.get('protection') or entry.get('kind', 'action')}",
             "time": stamp,
             "expiresAt": int(now + self._retention),
             **{k: _plain(v) for k, v in entry.items() if v is not None},
             FEED_ATTRIBUTE: FEED,  # after the entry: no entry can take a record out of the index
         }
-        self._dynamodb.put_item(TableName=self._table, Item={k: _SERIALIZE(v) for k, v in item.items()})
-        return item
+
+
+def _serialized(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _SERIALIZE(v) for k, v in item.items()}
+
+
+def _plain_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _DESERIALIZE(v) for k, v in item.items()}
 
 
 def _plain(value: Any) -> Any:

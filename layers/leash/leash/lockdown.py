@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from leash.actors import Actor
 from leash.catalog import CatalogAction
+from leash.claims import Claims
 from leash.events import ApiCall
 from leash.model import AGENT_ROLE_PROTECTIONS, ActionKind, LeashAction
 from leash.settings import LockdownSettings
@@ -42,6 +43,7 @@ class AutoLockdown:
         if reason is None:
             return None
         return {
+            "requestId": call.event_id,  # one request per triggering call, however often it is handled
             "principal": actor.arn,
             "reason": f"{actor.label} {reason}",
             "requestedBy": "leash",
@@ -85,14 +87,33 @@ def request_lockdown(requester: RequestLockdown, request: Mapping[str, Any]) -> 
 
 
 class EventBusRequester:
-    """Puts lockdown requests on Leash's own bus (its resource policy admits only Leash's roles)."""
+    """Puts lockdown requests on Leash's own bus (its resource policy admits only Leash's roles).
 
-    def __init__(self, events_client: Callable[[], Any], bus_name: str):
+    A request with a `requestId` is put once: the id is claimed first (`claims`), and released if
+    EventBridge refuses the request, so that a retried handler asks again only when the first ask
+    failed. EventBridge cannot deduplicate for Leash: the rule that starts the workflow gets a new
+    event every time, and cannot name the execution after the request.
+    """
+
+    def __init__(self, events_client: Callable[[], Any], bus_name: str, *, claims: Claims | None = None):
         self._new_client = events_client  # a factory: built on the first request, not at cold start
         self._events: Any = None
         self._bus = bus_name
+        self._claims = claims
 
     def __call__(self, request: Mapping[str, Any]) -> None:
+        claims = self._claims if request.get("requestId") else None
+        key = f"lockdown-request#{request.get('requestId')}"
+        if claims is not None and not claims.claim(key):
+            return  # asked already (a retried handler, a redelivered batch): the workflow is on its way
+        try:
+            self._put(request)
+        except Exception:
+            if claims is not None:
+                claims.release(key)  # the retry asks again
+            raise
+
+    def _put(self, request: Mapping[str, Any]) -> None:
         self._events = self._events or self._new_client()
         response = self._events.put_events(
             Entries=[

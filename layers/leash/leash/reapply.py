@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from leash.actors import Actor, TagLookup, is_agent_role
 from leash.aws import Clients
@@ -16,8 +17,21 @@ from leash.render import describe
 from leash.settings import ActorConfig, ReapplySettings
 
 
+class RemedyLedger(Protocol):
+    """Where the reapply step writes what it did, once per event and step (leash.ledger.Ledger)."""
+
+    def record_once(self, entry: Mapping[str, Any], step: str, /) -> tuple[dict[str, Any], bool]: ...
+
+    def recorded(self, event_id: str, step: str, /) -> dict[str, Any] | None: ...
+
+
 class Reapplier:
-    """The respond step of the reapply function (see leash.notify.Notifier)."""
+    """The respond step of the reapply function (see leash.notify.Notifier).
+
+    With a ledger, it acts once per event: the remedy is recorded under the event and the protection,
+    and a retry of the handler (its publish failed) reads that record back instead of acting again, so
+    the one alert reports what the first attempt did, not "nothing to do" from finding it done.
+    """
 
     def __init__(
         self,
@@ -26,7 +40,7 @@ class Reapplier:
         actor_config: ActorConfig,
         *,
         tag_lookup: TagLookup | None = None,
-        ledger: Callable[[Mapping[str, Any]], Any] | None = None,
+        ledger: RemedyLedger | None = None,
         clock: Callable[[], float] = time.time,
     ):
         self._clients = clients
@@ -37,14 +51,21 @@ class Reapplier:
         self._clock = clock
 
     def __call__(self, call: ApiCall, actor: Actor, entry: CatalogAction) -> Remedy | NotApplicable:
+        step = f"remedy#{entry.protection}"
+        if self._ledger:
+            earlier = self._ledger.recorded(call.event_id, step)
+            if earlier is not None:
+                return _remedy_of(earlier)
         remedy = self._decide(call, actor, entry)
         if self._ledger and isinstance(remedy, Remedy):
-            self._ledger({
+            stored, written = self._ledger.record_once({
                 "eventId": call.event_id, "action": call.action, "region": call.region,
                 "actor": actor.arn, "actorKind": str(actor.kind), "resource": entry.resource_of(call),
                 "protection": remedy.protection, "outcome": str(remedy.outcome), "detail": describe(remedy.action),
-                "before": remedy.before, "after": remedy.after,
-            })  # fmt: skip
+                "remedy": remedy.action.to_dict(), "before": remedy.before, "after": remedy.after,
+            }, step)  # fmt: skip
+            if not written:  # a concurrent delivery of the same event recorded first: report what it did
+                return _remedy_of(stored)
         return remedy
 
     def _decide(self, call: ApiCall, actor: Actor, entry: CatalogAction) -> Remedy | NotApplicable:
@@ -85,6 +106,13 @@ class Reapplier:
             seconds=seconds,
         )
         return Remedy(done, fix.before, fix.after)
+
+
+def _remedy_of(record: Mapping[str, Any]) -> Remedy:
+    """The remedy a ledger record keeps (its `remedy` attribute: the action as data, never the sentence)."""
+    return Remedy(
+        LeashAction.from_dict(json.loads(record["remedy"])), record.get("before"), record.get("after")
+    )
 
 
 def _error(exc: Exception) -> tuple[str, str]:

@@ -229,6 +229,7 @@ def lockdown_for_spike(
         return None
     alert = spike_alert(crossing, window_seconds)
     return {
+        "requestId": alert.event_id,  # principal, window, counter and level: a redelivered batch asks once
         "principal": crossing.group.principal,
         "reason": alert.title,
         "requestedBy": "leash",

@@ -9,6 +9,7 @@ import boto3
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
 from leash.actors import RoleTagCache, TagLookup
+from leash.claims import DynamoDbClaims
 from leash.idempotency import once_per_event
 from leash.lockdown import AutoLockdown, EventBusRequester
 from leash.notify import Notifier, Respond
@@ -28,11 +29,9 @@ def notifier_from_env(
 
     Returns it with the IdempotencyConfig, on which the handler registers each Lambda context.
     """
-    once, idempotency = once_per_event(
-        required(env, "IDEMPOTENCY_TABLE"),
-        key_prefix=key_prefix,
-        dynamodb_client=dynamodb_client or boto3.client("dynamodb"),
-    )
+    dynamodb_client = dynamodb_client or boto3.client("dynamodb")
+    table = required(env, "IDEMPOTENCY_TABLE")
+    once, idempotency = once_per_event(table, key_prefix=key_prefix, dynamodb_client=dynamodb_client)
     notifier = Notifier(
         ActorConfig.from_env(env),
         SnsPublisher(boto3.client("sns"), required(env, "ALERTS_TOPIC_ARN")),
@@ -40,6 +39,11 @@ def notifier_from_env(
         respond=respond,
         once=once,
         auto_lockdown=AutoLockdown(LockdownSettings.from_env(env)),
-        request_lockdown=EventBusRequester(lambda: boto3.client("events"), required(env, "LEASH_EVENT_BUS")),
+        # Claimed in the idempotency table: a retry after a failed publish does not ask a second time.
+        request_lockdown=EventBusRequester(
+            lambda: boto3.client("events"),
+            required(env, "LEASH_EVENT_BUS"),
+            claims=DynamoDbClaims(dynamodb_client, table),
+        ),
     )
     return notifier, idempotency
