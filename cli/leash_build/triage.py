@@ -15,6 +15,7 @@ Build-time only: the Lambda layer never reads this module or its YAML.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -193,7 +194,9 @@ def problems() -> Problems:
                 unknown.setdefault(name, []).append(op)
             elif cataloged(service, op):
                 both.setdefault(name, []).append(op)
-            if decision.reason_class not in REASONS or not decision.why and decision.reason_class != "covered-by":
+            if decision.reason_class not in REASONS or (
+                not decision.why and decision.reason_class != "covered-by"
+            ):
                 bad.setdefault(name, []).append(f"{op}: {decision}")
             elif decision.reason_class == "covered-by":
                 target = decision.reason.partition(":")[2]
@@ -214,13 +217,20 @@ def suggest(operation: str) -> str:
     """A first guess at the reason for an undecided operation, for a human to review before committing."""
     rules = (
         (r"Tag|Tags|Description$", "tag-metadata - tags only"),
-        (r"^(Cancel|Abort|Stop)\w*(Job|Jobs|Task|Build|Run|Session|Execution|Export|Import|Query|Scan|Report)s?$",
-         "in-flight-work - stops a running job; nothing stored is lost"),
-        (r"^(Revoke|Remove)\w*(Permission|Grant|Access|Ingress|Egress|Token|Session)|^(Delete|Remove)\w*(Policy|Permission)",
-         "safer - takes access away"),
+        (
+            r"^(Cancel|Abort|Stop)\w*(Job|Jobs|Task|Build|Run|Session|Execution|Export|Import|Query|Scan|Report)s?$",
+            "in-flight-work - stops a running job; nothing stored is lost",
+        ),
+        (
+            r"^(Revoke|Remove)\w*(Permission|Grant|Access|Ingress|Egress|Token|Session)|^(Delete|Remove)\w*(Policy|Permission)",
+            "safer - takes access away",
+        ),
         (r"^(Reject|Decline)", "safer - refuses a pending request; nothing existing changes"),
         (r"^(Reject|Decline|Delete)\w*Invitation", "housekeeping - an invitation, not a membership"),
-        (r"^Get\w*(PublicKey|LoginProfile|ApiKey|SigningCertificate)$", "read-only-despite-verb - reads metadata"),
+        (
+            r"^Get\w*(PublicKey|LoginProfile|ApiKey|SigningCertificate)$",
+            "read-only-despite-verb - reads metadata",
+        ),
         (r"^(Disassociate|Detach|Unassign|Unlink|Remove)", "reversible-config - re-associated in one call"),
         (r"^AssumeRole|^Get\w*Token", "routine-credential - every session does this"),
         (r"^(Delete|Deregister)", "recreatable - definition only, recreated from code"),
@@ -325,13 +335,13 @@ def _what(row: Row) -> str:
 
 
 def _compact(form: object) -> str:
-    import json
-
     return json.dumps(form, separators=(",", ":")).replace("|", "\\|")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Check, draft or document the triage of risky AWS operations.")
+    parser = argparse.ArgumentParser(
+        description="Check, draft or document the triage of risky AWS operations."
+    )
     parser.add_argument("--draft", action="store_true", help="print the undecided operations as YAML")
     parser.add_argument("--docs", metavar="MARKDOWN", help="write docs/coverage.md")
     args = parser.parse_args(argv)

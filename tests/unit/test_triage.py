@@ -48,7 +48,9 @@ def test_triage_lines_name_real_operations_not_in_the_catalog(problems):
 
 
 def test_every_triage_line_gives_a_named_reason(problems):
-    assert not problems.bad_reasons, f"reasons must be one of {sorted(triage.REASONS)}: {problems.bad_reasons}"
+    assert not problems.bad_reasons, (
+        f"reasons must be one of {sorted(triage.REASONS)}: {problems.bad_reasons}"
+    )
 
 
 def test_every_catalog_row_is_an_operation_botocore_knows(problems):
