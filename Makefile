@@ -56,6 +56,7 @@ patterns: $(BIN)/.installed
 
 docs: $(BIN)/.installed
 	$(BIN)/python -m leash_build.patterns --docs docs/catalog.md
+	$(BIN)/python -m leash_build.triage --docs docs/coverage.md
 
 PY_SOURCES := layers cli functions tests benchmarks scripts
 

@@ -4,14 +4,14 @@ tests read, like StreamAlert's rule fixtures."""
 # event file -> (rules that match, handler status, severity, phrases the alert must contain)
 EXPECTED = {
     "rds-delete-db-instance-skip-final-snapshot-by-agent": (
-        ["DestructiveData"], "published", "critical",
+        ["DestructiveData1"], "published", "critical",
         ["agent ai-agent-deploy deleted DB instance prod-db", "final snapshot skipped", "us-east-1",
          "session sess_a8f3b21c", "source identity jordan@example.com"]),
     "ec2-terminate-instances-by-human": (
         ["DestructiveCompute"], "published", "medium",
         ["terminated instance i-0a1b2c3d4e5f60718", "session alice@example.com", "eu-west-1"]),
     "s3-delete-bucket-via-mcp": (
-        ["DestructiveData"], "published", "critical",
+        ["DestructiveData1"], "published", "critical",
         ["agent developer-sandbox deleted bucket nightly-db-backups", "called through the AWS MCP server"]),
     "iam-attach-role-policy-by-agent": (
         ["AgentSensitiveIdentityIam"], "published", "medium",
@@ -28,7 +28,7 @@ EXPECTED = {
     "rds-modify-db-instance-by-leash": ([], "ignored", None, ["made by leash leash-notify-us-east-1"]),
     "dynamodb-delete-table-denied": ([], "ignored", None, ["the call failed (AccessDenied)"]),
     "guardduty-update-detector-disable-by-agent": (
-        ["DestructiveAudit"], "published", "high", ["agent ai-agent-deploy disabled GuardDuty detector"]),
+        ["DestructiveAudit1"], "published", "high", ["agent ai-agent-deploy disabled GuardDuty detector"]),
     "secretsmanager-delete-secret-force-by-iam-user": (
         ["DestructiveIdentity"], "published", "critical",
         ["human bob deleted secret prod/payments/stripe-key without a recovery window"]),
@@ -90,6 +90,22 @@ EXPECTED = {
     "secretsmanager-delete-secret-with-recovery-window-by-agent": (
         ["ReapplyIdentity"], "published", "high",
         ["deleted secret prod/payments/stripe-key (recovery window 7 days)"]),
+    # The catalog's completeness (cli/leash_build/triage.yaml): one sample per newly watched class of call.
+    "route53resolver-delete-resolver-query-log-config-by-agent": (
+        ["DestructiveAudit1"], "published", "critical",
+        ["agent ai-agent-deploy deleted Route 53 Resolver query logging rqlc-4473f20ca554c07", "covering tracks"]),
+    "ec2-modify-snapshot-attribute-public-by-agent": (
+        ["DestructiveCompute", "AgentSensitiveComputeEc2"], "published", "high",
+        ["agent ai-agent-deploy made public EBS snapshot snap-0b5a7e1c2d3f40516"]),
+    "rolesanywhere-create-trust-anchor-by-agent": (
+        ["AgentSensitiveIdentityRolesanywhere"], "published", "medium",
+        ["agent ai-agent-deploy created IAM Roles Anywhere trust anchor build-runner-anchor"]),
+    "kms-disable-key-rotation-by-agent": (
+        ["DestructiveIdentity"], "published", "high",
+        ["agent ai-agent-deploy disabled automatic rotation of KMS key arn:aws:kms:us-east-1:111122223333:key/1234abcd"]),
+    "redshift-delete-cluster-snapshot-by-agent": (
+        ["DestructiveData2"], "published", "critical",
+        ["agent ai-agent-deploy deleted Redshift snapshot analytics-nightly-2026-11-21"]),
     "malformed-ec2-state-change-notification": (
         [], "rejected", None, ["detail-type is 'EC2 Instance State-change Notification'"]),
 }  # fmt: skip

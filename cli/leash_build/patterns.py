@@ -183,7 +183,7 @@ def _rules(prefix: str, agent_prefix: str, purpose: str, actions: list[CatalogAc
             names = sorted({a.name for a in members if a.service == service and not routing_forms(a)})
             rules.append(
                 Rule(
-                    f"{agent_prefix}{family}{service.capitalize()}",
+                    f"{agent_prefix}{family}{''.join(w.capitalize() for w in service.split('-'))}",
                     f"Leash: {purpose} - {service} calls by agent identities",
                     {
                         "source": [f"aws.{service}"],

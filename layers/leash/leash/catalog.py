@@ -377,12 +377,255 @@ CATALOG: tuple[CatalogAction, ...] = tuple(
         ("ModifyDBCluster", "changed the instance class of", ["dBClusterIdentifier"],
          {"only_when": {"dBClusterInstanceClass": [{"exists": True}]}, "detail": "to {dBClusterInstanceClass}"}),
     )
+    # === Completeness: what the triage of botocore's risky operations showed must be watched ===========
+    # (cli/leash_build/triage.yaml decides every other risky operation; docs/coverage.md lists both.)
+    # --- Cover-ups beyond CloudTrail: another security log source or detector deleted, stopped or cut off ---
+    + _actions("route53resolver", COVER_UP,
+        ("DeleteResolverQueryLogConfig", "deleted Route 53 Resolver query logging", ["resolverQueryLogConfigId"]),
+        ("DisassociateResolverQueryLogConfig", "stopped Route 53 Resolver query logging of",
+         ["resourceId", "resolverQueryLogConfigId"]),
+    )
+    + _actions("route53", COVER_UP, ("DeleteQueryLoggingConfig", "deleted Route 53 DNS query logging", ["id"]))
+    + _actions("cloudtrail", COVER_UP,
+        ("DeleteEventDataStore", "deleted CloudTrail Lake event data store", ["eventDataStore"]),
+        ("StopEventDataStoreIngestion", "stopped ingestion into CloudTrail Lake event data store", ["eventDataStore"]),
+    )
+    + _actions("config", COVER_UP,
+        ("DeleteServiceLinkedConfigurationRecorder", "deleted the service-linked AWS Config recorder of",
+         ["servicePrincipal"]),
+    )
+    + _actions("guardduty", COVER_UP,
+        ("DisassociateFromAdministratorAccount", "took the account out of GuardDuty administration", ["detectorId"]),
+        ("DisassociateFromMasterAccount", "took the account out of GuardDuty administration", ["detectorId"]),
+        ("StopMonitoringMembers", "stopped GuardDuty monitoring of member accounts", ["accountIds"]),
+    )
+    + _actions("securityhub", COVER_UP,
+        ("DisableSecurityHub", "disabled Security Hub", []),
+        ("DisableSecurityHubV2", "disabled Security Hub", []),
+        ("DisassociateFromAdministratorAccount", "took the account out of Security Hub administration", []),
+        ("DisassociateFromMasterAccount", "took the account out of Security Hub administration", []),
+    )
+    + _actions("macie2", COVER_UP,
+        ("DisableMacie", "disabled Macie", []),
+        ("DisassociateFromAdministratorAccount", "took the account out of Macie administration", []),
+        ("DisassociateFromMasterAccount", "took the account out of Macie administration", []),
+    )
+    + _actions("inspector2", COVER_UP, ("Disable", "disabled Inspector scans", ["resourceTypes"]))
+    + _actions("detective", COVER_UP,
+        ("DeleteGraph", "deleted Detective behavior graph", ["graphArn"]),
+        ("DisassociateMembership", "took the account out of Detective behavior graph", ["graphArn"]),
+    )
+    + _actions("access-analyzer", COVER_UP, ("DeleteAnalyzer", "deleted IAM Access Analyzer", ["analyzerName"]))
+    + _actions("wafv2", COVER_UP, ("DeleteLoggingConfiguration", "turned off WAF logging of", ["resourceArn"]))
+    + _actions("s3", COVER_UP,
+        ("PutBucketLogging", "turned off server access logging of", ["bucketName"],
+         {"only_when": {"BucketLoggingStatus": {"LoggingEnabled": [{"exists": False}]}}}),
+    )
+    # --- Detection and alarms narrowed: rules, standards, alarms, log streams and forwarding removed -------
+    + _actions("securityhub", DESTRUCTIVE,
+        ("BatchDisableStandards", "disabled Security Hub standards", ["standardsSubscriptionArns"]),
+        ("DisableImportFindingsForProduct", "stopped importing Security Hub findings from", ["productSubscriptionArn"]),
+    )
+    + _actions("config", DESTRUCTIVE,
+        ("DeleteConfigRule", "deleted AWS Config rule", ["configRuleName"]),
+        ("DeleteConformancePack", "deleted AWS Config conformance pack", ["conformancePackName"]),
+        ("DeleteOrganizationConfigRule", "deleted AWS Config organization rule", ["organizationConfigRuleName"]),
+        ("DeleteOrganizationConformancePack", "deleted AWS Config organization conformance pack",
+         ["organizationConformancePackName"]),
+    )
+    + _actions("guardduty", DESTRUCTIVE,
+        ("DeletePublishingDestination", "deleted the GuardDuty findings export", ["destinationId"]),
+    )
+    + _actions("logs", DESTRUCTIVE,
+        ("DeleteLogStream", "deleted a log stream of", ["logGroupName"], {"detail": "({logStreamName})"}),
+        ("DeleteSubscriptionFilter", "stopped forwarding log group", ["logGroupName"], {"detail": "({filterName})"}),
+    )
+    + _actions("logs", SENSITIVE,
+        ("PutRetentionPolicy", "changed the retention of log group", ["logGroupName"],
+         {"detail": "to {retentionInDays} days"}),
+    )
+    + _actions("monitoring", DESTRUCTIVE,
+        ("DeleteAlarms", "deleted CloudWatch alarms", ["alarmNames"]),
+        ("DisableAlarmActions", "silenced CloudWatch alarms", ["alarmNames"]),
+    )
+    + _actions("events", DESTRUCTIVE, ("RemoveTargets", "removed the targets of EventBridge rule", ["rule"]))
+    + _actions("route53resolver", DESTRUCTIVE,
+        ("DeleteFirewallRuleGroup", "deleted Route 53 Resolver DNS firewall rule group", ["firewallRuleGroupId"]),
+        ("DisassociateFirewallRuleGroup", "detached a DNS firewall rule group from a VPC",
+         ["firewallRuleGroupAssociationId"]),
+    )
+    + _actions("wafv2", DESTRUCTIVE,
+        ("DeleteWebACL", "deleted WAF web ACL", ["name"]),
+        ("DisassociateWebACL", "removed the WAF web ACL of", ["resourceArn"]),
+    )
+    + _actions("network-firewall", DESTRUCTIVE,
+        ("DeleteFirewall", "deleted Network Firewall", ["firewallName", "firewallArn"]),
+        ("DeleteFirewallPolicy", "deleted Network Firewall policy", ["firewallPolicyName", "firewallPolicyArn"]),
+        ("DeleteRuleGroup", "deleted Network Firewall rule group", ["ruleGroupName", "ruleGroupArn"]),
+        ("UpdateLoggingConfiguration", "changed the logging of Network Firewall", ["firewallName", "firewallArn"]),
+    )
+    # --- Protections weakened without being switched off ------------------------------------------------
+    + _actions("kms", DESTRUCTIVE, ("DisableKeyRotation", "disabled automatic rotation of KMS key", ["keyId"]))
+    + _actions("kms", IRREVERSIBLE,
+        ("DeleteImportedKeyMaterial", "deleted the imported key material of KMS key", ["keyId"]),
+    )
+    + _actions("ec2", DESTRUCTIVE,
+        ("DisableSnapshotBlockPublicAccess", "turned off block public access for EBS snapshots in", []),
+        ("DisableImageBlockPublicAccess", "turned off block public access for AMIs in", []),
+    )
+    + _actions("iam", DESTRUCTIVE,
+        ("DeactivateMFADevice", "deactivated an MFA device of user", ["userName"]),
+        ("DeleteVirtualMFADevice", "deleted virtual MFA device", ["serialNumber"]),
+        ("DeleteAccountPasswordPolicy", "deleted the account password policy", []),
+        ("DeleteUserPermissionsBoundary", "removed the permissions boundary of user", ["userName"]),
+    )
+    + _actions("organizations", DESTRUCTIVE,
+        ("DetachPolicy", "detached an organization policy (SCP) from", ["targetId"], {"detail": "({policyId})"}),
+        ("DeletePolicy", "deleted organization policy", ["policyId"]),
+        ("DisablePolicyType", "disabled an organization policy type in", ["rootId"], {"detail": "({policyType})"}),
+        ("DisableAWSServiceAccess", "disabled organization access for", ["servicePrincipal"]),
+        ("RemoveAccountFromOrganization", "removed account from the organization", ["accountId"]),
+        ("DeleteOrganization", "deleted the AWS Organization", []),
+    )
+    + _actions("rolesanywhere", DESTRUCTIVE,
+        ("DeleteCrl", "deleted a certificate revocation list of IAM Roles Anywhere", ["crlId"]),
+        ("DisableCrl", "disabled a certificate revocation list of IAM Roles Anywhere", ["crlId"]),
+    )
+    + _actions("dynamodb", DESTRUCTIVE,
+        ("UpdateContinuousBackups", "disabled point-in-time recovery on", ["tableName"],
+         {"only_when": {"pointInTimeRecoverySpecification": {"pointInTimeRecoveryEnabled": FALSE}}}),
+    )
+    + _actions("backup", DESTRUCTIVE,
+        ("DeleteBackupVaultLockConfiguration", "removed the vault lock of backup vault", ["backupVaultName"]),
+        ("DeleteBackupSelection", "deleted a backup selection of backup plan", ["backupPlanId"]),
+    )
+    + _actions("elasticfilesystem", DESTRUCTIVE,
+        ("DeleteReplicationConfiguration", "deleted the replication of EFS file system", ["sourceFileSystemId"]),
+    )
+    # --- Backups and data stores deleted -----------------------------------------------------------------
+    + _actions("rds", IRREVERSIBLE,
+        ("DeleteDBClusterAutomatedBackup", "deleted automated DB cluster backups", ["dbClusterResourceId"]),
+    )
+    + _actions("redshift", IRREVERSIBLE,
+        ("DeleteClusterSnapshot", "deleted Redshift snapshot", ["snapshotIdentifier"]),
+        ("BatchDeleteClusterSnapshots", "deleted Redshift snapshots", ["identifiers.snapshotIdentifier"]),
+    )
+    + _actions("redshift", DESTRUCTIVE,
+        ("DeleteCluster", "deleted Redshift cluster", ["clusterIdentifier"], {"escalations": (
+            Escalation({"skipFinalClusterSnapshot": [True]}, IRREVERSIBLE, "final snapshot skipped"),
+        )}),
+    )
+    + _actions("fsx", IRREVERSIBLE, ("DeleteBackup", "deleted FSx backup", ["backupId"]))
+    + _actions("fsx", DESTRUCTIVE,
+        ("DeleteFileSystem", "deleted FSx file system", ["fileSystemId"]),
+        ("DeleteVolume", "deleted FSx volume", ["volumeId"]),
+    )
+    + _actions("kinesis", IRREVERSIBLE, ("DeleteStream", "deleted Kinesis data stream", ["streamName", "streamARN"]))
+    + _actions("firehose", DESTRUCTIVE,
+        ("DeleteDeliveryStream", "deleted Firehose stream", ["deliveryStreamName"]),
+    )
+    + _actions("cognito-idp", IRREVERSIBLE, ("DeleteUserPool", "deleted Cognito user pool", ["userPoolId"]))
+    + _actions("ssm", DESTRUCTIVE,
+        ("DeleteParameter", "deleted SSM parameter", ["name"]),
+        ("DeleteParameters", "deleted SSM parameters", ["names"]),
+    )
+    + _actions("elasticloadbalancing", DESTRUCTIVE,
+        ("DeleteLoadBalancer", "deleted load balancer", ["loadBalancerArn", "loadBalancerName"]),
+    )
+    + _actions("apigateway", DESTRUCTIVE,
+        ("DeleteRestApi", "deleted API Gateway REST API", ["restApiId"]),
+        ("DeleteApi", "deleted API Gateway API", ["apiId"]),
+    )
+    + _actions("cloudfront", DESTRUCTIVE, ("DeleteDistribution", "deleted CloudFront distribution", ["id"]))
+    # --- Exposure by sharing: a snapshot, an image or a function made usable by anyone --------------------
+    + _actions("ec2", DESTRUCTIVE,
+        ("ModifySnapshotAttribute", "made public EBS snapshot", ["snapshotId"],
+         {"only_when": {"createVolumePermission": {"add": {"items": {"group": ["all"]}}}}}),
+        ("ModifyImageAttribute", "made public AMI", ["imageId"],
+         {"only_when": {"launchPermission": {"add": {"items": {"group": ["all"]}}}}}),
+    )
+    + _actions("rds", DESTRUCTIVE,
+        ("ModifyDBSnapshotAttribute", "made public DB snapshot", ["dBSnapshotIdentifier"],
+         {"only_when": {"attributeName": ["restore"], "valuesToAdd": ["all"]}}),
+        ("ModifyDBClusterSnapshotAttribute", "made public DB cluster snapshot", ["dBClusterSnapshotIdentifier"],
+         {"only_when": {"attributeName": ["restore"], "valuesToAdd": ["all"]}}),
+    )
+    + _actions("lambda", DESTRUCTIVE,
+        ("AddPermission20150331v2", "let anyone invoke Lambda function", ["functionName"],
+         {"only_when": {"principal": ["*"]}}),
+        ("CreateFunctionUrlConfig20211031", "opened a public URL for Lambda function", ["functionName"],
+         {"only_when": {"authType": ["NONE"]}}),
+        ("UpdateFunctionUrlConfig20211031", "opened a public URL for Lambda function", ["functionName"],
+         {"only_when": {"authType": ["NONE"]}}),
+    )
+    + _actions("rds", SENSITIVE,
+        ("ModifyDBSnapshotAttribute", "changed who can restore DB snapshot", ["dBSnapshotIdentifier"]),
+        ("ModifyDBClusterSnapshotAttribute", "changed who can restore DB cluster snapshot",
+         ["dBClusterSnapshotIdentifier"]),
+    )
+    + _actions("lambda", SENSITIVE,
+        ("AddPermission20150331v2", "let another principal invoke Lambda function", ["functionName"],
+         {"detail": "({principal})"}),
+    )
+    + _actions("kms", SENSITIVE,
+        ("PutKeyPolicy", "replaced the key policy of KMS key", ["keyId"]),
+        ("CreateGrant", "granted use of KMS key", ["keyId"], {"detail": "to {granteePrincipal}"}),
+    )
+    + _actions("secretsmanager", SENSITIVE, ("PutResourcePolicy", "put a resource policy on secret", ["secretId"]))
+    + _actions("ecr", SENSITIVE,
+        ("SetRepositoryPolicy", "replaced the policy of ECR repository", ["repositoryName"]),
+        ("PutRegistryPolicy", "replaced the ECR registry policy", []),
+    )
+    + _actions("sns", SENSITIVE,
+        ("AddPermission", "shared SNS topic", ["topicArn"]),
+        ("SetTopicAttributes", "replaced the access policy of SNS topic", ["topicArn"],
+         {"only_when": {"attributeName": ["Policy"]}}),
+    )
+    + _actions("sqs", SENSITIVE,
+        ("AddPermission", "shared SQS queue", ["queueUrl"]),
+        ("SetQueueAttributes", "replaced the access policy of SQS queue", ["queueUrl"],
+         {"only_when": {"attributes": {"Policy": [{"exists": True}]}}}),
+    )
+    + _actions("dynamodb", SENSITIVE, ("PutResourcePolicy", "put a resource policy on", ["resourceArn"]))
+    + _actions("backup", SENSITIVE,
+        ("PutBackupVaultAccessPolicy", "replaced the access policy of backup vault", ["backupVaultName"]),
+    )
+    + _actions("events", SENSITIVE, ("PutPermission", "let another account use event bus", ["eventBusName"]))
+    + _actions("ram", SENSITIVE,
+        ("CreateResourceShare", "created resource share", ["name"]),
+        ("AssociateResourceShare", "added principals or resources to resource share", ["resourceShareArn"]),
+        ("EnableSharingWithAwsOrganization", "enabled RAM sharing with the whole organization", []),
+    )
+    + _actions("redshift", SENSITIVE,
+        ("AuthorizeSnapshotAccess", "shared Redshift snapshot", ["snapshotIdentifier"],
+         {"detail": "with {accountWithRestoreAccess}"}),
+        ("AuthorizeDataShare", "authorized Redshift datashare", ["dataShareArn"]),
+    )
+    + _actions("ssm", SENSITIVE, ("ModifyDocumentPermission", "shared SSM document", ["name"]))
+    # --- Credential minting beyond access keys --------------------------------------------------------
+    + _actions("sts", SENSITIVE, ("GetFederationToken", "minted federated-user credentials", ["name"]))
+    + _actions("iam", SENSITIVE,
+        ("CreateServiceSpecificCredential", "created a service-specific credential for", ["userName"],
+         {"detail": "({serviceName})"}),
+        ("ResetServiceSpecificCredential", "reset the service-specific password of", ["userName"]),
+        ("UploadSSHPublicKey", "uploaded an SSH public key for", ["userName"]),
+        ("UploadSigningCertificate", "uploaded a signing certificate for", ["userName"]),
+    )
+    + _actions("rolesanywhere", SENSITIVE,
+        ("CreateTrustAnchor", "created IAM Roles Anywhere trust anchor", ["name"]),
+        ("CreateProfile", "created IAM Roles Anywhere profile", ["name"]),
+    )
+    + _actions("cognito-idp", SENSITIVE,
+        ("AdminSetUserPassword", "set the password of a user of Cognito user pool", ["userPoolId"]),
+    )
 )  # fmt: skip
 
 
 def _index() -> dict[tuple[str, str], tuple[CatalogAction, ...]]:
     index: dict[tuple[str, str], list[CatalogAction]] = {}
-    for entry in CATALOG:
+    # A conditional form is checked before the plain form of the same call (e.g. a snapshot made public
+    # before a snapshot shared with one account), whatever their order in the table.
+    for entry in sorted(CATALOG, key=lambda e: e.only_when is None):
         index.setdefault((entry.event_source, entry.name), []).append(entry)
     return {k: tuple(v) for k, v in index.items()}
 

@@ -66,6 +66,13 @@ FAMILIES: dict[str, str] = {
     "cloudtrail": "Audit", "config": "Audit", "guardduty": "Audit", "logs": "Audit", "bedrock": "Audit",
     "events": "Audit",
     "cloudformation": "Platform", "route53": "Platform", "sns": "Platform", "sqs": "Platform", "states": "Platform",
+    # Added with the triage of botocore's risky operations (cli/leash_build/triage.yaml):
+    "redshift": "Data", "fsx": "Data", "kinesis": "Data", "firehose": "Data",
+    "sts": "Identity", "rolesanywhere": "Identity", "cognito-idp": "Identity", "ram": "Identity",
+    "securityhub": "Audit", "macie2": "Audit", "inspector2": "Audit", "detective": "Audit",
+    "access-analyzer": "Audit", "monitoring": "Audit", "route53resolver": "Audit",
+    "wafv2": "Platform", "network-firewall": "Platform", "elasticloadbalancing": "Platform",
+    "apigateway": "Platform", "cloudfront": "Platform", "ssm": "Platform",
 }  # fmt: skip
 
 # The errorCode spellings of a denied call across services (EC2's Client.* form included).
