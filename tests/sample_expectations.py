@@ -14,8 +14,16 @@ EXPECTED = {
         ["DestructiveData"], "published", "critical",
         ["agent developer-sandbox deleted bucket nightly-db-backups", "called through the AWS MCP server"]),
     "iam-attach-role-policy-by-agent": (
-        ["AgentSensitiveIdentityIam"], "published", "medium",
-        ["agent ai-agent-deploy attached a policy to role ai-agent-deploy", "role name starts with ai-agent-"]),
+        ["DestructiveIdentity"], "published", "high",
+        ["agent ai-agent-deploy attached a policy to role ai-agent-deploy", "role name starts with ai-agent-",
+         "full administrator access granted"]),
+    # Privilege changes are routed for every caller; the handler reads the Usage=Agent tag (moto IAM) and decides.
+    "iam-attach-role-policy-by-tagged-agent-role": (
+        ["DestructiveIdentity"], "published", "high",
+        ["agent data-pipeline-bot attached a policy to role data-pipeline-bot (arn:aws:iam::aws:policy/AdministratorAccess)",
+         "role tag Usage=Agent", "full administrator access granted"]),
+    "iam-attach-role-policy-by-human": (
+        ["DestructiveIdentity"], "ignored", None, ["iam:AttachRolePolicy is sensitive only when an agent"]),
     "cloudtrail-stop-logging-by-agent": (
         ["ReapplyAudit"], "published", "critical",
         ["stopped CloudTrail logging of arn:aws:cloudtrail:us-east-1:111122223333:trail/org-trail", "covering tracks"]),
@@ -23,7 +31,7 @@ EXPECTED = {
         ["DestructiveCompute"], "published", "low",
         ["exempt breakglass-admin deleted subnet subnet-0f1e2d3c4b5a69788", "alert only, never remediated"]),
     "s3-put-bucket-policy-by-root": (
-        ["RootActivity"], "published", "critical",
+        ["DestructiveData", "RootActivity"], "published", "critical",
         ["root user replaced the bucket policy of customer-uploads", "root cannot be restricted by IAM"]),
     "rds-modify-db-instance-by-leash": ([], "ignored", None, ["made by leash leash-notify-us-east-1"]),
     "dynamodb-delete-table-denied": ([], "ignored", None, ["the call failed (AccessDenied)"]),
@@ -49,6 +57,11 @@ EXPECTED = {
     "kms-schedule-key-deletion-by-agent": (
         ["ReapplyIdentity"], "published", "critical",
         ["scheduled deletion of KMS key arn:aws:kms:us-east-1:111122223333:key/1234abcd", "in 7 days"]),
+    # Another account (userIdentity.type AWSAccount: no ARN) let in by the key policy.
+    "kms-schedule-key-deletion-by-other-account": (
+        ["ReapplyIdentity"], "published", "critical",
+        ["external account 444455556666 scheduled deletion of KMS key arn:aws:kms:us-east-1:111122223333:key/1234abcd",
+         "principal AIDA6EXAMPLEOTHERACCT", "another AWS account (444455556666)"]),
     # Protections stripped: the reapply function owns these (tests/functional/test_reapply.py puts each one back on
     # moto; here no resource exists, so the alert says it is gone).
     "cloudformation-update-termination-protection-disabled-by-agent": (

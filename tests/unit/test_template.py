@@ -163,8 +163,8 @@ def test_guardduty_detector_enabled_again_is_not_an_alert(router):
 
 
 def test_agent_signals_follow_the_deploy_parameters(template):
-    (attach,) = [a for a in CATALOG if a.action == "iam:AttachRolePolicy"]
-    event = call(attach, who="human")
+    (create,) = [a for a in CATALOG if a.action == "iam:CreateRole"]  # routed for agents only
+    event = call(create, who="human")
     event["detail"]["userIdentity"]["arn"] = (
         f"arn:aws:sts::{ACCT}:assumed-role/platform-admin/agent-claude-42"
     )
