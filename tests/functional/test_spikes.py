@@ -293,3 +293,22 @@ def test_an_alert_that_could_not_be_published_is_sent_when_the_batch_comes_back(
     assert [str(a.severity) for a in published] == ["high"]
     later = consumer.handle(batch([denied(i, seconds=i) for i in range(100, 105)], 100))
     assert later.response == {"batchItemFailures": []} and len(published) == 1  # the level alerts once
+
+
+def test_another_accounts_denials_count_as_one_principal_and_lock_nothing(spikes, lambda_context):
+    """Callers from another account have no ARN: they reach the denied rule and count under their account."""
+    from identity_forms import FORMS, OTHER_ACCOUNT
+
+    handler, inbox, writes, requests = spikes
+    callers = [FORMS["AWSAccount"][0], FORMS["AWSAccount assumed role"][0]]
+    events = [denied(i, identity=callers[i % 2]) for i in range(500)]
+    assert [r.name for r in Router.from_template().route(events[0])] == ["DeniedCallsRule"]
+
+    assert handler.lambda_handler(batch(events), lambda_context) == {"batchItemFailures": []}
+
+    assert writes.adds == 1  # both callers: one principal, the other account
+    (message,) = inbox.drain()
+    alert = json.loads(message["Message"])
+    assert alert["severity"] == "medium"  # the "other" thresholds: 500 is the warning level
+    assert alert["title"].startswith(f"external account {OTHER_ACCOUNT}: 500 denied calls in 5 min")
+    assert requests() == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from identity_forms import FORMS
 
 from leash.catalog import CATALOG
 from leash_build.patterns import MAX_PATTERN_CHARS, rewrite_template
@@ -141,6 +142,22 @@ def test_leash_own_and_failed_calls_never_invoke_a_handler(router, action):
     assert router.route(call(action, who="leash")) == []
     denied = router.route(call(action, errorCode="AccessDenied"))
     assert handlers(denied) == [] and "DeniedCallsRule" in {r.name for r in denied}
+
+
+WATCHED_BY_ANYONE = ("kms:ScheduleKeyDeletion", "s3:DeleteBucket", "iam:AttachRolePolicy", "s3:PutBucketPolicy")
+
+
+@pytest.mark.parametrize("name", sorted(FORMS))
+def test_every_identity_but_aws_services_reaches_the_handlers(router, name):
+    """Identities without an ARN (another account, Identity Center users) too: the handler decides."""
+    identity, _, _, routed = FORMS[name]
+    for action in [a for a in CATALOG if a.action in WATCHED_BY_ANYONE]:
+        event = call(action)
+        event["detail"]["userIdentity"] = identity
+        assert bool(handlers(router.route(event))) is routed, action.action
+        denied = call(action, errorCode="AccessDenied")
+        denied["detail"]["userIdentity"] = identity
+        assert ("DeniedCallsRule" in {r.name for r in router.route(denied)}) is routed
 
 
 # DeleteSecret's two forms (forced, recovery window) cover every DeleteSecret by design.
