@@ -115,7 +115,12 @@ FORMS: dict[str, tuple[dict[str, Any], ActorKind, str, bool]] = {
         True,
     ),
     "Directory": (
-        {"type": "Directory", "principalId": "S-1-5-21-1111111111-EXAMPLE", "accountId": ACCOUNT, "userName": "carol"},
+        {
+            "type": "Directory",
+            "principalId": "S-1-5-21-1111111111-EXAMPLE",
+            "accountId": ACCOUNT,
+            "userName": "carol",
+        },
         ActorKind.HUMAN,
         "S-1-5-21-1111111111-EXAMPLE",
         True,

@@ -626,7 +626,11 @@ def test_another_accounts_key_deletion_is_cancelled_and_recorded_under_that_acco
     assert (result["status"], result["severity"]) == ("published", "critical")
     assert enabled(), "the deletion was not cancelled"
     (record,) = ledger_records(event["detail"]["eventID"])
-    assert (record["actor"], record["actorKind"], record["outcome"]) == ("444455556666", "external", "reapplied")
+    assert (record["actor"], record["actorKind"], record["outcome"]) == (
+        "444455556666",
+        "external",
+        "reapplied",
+    )
     (envelope,) = inbox.drain()
     alert = Alert.from_dict(json.loads(envelope["Message"]))
     assert alert.title.startswith("external account 444455556666 scheduled deletion of KMS key")

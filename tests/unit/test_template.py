@@ -144,7 +144,12 @@ def test_leash_own_and_failed_calls_never_invoke_a_handler(router, action):
     assert handlers(denied) == [] and "DeniedCallsRule" in {r.name for r in denied}
 
 
-WATCHED_BY_ANYONE = ("kms:ScheduleKeyDeletion", "s3:DeleteBucket", "iam:AttachRolePolicy", "s3:PutBucketPolicy")
+WATCHED_BY_ANYONE = (
+    "kms:ScheduleKeyDeletion",
+    "s3:DeleteBucket",
+    "iam:AttachRolePolicy",
+    "s3:PutBucketPolicy",
+)
 
 
 @pytest.mark.parametrize("name", sorted(FORMS))

@@ -8,7 +8,6 @@ from leash.catalog import CatalogAction
 from leash.events import ApiCall
 from leash.model import ActorKind, Impact, Severity
 
-
 # Another account is rated like an agent: Leash cannot see who is behind it, nor lock it down.
 UNACCOUNTABLE = (ActorKind.AGENT, ActorKind.EXTERNAL)
 
@@ -60,7 +59,9 @@ def assess(call: ApiCall, actor: Actor, entry: CatalogAction | None) -> tuple[Al
     elif actor.kind is ActorKind.AGENT:
         why.append("agent identity (" + "; ".join(actor.signals) + ")")
     elif actor.kind is ActorKind.EXTERNAL:
-        why.append(f"another AWS account ({actor.name}), let in by a resource policy: Leash cannot lock it down")
+        why.append(
+            f"another AWS account ({actor.name}), let in by a resource policy: Leash cannot lock it down"
+        )
     elif actor.kind is ActorKind.EXEMPT:
         why.append("exempt principal: alert only, never remediated")
 

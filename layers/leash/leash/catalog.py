@@ -134,7 +134,9 @@ WORLD_INGRESS = {
 }
 FALSE = [False]
 ADMIN_ATTACHED = Escalation(
-    {"policyArn": [{"suffix": ":policy/AdministratorAccess"}]}, DESTRUCTIVE, "full administrator access granted"
+    {"policyArn": [{"suffix": ":policy/AdministratorAccess"}]},
+    DESTRUCTIVE,
+    "full administrator access granted",
 )
 PAB_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
