@@ -8,22 +8,30 @@ EXPECTED = {
         ["agent ai-agent-deploy deleted DB instance prod-db", "final snapshot skipped", "us-east-1",
          "session sess_a8f3b21c", "source identity jordan@example.com"]),
     "ec2-terminate-instances-by-human": (
-        ["DestructiveCompute"], "published", "medium",
+        ["DestructiveCompute1"], "published", "medium",
         ["terminated instance i-0a1b2c3d4e5f60718", "session alice@example.com", "eu-west-1"]),
     "s3-delete-bucket-via-mcp": (
         ["DestructiveData1"], "published", "critical",
         ["agent developer-sandbox deleted bucket nightly-db-backups", "called through the AWS MCP server"]),
     "iam-attach-role-policy-by-agent": (
-        ["AgentSensitiveIdentityIam"], "published", "medium",
-        ["agent ai-agent-deploy attached a policy to role ai-agent-deploy", "role name starts with ai-agent-"]),
+        ["DestructiveIdentity"], "published", "high",
+        ["agent ai-agent-deploy attached a policy to role ai-agent-deploy", "role name starts with ai-agent-",
+         "full administrator access granted"]),
+    # Privilege changes are routed for every caller; the handler reads the Usage=Agent tag (moto IAM) and decides.
+    "iam-attach-role-policy-by-tagged-agent-role": (
+        ["DestructiveIdentity"], "published", "high",
+        ["agent data-pipeline-bot attached a policy to role data-pipeline-bot (arn:aws:iam::aws:policy/AdministratorAccess)",
+         "role tag Usage=Agent", "full administrator access granted"]),
+    "iam-attach-role-policy-by-human": (
+        ["DestructiveIdentity"], "ignored", None, ["iam:AttachRolePolicy is sensitive only when an agent"]),
     "cloudtrail-stop-logging-by-agent": (
         ["ReapplyAudit"], "published", "critical",
         ["stopped CloudTrail logging of arn:aws:cloudtrail:us-east-1:111122223333:trail/org-trail", "covering tracks"]),
     "ec2-delete-subnet-by-exempt-role": (
-        ["DestructiveCompute"], "published", "low",
+        ["DestructiveCompute1"], "published", "low",
         ["exempt breakglass-admin deleted subnet subnet-0f1e2d3c4b5a69788", "alert only, never remediated"]),
     "s3-put-bucket-policy-by-root": (
-        ["RootActivity"], "published", "critical",
+        ["DestructiveData1", "RootActivity"], "published", "critical",
         ["root user replaced the bucket policy of customer-uploads", "root cannot be restricted by IAM"]),
     "rds-modify-db-instance-by-leash": ([], "ignored", None, ["made by leash leash-notify-us-east-1"]),
     "dynamodb-delete-table-denied": ([], "ignored", None, ["the call failed (AccessDenied)"]),
@@ -33,9 +41,9 @@ EXPECTED = {
         ["DestructiveIdentity"], "published", "critical",
         ["human bob deleted secret prod/payments/stripe-key without a recovery window"]),
     "ec2-terminate-instances-by-autoscaling": (
-        ["DestructiveCompute"], "ignored", None, ["made by aws-service autoscaling.amazonaws.com"]),
+        ["DestructiveCompute1"], "ignored", None, ["made by aws-service autoscaling.amazonaws.com"]),
     "lambda-delete-function-by-tagged-agent-role": (
-        ["DestructiveCompute"], "published", "high",
+        ["DestructiveCompute1"], "published", "high",
         ["agent data-pipeline-bot deleted Lambda function stripe-webhook-processor", "role tag Usage=Agent"]),
     "rds-modify-db-instance-class-by-agent": (
         ["AgentSensitiveDataModifyDBInstance"], "published", "medium",
@@ -49,6 +57,11 @@ EXPECTED = {
     "kms-schedule-key-deletion-by-agent": (
         ["ReapplyIdentity"], "published", "critical",
         ["scheduled deletion of KMS key arn:aws:kms:us-east-1:111122223333:key/1234abcd", "in 7 days"]),
+    # Another account (userIdentity.type AWSAccount: no ARN) let in by the key policy.
+    "kms-schedule-key-deletion-by-other-account": (
+        ["ReapplyIdentity"], "published", "critical",
+        ["external account 444455556666 scheduled deletion of KMS key arn:aws:kms:us-east-1:111122223333:key/1234abcd",
+         "principal AIDA6EXAMPLEOTHERACCT", "another AWS account (444455556666)"]),
     # Protections stripped: the reapply function owns these (tests/functional/test_reapply.py puts each one back on
     # moto; here no resource exists, so the alert says it is gone).
     "cloudformation-update-termination-protection-disabled-by-agent": (
@@ -95,7 +108,7 @@ EXPECTED = {
         ["DestructiveAudit1"], "published", "critical",
         ["agent ai-agent-deploy deleted Route 53 Resolver query logging rqlc-4473f20ca554c07", "covering tracks"]),
     "ec2-modify-snapshot-attribute-public-by-agent": (
-        ["DestructiveCompute", "AgentSensitiveComputeEc2"], "published", "high",
+        ["DestructiveCompute1"], "published", "high",
         ["agent ai-agent-deploy made public EBS snapshot snap-0b5a7e1c2d3f40516"]),
     "rolesanywhere-create-trust-anchor-by-agent": (
         ["AgentSensitiveIdentityRolesanywhere"], "published", "medium",

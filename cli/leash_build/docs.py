@@ -20,8 +20,10 @@ def markdown() -> str:
         "",
         "Severity = impact x who: **irreversible** and **cover-up** calls are *critical* from anyone;",
         "**destructive** calls are *high* from an agent, *medium* from a human, *low* from an exempt principal;",
-        "**sensitive** calls are alerted only for agents (*medium*). Root is always *critical*;",
-        "Leash's own roles and AWS service-linked roles never alert.",
+        "**sensitive** calls are alerted only for agents (*medium*). Another account (`AWSAccount`) is rated",
+        "like an agent. Root is always *critical*; Leash's own roles and AWS service-linked roles never alert.",
+        "Sensitive calls marked *any caller* are routed for everyone, so that the handler can read a role's",
+        "`Usage=Agent` tag; the others only for the identities the rules can tell are agents.",
         "",
         "| family | action | impact | worse when | alert says |",
         "|---|---|---|---|---|",
@@ -31,6 +33,8 @@ def markdown() -> str:
             continue
         worse = "; ".join(f"{e.because} → {e.impact}" for e in a.escalations)
         only = f" (only when `{_pattern_text(a.only_when)}`)" if a.only_when else ""
+        if a.impact is Impact.SENSITIVE and not a.routed_for_agents_only:
+            only += " *any caller*"
         lines.append(f"| {FAMILIES[a.service]} | `{a.action}`{only} | {a.impact} | {worse} | {a.did} … |")
     lines += _protections_markdown()
     return "\n".join(lines) + "\n"

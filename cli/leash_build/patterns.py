@@ -32,15 +32,16 @@ BEGIN_MARKER = (
 END_MARKER = "# END GENERATED RULES for {function}"
 
 SUCCEEDED = [{"exists": False}]  # failed calls changed nothing; denials are the spike detector's business
-NOT_LEASH = [
-    {
-        "anything-but": {
-            "prefix": {
-                "Fn::Sub": "arn:${AWS::Partition}:sts::${AWS::AccountId}:assumed-role/${ResourcePrefix}-"
-            }
-        }
+NOT_LEASH = {
+    "anything-but": {
+        "prefix": {"Fn::Sub": "arn:${AWS::Partition}:sts::${AWS::AccountId}:assumed-role/${ResourcePrefix}-"}
     }
-]
+}
+# `userIdentity` of every caller but Leash's own sessions and AWS services. `anything-but` never matches
+# a missing field, so the identities that have no ARN (another account, type AWSAccount; Identity Center
+# users) come in by `exists: false`, and AWS services, which have none either, stay out by their type
+# (as does AWS acting on its own, whose identity has no type at all).
+ANYONE = {"arn": [NOT_LEASH, {"exists": False}], "type": [{"anything-but": ["AWSService"]}]}
 
 
 def agent_clauses() -> list[Any]:
@@ -172,7 +173,7 @@ def _rules(prefix: str, agent_prefix: str, purpose: str, actions: list[CatalogAc
     rules = _packed(
         prefix,
         f"Leash: {purpose} by anyone but Leash and AWS services",
-        {"errorCode": SUCCEEDED, "userIdentity": {"arn": NOT_LEASH}},
+        {"errorCode": SUCCEEDED, "userIdentity": ANYONE},
         everyone,
     )
     # A pattern has one $or per level and the agent signals take it, so each service (and each
@@ -258,7 +259,7 @@ def spike_rules() -> list[Rule]:
             "Leash: denied calls by anyone but Leash and AWS services (reads included)",
             {
                 "detail-type": [CLOUDTRAIL_DETAIL_TYPE],
-                "detail": {"errorCode": denied, "userIdentity": {"arn": NOT_LEASH}},
+                "detail": {"errorCode": denied, "userIdentity": ANYONE},
             },
         ),
         Rule(

@@ -47,13 +47,14 @@ def decisions_by_event(replayer, stream):
     return out
 
 
-TAG_ONLY = "lambda-delete-function-by-tagged-agent-role"  # replay cannot read role tags: it calls no AWS
+# Replay cannot read role tags (it calls no AWS): these are agents only by their Usage=Agent tag.
+TAG_ONLY = {"lambda-delete-function-by-tagged-agent-role", "iam-attach-role-policy-by-tagged-agent-role"}
 
 
-def expected_by_event_id():
+def expected_by_event_id(tag_only: bool = False):
     wanted = {}
     for name, event in samples():
-        if name == TAG_ONLY:
+        if (name in TAG_ONLY) is not tag_only:
             continue
         rules, status, severity, _ = EXPECTED[name]
         if rules:
@@ -67,6 +68,17 @@ def test_replay_of_trail_files_decides_like_the_handlers(trail_file):
     replayer = Replay(overrides=PARAMETERS, account="111122223333")
     got = decisions_by_event(replayer, events([trail_file]))
     for event_id, (name, status, severity) in expected_by_event_id().items():
+        (decision,) = [d for d in got[event_id] if d.function != "SpikeQueue"]
+        assert (decision.status, decision.severity) == (status, severity), name
+
+
+def test_replay_sees_tag_only_agents_when_they_are_named(trail_file):
+    # What `leash replay --help` tells the user: name the tagged roles with -p AgentRoleNames=...
+    replayer = Replay(overrides={**PARAMETERS, "AgentRoleNames": "data-pipeline-bot"}, account="111122223333")
+    got = decisions_by_event(replayer, events([trail_file]))
+    wanted = expected_by_event_id(tag_only=True)
+    assert len(wanted) == len(TAG_ONLY)
+    for event_id, (name, status, severity) in wanted.items():
         (decision,) = [d for d in got[event_id] if d.function != "SpikeQueue"]
         assert (decision.status, decision.severity) == (status, severity), name
 

@@ -66,3 +66,32 @@ def test_matcher_agrees_with_localstack_on_10000_pairs():
     assert disagreements == [], json.dumps(disagreements[:3], indent=1)
     assert 1_000 < matched < 9_000 and invalid < 2_000  # the pairs exercise both outcomes
     assert wildcard_reading < 200
+
+
+def test_matcher_agrees_with_localstack_on_the_rules_identity_clause():
+    """The clause every "anyone" rule carries (one array of `anything-but` prefix and `exists: false`, and
+    `anything-but` on the type) on every documented userIdentity form, Leash's own sessions, and odd values."""
+    from identity_forms import ACCOUNT, FORMS
+
+    from leash_build.cfn import Deployment
+    from leash_build.patterns import ANYONE
+
+    clause = Deployment(parameters={"ResourcePrefix": "leash"}, account=ACCOUNT).resolve(ANYONE)
+    leash = {"type": "AssumedRole", "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/leash-notify/s"}
+    identities = [form for form, *_ in FORMS.values()] + [
+        leash,
+        {**leash, "arn": None},
+        {"type": "AWSAccount", "arn": None, "accountId": "444455556666"},
+        {"type": ["AWSAccount"], "accountId": "444455556666"},
+        {"type": "AWSService", "arn": f"arn:aws:iam::{ACCOUNT}:role/x"},
+        {},
+    ]
+    cases = [
+        ({"detail": {"userIdentity": clause}}, {"source": "aws.kms", "detail-type": "x", "detail": detail})
+        for identity in identities
+        for detail in ({"userIdentity": identity}, {})
+    ]
+    verdicts = localstack_verdicts(cases)
+    assert [ours(p, e) for p, e in cases] == verdicts
+    wanted = [routed for *_, routed in FORMS.values()] + [False, True, True, True, False, False]
+    assert verdicts[::2] == wanted and not any(verdicts[1::2])

@@ -48,10 +48,15 @@ def test_template_rules_route_the_event(router, name):
 
 @pytest.fixture
 def handlers(notify_stack):
-    # The role whose only agent signal is its Usage=Agent tag.
+    # The role whose only agent signal is its Usage=Agent tag, and a human's SSO role (no tag).
     iam = boto3.client("iam")
     iam.create_role(
         RoleName="data-pipeline-bot", AssumeRolePolicyDocument="{}", Tags=[{"Key": "Usage", "Value": "Agent"}]
+    )
+    iam.create_role(
+        RoleName="AWSReservedSSO_AdministratorAccess_4f2a9c1e7b3d5a60",
+        Path="/aws-reserved/sso.amazonaws.com/",
+        AssumeRolePolicyDocument="{}",
     )
     return {fn: load_handler(d) for fn, d in FUNCTION_DIRS.items()}, notify_stack[1]
 

@@ -654,3 +654,29 @@ def test_malformed_event_is_rejected_with_a_reason_and_nothing_touched(reapply, 
     result = handler.lambda_handler(event, context)
     assert result["status"] == "rejected" and result["reason"]
     assert inbox.drain() == []
+
+
+def test_another_accounts_key_deletion_is_cancelled_and_recorded_under_that_account(reapply):
+    """userIdentity.type AWSAccount has no ARN: the account is the principal; Leash cannot lock it down."""
+    from leash.model import LOCKDOWN
+    from leash.slack_blocks import render_slack
+
+    handler, inbox, context = reapply
+    event = load_event("kms-schedule-key-deletion-by-other-account")
+    enabled = kms_key(schedule=True)(event)
+
+    result = handler.lambda_handler(event, context)
+
+    assert (result["status"], result["severity"]) == ("published", "critical")
+    assert enabled(), "the deletion was not cancelled"
+    (record,) = ledger_records(event["detail"]["eventID"])
+    assert (record["actor"], record["actorKind"], record["outcome"]) == (
+        "444455556666",
+        "external",
+        "reapplied",
+    )
+    (envelope,) = inbox.drain()
+    alert = Alert.from_dict(json.loads(envelope["Message"]))
+    assert alert.title.startswith("external account 444455556666 scheduled deletion of KMS key")
+    assert [a.kind for a in alert.leash_did] == ["reapplied"]  # no lockdown requested
+    assert LOCKDOWN not in json.dumps(render_slack(alert))  # and none offered

@@ -318,3 +318,20 @@ def test_a_batch_redelivered_after_a_failed_publish_requests_the_lockdown_once(
     (alert,) = [Alert.from_dict(json.loads(m["Message"])) for m in inbox.drain()]
     assert str(alert.severity) == "critical"
     assert "Leash requested a lockdown of" in what_leash_did(alert)[0]
+def test_another_accounts_denials_count_as_one_principal_and_lock_nothing(spikes, lambda_context):
+    """Callers from another account have no ARN: they reach the denied rule and count under their account."""
+    from identity_forms import FORMS, OTHER_ACCOUNT
+
+    handler, inbox, writes, requests = spikes
+    callers = [FORMS["AWSAccount"][0], FORMS["AWSAccount assumed role"][0]]
+    events = [denied(i, identity=callers[i % 2]) for i in range(500)]
+    assert [r.name for r in Router.from_template().route(events[0])] == ["DeniedCallsRule"]
+
+    assert handler.lambda_handler(batch(events), lambda_context) == {"batchItemFailures": []}
+
+    assert writes.adds == 1  # both callers: one principal, the other account
+    (message,) = inbox.drain()
+    alert = json.loads(message["Message"])
+    assert alert["severity"] == "medium"  # the "other" thresholds: 500 is the warning level
+    assert alert["title"].startswith(f"external account {OTHER_ACCOUNT}: 500 denied calls in 5 min")
+    assert requests() == []

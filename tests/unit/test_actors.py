@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import load_event
+from identity_forms import FORMS, OTHER_ACCOUNT
 
 from leash.actors import ActorConfig, ActorKind, RoleTagCache, classify_actor
 
@@ -71,6 +72,27 @@ def test_classification(identity, kind, signal):
     assert actor.kind is kind
     if signal:
         assert any(signal in s for s in actor.signals)
+
+
+@pytest.mark.parametrize("name", sorted(FORMS))
+def test_every_documented_identity_form_is_classified_and_named(name):
+    """Identities without an ARN never crash, are never lockable, and have a principal to count and record."""
+    from leash.actors import ActorCache
+
+    identity, kind, principal, _ = FORMS[name]
+    actor = classify_actor(identity, CONFIG)
+    assert actor.kind is kind
+    assert (actor.role_arn or actor.arn) == principal  # what spike counters and the ledger key on
+    if not identity.get("arn"):
+        assert not actor.lockable
+    assert ActorCache(CONFIG)(identity) == actor
+
+
+def test_another_account_is_named_by_its_account_and_principal():
+    actor = classify_actor(FORMS["AWSAccount"][0], CONFIG)
+    assert actor.label == f"external account {OTHER_ACCOUNT}"
+    assert actor.display == f"external account {OTHER_ACCOUNT}, principal AIDA6EXAMPLEOTHERACCT"
+    assert actor.to_dict()["principalId"] == "AIDA6EXAMPLEOTHERACCT"
 
 
 def test_exempt_beats_agent_signals():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from identity_forms import FORMS
 
 from leash.catalog import CATALOG
 from leash_build.patterns import MAX_PATTERN_CHARS, rewrite_template
@@ -143,6 +144,27 @@ def test_leash_own_and_failed_calls_never_invoke_a_handler(router, action):
     assert handlers(denied) == [] and "DeniedCallsRule" in {r.name for r in denied}
 
 
+WATCHED_BY_ANYONE = (
+    "kms:ScheduleKeyDeletion",
+    "s3:DeleteBucket",
+    "iam:AttachRolePolicy",
+    "s3:PutBucketPolicy",
+)
+
+
+@pytest.mark.parametrize("name", sorted(FORMS))
+def test_every_identity_but_aws_services_reaches_the_handlers(router, name):
+    """Identities without an ARN (another account, Identity Center users) too: the handler decides."""
+    identity, _, _, routed = FORMS[name]
+    for action in [a for a in CATALOG if a.action in WATCHED_BY_ANYONE]:
+        event = call(action)
+        event["detail"]["userIdentity"] = identity
+        assert bool(handlers(router.route(event))) is routed, action.action
+        denied = call(action, errorCode="AccessDenied")
+        denied["detail"]["userIdentity"] = identity
+        assert ("DeniedCallsRule" in {r.name for r in router.route(denied)}) is routed
+
+
 # DeleteSecret's two forms (forced, recovery window) cover every DeleteSecret by design; a call whose
 # plain form is cataloged too (a snapshot shared with one account is sensitive, with everyone destructive)
 # has no harmless form either.
@@ -168,8 +190,8 @@ def test_guardduty_detector_enabled_again_is_not_an_alert(router):
 
 
 def test_agent_signals_follow_the_deploy_parameters(template):
-    (attach,) = [a for a in CATALOG if a.action == "iam:AttachRolePolicy"]
-    event = call(attach, who="human")
+    (create,) = [a for a in CATALOG if a.action == "iam:CreateRole"]  # routed for agents only
+    event = call(create, who="human")
     event["detail"]["userIdentity"]["arn"] = (
         f"arn:aws:sts::{ACCT}:assumed-role/platform-admin/agent-claude-42"
     )

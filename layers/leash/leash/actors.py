@@ -27,11 +27,16 @@ class Actor:
     session_name: str | None = None
     source_identity: str | None = None
     signals: tuple[str, ...] = field(default=())  # why Leash calls it an agent
+    principal_id: str | None = None  # userIdentity.principalId of an identity without an ARN
 
     @property
     def label(self) -> str:
         """Kind and name, as an alert's title starts: "agent ai-agent-deploy", "root user"."""
-        return "root user" if self.kind is ActorKind.ROOT else f"{self.kind} {self.name}"
+        if self.kind is ActorKind.ROOT:
+            return "root user"
+        if self.kind is ActorKind.EXTERNAL:
+            return f"external account {self.name}"
+        return f"{self.kind} {self.name}"
 
     @property
     def display(self) -> str:
@@ -41,6 +46,8 @@ class Actor:
             parts.append(f"session {self.session_name}")
         if self.source_identity:
             parts.append(f"source identity {self.source_identity}")
+        if self.principal_id and self.principal_id != self.name:
+            parts.append(f"principal {self.principal_id}")
         return ", ".join(parts)
 
     @property
@@ -62,6 +69,7 @@ class Actor:
             "sessionName": self.session_name,
             "sourceIdentity": self.source_identity,
             "signals": list(self.signals),
+            "principalId": self.principal_id,
             "label": self.label,
             "display": self.display,
         }
@@ -126,10 +134,15 @@ def classify_actor(
     additional_event_data: Mapping[str, Any] | None = None,
     tag_lookup: TagLookup | None = None,
 ) -> Actor:
-    """Classify a CloudTrail `userIdentity` per SPEC: root, aws-service, leash, exempt, agent or human."""
+    """Classify a CloudTrail `userIdentity` per SPEC: root, aws-service, external, leash, exempt, agent or human.
+
+    An identity without an ARN is named by what it has: another account (`AWSAccount`) by its account
+    ID, which is also the principal Leash counts and records; others by their principalId.
+    """
     identity_type = str(identity.get("type") or "Unknown")
     arn = str(identity.get("arn") or "")
     account = str(identity.get("accountId") or "")
+    principal_id = None if arn else (_principal_id(identity) or None)
     context = identity.get("sessionContext") or {}
     issuer = context.get("sessionIssuer") or {}
     source_identity = context.get("sourceIdentity") or None
@@ -138,7 +151,7 @@ def classify_actor(
     def actor(kind: ActorKind, name: str, signals: tuple[str, ...] = ()) -> Actor:
         return Actor(
             kind=kind,
-            arn=arn or str(identity.get("invokedBy") or ""),
+            arn=arn or _principal_without_arn(identity_type, identity),
             name=name,
             identity_type=identity_type,
             account=account,
@@ -146,21 +159,28 @@ def classify_actor(
             session_name=_session_from_arn(arn) if identity_type == "AssumedRole" else None,
             source_identity=source_identity,
             signals=signals,
+            principal_id=principal_id,
         )
 
     if identity_type == "Root":
         return actor(ActorKind.ROOT, "root")
-    if identity_type == "AWSService" or (role_arn and ":role/aws-service-role/" in role_arn):
+    # AWS acting on its own ("invokedBy": "AWS Internal", no type, no ARN) is a service too.
+    internal = not identity.get("type") and not arn and identity.get("invokedBy")
+    if identity_type == "AWSService" or internal or (role_arn and ":role/aws-service-role/" in role_arn):
         return actor(
             ActorKind.AWS_SERVICE, str(identity.get("invokedBy") or _role_name_from_arn(role_arn or arn))
         )
+    if identity_type == "AWSAccount":  # a caller from another account, let in by a resource policy
+        return actor(ActorKind.EXTERNAL, account or principal_id or "(unknown)")
 
     if identity_type == "AssumedRole":
         name = issuer.get("userName") or _role_name_from_arn(arn)
     elif identity_type == "IAMUser":
         name = identity.get("userName") or _role_name_from_arn(arn)
-    else:
-        name = _role_name_from_arn(arn) if arn else identity_type
+    elif arn:
+        name = _role_name_from_arn(arn)
+    else:  # Identity Center users, directory users, Unknown: whatever names them
+        name = str(identity.get("userName") or principal_id or identity_type)
 
     if identity_type == "AssumedRole" and name.startswith(config.leash_role_prefix):
         return actor(ActorKind.LEASH, name)
@@ -176,6 +196,20 @@ def classify_actor(
     if signals:
         return actor(ActorKind.AGENT, name, signals)
     return actor(ActorKind.HUMAN, name)
+
+
+def _principal_id(identity: Mapping[str, Any]) -> str:
+    """The most specific id of an identity without an ARN (principalId, or the Identity Center user)."""
+    on_behalf_of = identity.get("onBehalfOf")
+    user = on_behalf_of.get("userId") if isinstance(on_behalf_of, Mapping) else None
+    return str(identity.get("principalId") or user or "")
+
+
+def _principal_without_arn(identity_type: str, identity: Mapping[str, Any]) -> str:
+    """Whom Leash counts and records for an identity without an ARN (spike counters, ledger, alerts)."""
+    if identity_type == "AWSAccount":  # one principal per other account: its callers probe as one
+        return str(identity.get("accountId") or _principal_id(identity))
+    return str(identity.get("invokedBy") or _principal_id(identity) or identity.get("accountId") or "")
 
 
 def _strip_role_path(role_arn: str) -> str:
@@ -249,6 +283,8 @@ class ActorCache:
             identity.get("arn"),
             identity.get("accountId"),
             identity.get("invokedBy"),
+            identity.get("principalId"),
+            _principal_id(identity) if not identity.get("arn") else None,
             identity.get("userName"),
             context.get("sourceIdentity"),
             issuer.get("type"),

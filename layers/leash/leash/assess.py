@@ -9,6 +9,9 @@ from leash.events import ApiCall
 from leash.fit import names
 from leash.model import ActorKind, Impact, Severity
 
+# Another account is rated like an agent: Leash cannot see who is behind it, nor lock it down.
+UNACCOUNTABLE = (ActorKind.AGENT, ActorKind.EXTERNAL)
+
 
 def severity_for(impact: Impact, actor: ActorKind) -> Severity | None:
     """SPEC's severity table: how bad, not how rare. None means: no alert."""
@@ -17,8 +20,10 @@ def severity_for(impact: Impact, actor: ActorKind) -> Severity | None:
     if actor is ActorKind.ROOT or impact in (Impact.IRREVERSIBLE, Impact.COVER_UP):
         return Severity.CRITICAL
     if impact is Impact.DESTRUCTIVE:
-        return {ActorKind.AGENT: Severity.HIGH, ActorKind.HUMAN: Severity.MEDIUM}.get(actor, Severity.LOW)
-    return Severity.MEDIUM if actor is ActorKind.AGENT else Severity.LOW
+        if actor in UNACCOUNTABLE:
+            return Severity.HIGH
+        return Severity.MEDIUM if actor is ActorKind.HUMAN else Severity.LOW
+    return Severity.MEDIUM if actor in UNACCOUNTABLE else Severity.LOW
 
 
 def assess(call: ApiCall, actor: Actor, entry: CatalogAction | None) -> tuple[Alert | None, str]:
@@ -32,9 +37,9 @@ def assess(call: ApiCall, actor: Actor, entry: CatalogAction | None) -> tuple[Al
     if (
         entry is not None
         and entry.impact is Impact.SENSITIVE
-        and actor.kind not in (ActorKind.AGENT, ActorKind.ROOT)
+        and actor.kind not in (*UNACCOUNTABLE, ActorKind.ROOT)
     ):
-        return None, f"{call.action} is sensitive only when an agent makes it"
+        return None, f"{call.action} is sensitive only when an agent or another account makes it"
 
     if entry is not None:
         impact, reasons = entry.assess(call)
@@ -55,6 +60,10 @@ def assess(call: ApiCall, actor: Actor, entry: CatalogAction | None) -> tuple[Al
         why.append("root activity: root cannot be restricted by IAM")
     elif actor.kind is ActorKind.AGENT:
         why.append("agent identity (" + "; ".join(actor.signals) + ")")
+    elif actor.kind is ActorKind.EXTERNAL:
+        why.append(
+            f"another AWS account ({actor.name}), let in by a resource policy: Leash cannot lock it down"
+        )
     elif actor.kind is ActorKind.EXEMPT:
         why.append("exempt principal: alert only, never remediated")
 

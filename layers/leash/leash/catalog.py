@@ -44,6 +44,9 @@ class CatalogAction:
     protection: str | None = None  # the protection this call strips; such calls go to the reapply function
     route_when: Mapping[str, Any] | None = None  # routing-only form with deploy parameters (CFN intrinsics)
     agents_only: bool | None = None  # routed only for agent identities (default: sensitive calls)
+    # A False agents_only routes a sensitive call for every caller but Leash and AWS services: a role that
+    # is an agent only by its Usage=Agent tag, or another account, looks like anyone to a rule; the
+    # handler reads the tag and decides (sensitive calls alert for agents, other accounts and root only).
 
     @property
     def routed_for_agents_only(self) -> bool:
@@ -137,6 +140,11 @@ WORLD_INGRESS = {
     ]
 }
 FALSE = [False]
+ADMIN_ATTACHED = Escalation(
+    {"policyArn": [{"suffix": ":policy/AdministratorAccess"}]},
+    DESTRUCTIVE,
+    "full administrator access granted",
+)
 PAB_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
 CATALOG: tuple[CatalogAction, ...] = tuple(
@@ -338,37 +346,49 @@ CATALOG: tuple[CatalogAction, ...] = tuple(
          {"route_when": {"permissionsBoundary": [{"anything-but": {"Ref": "AgentPermissionsBoundaryArn"}}]},
           "protection": "agent-permissions-boundary", "detail": "with {permissionsBoundary}"}),
     )
-    # --- Sensitive calls: alerted when an agent makes them -----------------------------
+    # --- Sensitive calls: alerted when an agent (or another account) makes them ---------------
+    # Privilege and exposure changes are routed for every caller (agents_only=False), so that the
+    # handler sees the roles that are agents only by their Usage=Agent tag; the rest only for agents.
     + _actions("iam", SENSITIVE,
-        ("CreatePolicy", "created IAM policy", ["policyName"]),
         ("CreatePolicyVersion", "created a new version of IAM policy", ["policyArn"]),
         ("SetDefaultPolicyVersion", "changed the default version of IAM policy", ["policyArn"]),
         ("PutRolePolicy", "put an inline policy on role", ["roleName"]),
         ("PutUserPolicy", "put an inline policy on user", ["userName"]),
         ("PutGroupPolicy", "put an inline policy on group", ["groupName"]),
-        ("AttachRolePolicy", "attached a policy to role", ["roleName"]),
-        ("AttachUserPolicy", "attached a policy to user", ["userName"]),
-        ("AttachGroupPolicy", "attached a policy to group", ["groupName"]),
+        ("AttachRolePolicy", "attached a policy to role", ["roleName"], {"escalations": (ADMIN_ATTACHED,),
+                                                                          "detail": "({policyArn})"}),
+        ("AttachUserPolicy", "attached a policy to user", ["userName"], {"escalations": (ADMIN_ATTACHED,),
+                                                                          "detail": "({policyArn})"}),
+        ("AttachGroupPolicy", "attached a policy to group", ["groupName"], {"escalations": (ADMIN_ATTACHED,),
+                                                                            "detail": "({policyArn})"}),
         ("UpdateAssumeRolePolicy", "changed who can assume role", ["roleName"]),
-        ("CreateRole", "created IAM role", ["roleName"]),
-        ("CreateUser", "created IAM user", ["userName"]),
         ("AddUserToGroup", "added a user to group", ["groupName"]),
         ("CreateAccessKey", "created an access key for", ["userName"]),
         ("CreateLoginProfile", "created a console password for", ["userName"]),
         ("UpdateLoginProfile", "changed the console password of", ["userName"]),
+        agents_only=False,
+    )
+    + _actions("iam", SENSITIVE,
+        ("CreatePolicy", "created IAM policy", ["policyName"]),
+        ("CreateRole", "created IAM role", ["roleName"]),
+        ("CreateUser", "created IAM user", ["userName"]),
     )
     + _actions("ec2", SENSITIVE,
         ("AuthorizeSecurityGroupIngress", "opened ingress on security group", ["groupId", "groupName"], {
             "protection": "security-group-open-ingress",
             "escalations": (Escalation(WORLD_INGRESS, DESTRUCTIVE, "opened to the whole internet"),)}),
         ("CreateNetworkAclEntry", "added a network ACL entry to", ["networkAclId"]),
+        ("RunInstances", "launched instances of type", ["instanceType"], {"detail": "(count {maxCount})"}),
+    )
+    + _actions("ec2", SENSITIVE,
         ("ModifySnapshotAttribute", "changed who can use EBS snapshot", ["snapshotId"]),
         ("ModifyImageAttribute", "changed who can use AMI", ["imageId"]),
-        ("RunInstances", "launched instances of type", ["instanceType"], {"detail": "(count {maxCount})"}),
+        agents_only=False,
     )
     + _actions("s3", SENSITIVE,
         ("PutBucketPolicy", "replaced the bucket policy of", ["bucketName"]),
         ("PutBucketAcl", "changed the ACL of bucket", ["bucketName"]),
+        agents_only=False,
     )
     + _actions("rds", SENSITIVE,
         ("CreateDBInstance", "created DB instance", ["dBInstanceIdentifier"]),

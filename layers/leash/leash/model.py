@@ -22,6 +22,7 @@ class ActorKind(StrEnum):
     LEASH = "leash"
     EXEMPT = "exempt"
     ROOT = "root"
+    EXTERNAL = "external"  # another AWS account (userIdentity.type AWSAccount): no ARN here, nothing to lock
 
 
 class Impact(StrEnum):

@@ -41,7 +41,7 @@ class Protection:
     reapply: Reapply
     gone_errors: tuple[str, ...] = ()  # error codes meaning "the resource no longer exists"
     remediates: frozenset[ActorKind] = field(
-        default=frozenset({ActorKind.AGENT, ActorKind.HUMAN, ActorKind.ROOT})
+        default=frozenset({ActorKind.AGENT, ActorKind.HUMAN, ActorKind.ROOT, ActorKind.EXTERNAL})
     )
     default_mode: str = "remediate"
 
