@@ -79,18 +79,18 @@ def one_snapshot_per_transaction() -> Iterator[None]:
                 backups[id(value)] = copy.deepcopy(value, memo)
             else:
                 kept = copy.copy(value)
-                kept.items = dict(value.items)
+                kept.items = copy.copy(value.items)
                 for key in written.get(value.name, ()):
                     if key in value.items:
                         kept.items[key] = copy.deepcopy(value.items[key])
                 backups[id(value)] = kept
             return backups[id(value)]
 
-        models.copy = SimpleNamespace(deepcopy=backup)  # type: ignore[attr-defined]
+        models.copy = SimpleNamespace(deepcopy=backup)  # type: ignore[assignment]
         try:
             original(self, transact_items)
         finally:
-            models.copy = copy  # type: ignore[attr-defined]
+            models.copy = copy
 
     transact_write_items.leash_one_snapshot = True  # type: ignore[attr-defined]
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
