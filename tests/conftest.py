@@ -67,7 +67,9 @@ def lambda_context():
 
 @pytest.fixture
 def aws():
-    with mock_aws():
+    from leash_cli.emulator import one_snapshot_per_transaction
+
+    with mock_aws(), one_snapshot_per_transaction():
         yield
 
 

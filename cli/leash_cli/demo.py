@@ -292,8 +292,8 @@ class Incident:
                 self.steps.append(DemoStep(label, (), "not routed", "filtered out by the patterns"))
                 continue
             spike_rules = targets.pop("SpikeQueue", None)
-            if spike_rules:
-                self._spike_queue.append(event)
+            if spike_rules:  # each rule's copy, as EventBridge sends them: the detector counts the call once
+                self._spike_queue += [event] * len(spike_rules)
                 if not targets:
                     self.steps.append(
                         DemoStep(
@@ -333,7 +333,7 @@ class Incident:
                     label,
                     ("DeniedCallsRule", "AgentCallsRule"),
                     "published",
-                    f"{len(queue)} calls in one batch",
+                    f"{len({e['detail']['eventID'] for e in queue})} calls in one batch of {len(queue)} records",
                     alert,
                 )
             )

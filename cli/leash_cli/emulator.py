@@ -42,6 +42,65 @@ def _iso_start_time() -> Any:
 
 
 @contextmanager
+def one_snapshot_per_transaction() -> Iterator[None]:
+    """moto backs a TransactWriteItems up by deep-copying the whole table once per item: 100 copies of
+    the spike table, markers and all, for each transaction (tens of seconds per batch). The rollback
+    only needs the items the transaction writes as they were: for a table keyed by a hash key alone,
+    the backup here is a copy of the table's index of items with only those items deep-copied, made once
+    per call. Same behaviour (tables with a sort key keep moto's full copy), far less work."""
+    import copy
+    from types import SimpleNamespace
+
+    from moto.dynamodb import models
+    from moto.dynamodb.models import DynamoDBBackend, Table
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    original = DynamoDBBackend.transact_write_items
+    if getattr(original, "leash_one_snapshot", False):
+        yield
+        return
+
+    def transact_write_items(self: Any, transact_items: Any) -> None:
+        written: dict[str, set[DynamoType]] = {}
+        for entry in transact_items:
+            (op,) = entry.values()
+            keys = op.get("Key") or op.get("Item") or {}
+            table = self.tables.get(op.get("TableName"))
+            if table is not None and table.hash_key_attr in keys:
+                written.setdefault(table.name, set()).add(DynamoType(keys[table.hash_key_attr]))
+        backups: dict[int, Any] = {}
+
+        def backup(value: Any, memo: Any = None) -> Any:
+            if not isinstance(value, Table):
+                return copy.deepcopy(value, memo)
+            if id(value) in backups:  # the tables live through the call: their ids are stable
+                return backups[id(value)]
+            if value.has_range_key:
+                backups[id(value)] = copy.deepcopy(value, memo)
+            else:
+                kept = copy.copy(value)
+                kept.items = copy.copy(value.items)
+                for key in written.get(value.name, ()):
+                    if key in value.items:
+                        kept.items[key] = copy.deepcopy(value.items[key])
+                backups[id(value)] = kept
+            return backups[id(value)]
+
+        models.copy = SimpleNamespace(deepcopy=backup)  # type: ignore[assignment]
+        try:
+            original(self, transact_items)
+        finally:
+            models.copy = copy
+
+    transact_write_items.leash_one_snapshot = True  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        DynamoDBBackend.transact_write_items = original  # type: ignore[method-assign]
+
+
+@contextmanager
 def emulated_account(env: Mapping[str, str] | None = None) -> Iterator[None]:
     """moto with ASL execution and throwaway credentials: nothing here can reach a real account."""
     keys = [*_THROWAWAY_CREDENTIALS, *(env or {}), "AWS_PROFILE", "AWS_SESSION_TOKEN"]
@@ -58,7 +117,10 @@ def emulated_account(env: Mapping[str, str] | None = None) -> Iterator[None]:
     # moto logs every expected workflow failure (refusals, NoSuchEntity) at ERROR: the notices say it better.
     logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
     try:
-        with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        with (
+            mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
+            one_snapshot_per_transaction(),
+        ):
             yield
     finally:
         execution_worker.ExecutionData = original  # type: ignore[misc]

@@ -404,7 +404,7 @@ def lock_subject(principal: str) -> str:
 class Replay:
     """Routes events like EventBridge and decides like the handlers, with no AWS call."""
 
-    SPIKE_BATCH = 1000  # calls per spike batch and region: the spike queue's BatchSize in template.yaml
+    SPIKE_BATCH = 1000  # records per spike batch and region (a call matched by both rules is two): BatchSize
     SLACK_SECONDS = 3_600  # how late a call may arrive after its region's newest window (CloudTrail: ~15 min)
 
     def __init__(
@@ -507,7 +507,7 @@ class Replay:
         for function, rules in targets.items():
             self.report.rules.update(rules)
             if function == "SpikeQueue":
-                decisions += self._count_spike(location, event)
+                decisions += self._count_spike(location, event, copies=len(rules))
                 continue
             handler = self._handlers.get(function)
             if handler is None:
@@ -600,7 +600,8 @@ class Replay:
 
     # -- spikes -----------------------------------------------------------------------------------
 
-    def _count_spike(self, location: str, event: Mapping[str, Any]) -> list[Decision]:
+    def _count_spike(self, location: str, event: Mapping[str, Any], copies: int = 1) -> list[Decision]:
+        """Queue the event once per spike rule that matched it, as EventBridge does; the batch counts it once."""
         detail = event.get("detail") or {}
         region = str(detail.get("awsRegion", "")) if isinstance(detail, Mapping) else ""
         if region not in self._spikes:
@@ -616,11 +617,12 @@ class Replay:
             self._spikes[region] = (consumer, store, self._new_batch())
         consumer, store, batch = self._spikes[region]
         try:
-            batch.add(event, location)
+            for _ in range(copies):
+                batch.add(event, location)
         except ValueError as exc:
             self.problem(Problem(location, str(exc)))
             return []
-        return self._flush(region) if batch.calls >= self.SPIKE_BATCH else []
+        return self._flush(region) if batch.calls + batch.copies >= self.SPIKE_BATCH else []
 
     def _new_batch(self) -> BatchAggregator:
         return BatchAggregator(self._actor_config, self._spike_config, keep_message_ids=False)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from conftest import ACCOUNT, bus_tap, load_event, load_handler
 
 from leash.alerts import Alert
@@ -62,16 +64,36 @@ def batch(events, start=0):
     }
 
 
+def as_eventbridge_delivers(events):
+    """The spike queue's records for these calls: one per spike rule that matches (an agent's denied call
+    matches DeniedCallsRule and AgentCallsRule, and each rule sends its own copy)."""
+    router = _router()
+    return [e for e in events for _ in router.targets(e).get("SpikeQueue", ())]
+
+
+_ROUTER: list[Router] = []
+
+
+def _router() -> Router:
+    if not _ROUTER:
+        _ROUTER.append(Router.from_template())
+    return _ROUTER[0]
+
+
 class UpdateCounter:
-    """Counts DynamoDB UpdateItem calls that ADD (counter writes), not the alerted-level flags."""
+    """Counts the DynamoDB writes that ADD to a window (each in a transaction with its calls' markers),
+    not the alerted-level flags; and the markers written."""
 
     def __init__(self, client):
-        self.adds = 0
-        client.meta.events.register("provide-client-params.dynamodb.UpdateItem", self)
+        self.adds = self.markers = 0
+        client.meta.events.register("provide-client-params.dynamodb.TransactWriteItems", self)
 
     def __call__(self, params, **kwargs):
-        if params["UpdateExpression"].startswith("ADD"):
-            self.adds += 1
+        for item in params["TransactItems"]:
+            if "Update" in item and item["Update"]["UpdateExpression"].startswith("ADD"):
+                self.adds += 1
+            elif "Put" in item:
+                self.markers += 1
 
 
 @pytest.fixture
@@ -117,7 +139,7 @@ def test_burst_of_10000_denied_calls_alerts_once_per_level_and_requests_one_lock
     ]
 
     assert all(r == {"batchItemFailures": []} for r in responses)
-    assert writes.adds == 10  # one counter write per principal per batch
+    assert writes.adds == 110 and writes.markers == 10_000  # per batch, one window write per 99 calls
     alerts = [(m["Subject"], json.loads(m["Message"])) for m in inbox.drain()]
     titles = [a["title"] for _, a in alerts]
     assert [a["severity"] for _, a in alerts] == ["high", "critical"]
@@ -181,7 +203,7 @@ def test_windows_are_separate(spikes, lambda_context):
     first = [denied(i, seconds=10) for i in range(1500)]
     second = [denied(i, seconds=310) for i in range(1500)]  # the next 5-minute window
     handler.lambda_handler(batch(first + second), lambda_context)
-    assert writes.adds == 2
+    assert writes.adds == 2 * 16  # two windows of 1,500 calls: 16 writes of at most 99 calls each
     assert [json.loads(m["Message"])["severity"] for m in inbox.drain()] == ["high", "high"]
 
 
@@ -219,7 +241,9 @@ def test_runaway_agent_call_volume_alerts(spikes, lambda_context, monkeypatch):
 
 def test_dynamodb_and_in_memory_counters_raise_the_same_alerts(aws):
     """The Lambda's counters and replay's are one detector: the same calls, in the same batches, give
-    the same alerts and lockdown requests, whichever store holds the counts."""
+    the same alerts and lockdown requests, whichever store holds the counts. The records are what
+    EventBridge sends (two copies of the agent's denied calls, one of the human's), and every third
+    batch is delivered twice."""
     from leash.counters import DynamoDbCounterStore, InMemoryCounterStore
     from leash.settings import ActorConfig, SpikeConfig, Thresholds
     from leash.spike_consumer import SpikeConsumer
@@ -246,15 +270,22 @@ def test_dynamodb_and_in_memory_counters_raise_the_same_alerts(aws):
             return "id"
 
         consumer = SpikeConsumer(actors, config, store, publish, request_lockdown=requested.append)
-        for start in range(0, len(events), 70):
-            result = consumer.handle(batch(events[start : start + 70], start))
-            assert result.response == {"batchItemFailures": []}
-        return published, requested
+        counted: Counter[tuple[str, str]] = Counter()
+        for n, start in enumerate(range(0, len(records), 70)):
+            for _ in range(2 if n % 3 == 0 else 1):
+                result = consumer.handle(batch(records[start : start + 70], start))
+                assert result.response == {"batchItemFailures": []}
+                counted += result.counted
+        return published, requested, counted
+
+    records = as_eventbridge_delivers(events)
+    assert len(records) == 400 + 266  # the human's 134 denials match one rule, the agent's 266 both
 
     in_dynamodb = run(DynamoDbCounterStore(boto3.client("dynamodb"), "leash-spikes"))
     in_memory = run(InMemoryCounterStore())
     assert in_dynamodb == in_memory
-    alerts, requests = in_memory
+    alerts, requests, counted = in_memory
+    assert counted == {("denied", "agent"): 266, ("calls", "agent"): 266, ("denied", "human"): 134}
     assert len(alerts) >= 4 and {a["severity"] for a in alerts} >= {"high", "critical", "medium"}
     assert [r["principal"] for r in requests] == [f"arn:aws:iam::{ACCOUNT}:role/ai-agent-deploy"] * len(
         requests
@@ -285,12 +316,14 @@ def test_an_alert_that_could_not_be_published_is_sent_when_the_batch_comes_back(
 
     config = SpikeConfig(denied_agent=Thresholds(10, 50))
     consumer = SpikeConsumer(ActorConfig(agent_role_prefix="ai-agent-"), config, counters, publish)
-    calls = batch([denied(i, seconds=i) for i in range(12)])
+    calls = batch(as_eventbridge_delivers([denied(i, seconds=i) for i in range(12)]))  # 24 records
     first = consumer.handle(calls)
-    assert len(first.response["batchItemFailures"]) == 12 and published == []
+    assert len(first.response["batchItemFailures"]) == 24 and published == []
     again = consumer.handle(calls)  # SQS delivers the failed records again
     assert again.response == {"batchItemFailures": []}
-    assert [str(a.severity) for a in published] == ["high"]
+    assert [(str(a.severity), a.title.split(":")[1]) for a in published] == [
+        ("high", " 12 denied calls in 5 min")
+    ]
     later = consumer.handle(batch([denied(i, seconds=i) for i in range(100, 105)], 100))
     assert later.response == {"batchItemFailures": []} and len(published) == 1  # the level alerts once
 
@@ -318,6 +351,8 @@ def test_a_batch_redelivered_after_a_failed_publish_requests_the_lockdown_once(
     (alert,) = [Alert.from_dict(json.loads(m["Message"])) for m in inbox.drain()]
     assert str(alert.severity) == "critical"
     assert "Leash requested a lockdown of" in what_leash_did(alert)[0]
+
+
 def test_another_accounts_denials_count_as_one_principal_and_lock_nothing(spikes, lambda_context):
     """Callers from another account have no ARN: they reach the denied rule and count under their account."""
     from identity_forms import FORMS, OTHER_ACCOUNT
@@ -335,3 +370,167 @@ def test_another_accounts_denials_count_as_one_principal_and_lock_nothing(spikes
     assert alert["severity"] == "medium"  # the "other" thresholds: 500 is the warning level
     assert alert["title"].startswith(f"external account {OTHER_ACCOUNT}: 500 denied calls in 5 min")
     assert requests() == []
+
+
+def _consumer(store: str, warning: int, critical: int, **kwargs):
+    """A spike consumer on moto's DynamoDB or in memory, its published alerts and its lockdown requests."""
+    from leash.counters import DynamoDbCounterStore, InMemoryCounterStore
+    from leash.settings import ActorConfig, SpikeConfig, Thresholds
+    from leash.spike_consumer import SpikeConsumer
+
+    create_tables({"SpikeTable": "leash-spikes"})
+    counters = (
+        DynamoDbCounterStore(boto3.client("dynamodb"), "leash-spikes", **kwargs)
+        if store == "dynamodb"
+        else InMemoryCounterStore()
+    )
+    published, requested = [], []
+
+    def publish(alert):
+        published.append(alert)
+        return "id"
+
+    config = SpikeConfig(denied_agent=Thresholds(warning, critical))
+    consumer = SpikeConsumer(
+        ActorConfig(agent_role_prefix="ai-agent-"),
+        config,
+        counters,
+        publish,
+        request_lockdown=requested.append,
+    )
+    return consumer, published, requested
+
+
+def _window_item() -> dict:
+    """The agent's window in moto's spike table (the markers beside it are "<window>#event#<eventID>")."""
+    items = boto3.client("dynamodb").scan(TableName="leash-spikes")["Items"]
+    (window,) = [i for i in items if "denied" in i]
+    return {k: int(v["N"]) for k, v in window.items() if k in ("denied", "calls")} | {
+        "markers": sum(1 for i in items if i["pk"]["S"].startswith(window["pk"]["S"] + "#event#"))
+    }
+
+
+@pytest.mark.parametrize("store", ["dynamodb", "memory"])
+def test_a_denied_call_both_rules_deliver_counts_once(aws, store):
+    """25 denials by an agent reach the queue twice each (DeniedCallsRule and AgentCallsRule): 25, not 50,
+    so the critical level (50) is not reached and no lockdown is requested."""
+    consumer, published, requested = _consumer(store, 20, 50)
+    records = as_eventbridge_delivers([denied(i, seconds=i) for i in range(25)])
+    assert len(records) == 50
+
+    result = consumer.handle(batch(records))
+
+    assert result.response == {"batchItemFailures": []}
+    assert result.counted == {("denied", "agent"): 25, ("calls", "agent"): 25}
+    assert [(str(a.severity), a.title.split(":")[1]) for a in published] == [
+        ("high", " 25 denied calls in 5 min")
+    ]
+    assert requested == []
+    if store == "dynamodb":
+        assert _window_item() == {"denied": 25, "calls": 25, "markers": 25}
+
+
+@pytest.mark.parametrize("store", ["dynamodb", "memory"])
+def test_a_batch_delivered_three_times_counts_once(aws, store):
+    consumer, published, requested = _consumer(store, 5, 10)
+    calls = batch(as_eventbridge_delivers([denied(i, seconds=i) for i in range(5)]))
+
+    results = [consumer.handle(calls) for _ in range(3)]
+
+    assert all(r.response == {"batchItemFailures": []} for r in results)
+    assert [sum(r.counted.values()) for r in results] == [10, 0, 0]  # 5 calls, each denied and an agent call
+    assert [a.title.split(":")[1] for a in published] == [" 5 denied calls in 5 min"]  # warning, once
+    if store == "dynamodb":
+        assert _window_item() == {"denied": 5, "calls": 5, "markers": 5}
+
+
+@pytest.mark.parametrize("store", ["dynamodb", "memory"])
+def test_the_two_copies_of_a_call_in_different_batches_count_once(aws, store):
+    """SQS hands each rule's copy to a different batch: the second batch counts only its new calls."""
+    consumer, published, requested = _consumer(store, 12, 50)
+    events = [denied(i, seconds=i) for i in range(15)]
+
+    first = consumer.handle(batch(events[:10]))  # DeniedCallsRule's copies of the first ten
+    second = consumer.handle(batch(events, 100))  # AgentCallsRule's copies of all fifteen
+
+    assert first.counted[("denied", "agent")] == 10 and second.counted[("denied", "agent")] == 5
+    assert [a.title.split(":")[1] for a in published] == [" 15 denied calls in 5 min"]
+    if store == "dynamodb":
+        assert _window_item() == {"denied": 15, "calls": 15, "markers": 15}
+
+
+def test_a_group_retried_after_a_failed_write_counts_each_call_once(aws):
+    """150 calls are two writes (99 + 51); the second fails, SQS redelivers the group's records: the first
+    99 are known by their markers and dropped, the other 51 counted, and the warning sent once."""
+    consumer, published, requested = _consumer("dynamodb", 140, 500)
+    ddb = consumer._store._ddb
+    failures = [
+        ClientError({"Error": {"Code": "InternalServerError", "Message": "boom"}}, "TransactWriteItems")
+    ]
+    calls = []
+
+    def fail_the_second_write(params, **kwargs):
+        calls.append(len(params["TransactItems"]))
+        if len(calls) == 2 and failures:
+            raise failures.pop()
+
+    ddb.meta.events.register("provide-client-params.dynamodb.TransactWriteItems", fail_the_second_write)
+    records = batch(as_eventbridge_delivers([denied(i, seconds=i) for i in range(150)]))
+
+    first = consumer.handle(records)
+    assert len(first.response["batchItemFailures"]) == 300 and published == []
+    assert _window_item() == {"denied": 99, "calls": 99, "markers": 99}  # the first write stays, whole
+    again = consumer.handle(records)
+
+    assert again.response == {"batchItemFailures": []}
+    assert calls == [
+        100,
+        52,
+        100,
+        52,
+    ]  # the redelivery: 99 markers found (cancelled, nothing kept), 51 counted
+    assert again.counted[("denied", "agent")] == 51
+    assert _window_item() == {"denied": 150, "calls": 150, "markers": 150}
+    assert [a.title.split(":")[1] for a in published] == [" 150 denied calls in 5 min"]
+
+
+def test_a_write_cancelled_by_a_concurrent_batch_is_retried(aws):
+    """Two batches of one principal write its window at once: DynamoDB cancels one transaction
+    (TransactionConflict); it is sent again after a short pause, and counts once."""
+    pauses = []
+    consumer, published, requested = _consumer("dynamodb", 5, 50, sleep=pauses.append)
+    ddb = consumer._store._ddb
+    conflicts = 2
+
+    def conflict(params, **kwargs):
+        nonlocal conflicts
+        if conflicts:
+            conflicts -= 1
+            reasons = [{"Code": "TransactionConflict", "Message": "conflict"}] + [{"Code": "None"}] * (
+                len(params["TransactItems"]) - 1
+            )
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "x"},
+                    "CancellationReasons": reasons,
+                },
+                "TransactWriteItems",
+            )
+
+    ddb.meta.events.register("provide-client-params.dynamodb.TransactWriteItems", conflict)
+    result = consumer.handle(batch(as_eventbridge_delivers([denied(i, seconds=i) for i in range(8)])))
+
+    assert result.response == {"batchItemFailures": []} and len(pauses) == 2
+    assert _window_item() == {"denied": 8, "calls": 8, "markers": 8}
+    assert len(published) == 1
+
+
+def test_an_event_id_that_cannot_be_a_key_is_counted_once_by_its_hash(aws):
+    consumer, published, requested = _consumer("dynamodb", 5, 50)
+    odd = denied(0)
+    odd["detail"]["eventID"] = "\udc80" + "x" * 3000  # a lone surrogate, and longer than a key may be
+    records = batch([odd, odd, denied(1)])
+
+    assert consumer.handle(records).response == {"batchItemFailures": []}
+    assert consumer.handle(records).response == {"batchItemFailures": []}
+    assert _window_item() == {"denied": 2, "calls": 2, "markers": 2}

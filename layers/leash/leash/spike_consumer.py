@@ -1,4 +1,4 @@
-"""The spikes function's logic: aggregate a batch, one counter write per principal's window, alert on crossings."""
+"""The spikes function's logic: aggregate a batch, count each call once per principal's window, alert on crossings."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class BatchResult:
     """What one batch did: the Lambda response and the numbers for the log line and the metrics."""
 
     response: dict[str, Any]
-    counted: Counter[tuple[str, str]]
+    counted: Counter[tuple[str, str]]  # (counter, actor kind) -> calls counted now, none counted before
     groups: int
     writes: int
     alerts: list[Alert]
@@ -32,7 +32,7 @@ class BatchResult:
 
 
 class SpikeConsumer:
-    """The spikes function's logic: aggregate a batch, one counter write per group, alert on crossings."""
+    """The spikes function's logic: aggregate a batch, count each eventID once, alert on crossings."""
 
     def __init__(
         self,
@@ -76,14 +76,16 @@ class SpikeConsumer:
         return self.consume(aggregator, {"batchItemFailures": failures})
 
     def consume(self, aggregator: BatchAggregator, response: dict[str, Any] | None = None) -> BatchResult:
-        """Add a counted batch to the store, then alert once on every level it crossed."""
+        """Add a batch's calls to the store (those not counted yet), then alert once on every level reached."""
         self.errors = []
         response = response if response is not None else {"batchItemFailures": []}
         writes_before = self._store.writes
         alerts, lockdowns = [], []
+        counted: Counter[tuple[str, str]] = Counter()
         for group in aggregator.groups.values():
             try:
                 window = self._store.add(group, self._config.window_seconds)
+                counted.update({(c, str(group.actor.kind)): n for c, n in window.added.items() if n})
                 for crossing in crossings(group, window, self._config):
                     if self._store.claim(group, crossing.counter, crossing.level):
                         try:
@@ -100,7 +102,7 @@ class SpikeConsumer:
                 response["batchItemFailures"] += [{"itemIdentifier": m} for m in group.message_ids]
         return BatchResult(
             response,
-            aggregator.counted,
+            counted,
             len(aggregator.groups),
             self._store.writes - writes_before,
             alerts,

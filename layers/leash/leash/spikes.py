@@ -1,16 +1,17 @@
 """Spikes: AccessDenied per principal, and call volume per agent, counted in windows.
 
-A batch of SQS records is aggregated per (principal, counter, window) in memory; then each
-group costs one atomic DynamoDB `ADD`. Crossing a level (warning, critical) alerts once per
-principal, level and window, guarded by a conditional write; crossing critical can request a
-lockdown.
+A batch of SQS records is aggregated per (principal, window) in memory, each CloudTrail eventID
+once (an agent's denied call reaches the queue once per spike rule); then the counter store adds
+the group's calls that no earlier batch counted (leash.counters). Crossing a level (warning,
+critical) alerts once per principal, level and window, guarded by a conditional write; crossing
+critical can request a lockdown.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +38,16 @@ def thresholds_for(config: SpikeConfig, counter: str, kind: ActorKind) -> Thresh
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One call to count: its CloudTrail eventID (the idempotency key of the count) and what it adds."""
+
+    event_id: str
+    action: str
+    resource: str | None
+    counters: tuple[str, ...]  # denied, calls or both: one call, counted once in each
+
+
 @dataclass
 class Group:
     """One principal's calls in one window, within one batch: both counters, one DynamoDB item."""
@@ -48,10 +59,36 @@ class Group:
     actions: dict[str, Counter[str]] = field(default_factory=lambda: {DENIED: Counter(), CALLS: Counter()})
     resources: dict[str, Counter[str]] = field(default_factory=lambda: {DENIED: Counter(), CALLS: Counter()})
     message_ids: list[str] = field(default_factory=list)
+    hits: dict[str, Hit] = field(default_factory=dict)  # eventID -> the call, in the order first seen
 
     @property
     def key(self) -> str:
         return f"{self.principal}#{self.window_start}"
+
+    def add(self, hit: Hit) -> bool:
+        """Count a call once: False for an eventID already in the group (the other rule's copy)."""
+        if hit.event_id in self.hits:
+            return False
+        self.hits[hit.event_id] = hit
+        for counter in hit.counters:
+            self.counts[counter] += 1
+            self.actions[counter][hit.action] += 1
+            if hit.resource:
+                self.resources[counter][hit.resource] += 1
+        return True
+
+    def part(self, hits: Iterable[Hit]) -> Group:
+        """The same principal's window with only these calls: what one counter write adds."""
+        part = Group(self.actor, self.principal, self.window_start)
+        for hit in hits:
+            part.add(hit)
+        return part
+
+    def parts(self, size: int) -> Iterator[list[Hit]]:
+        """The group's calls in runs of `size`, in the order first seen (one counter write each)."""
+        hits = list(self.hits.values())
+        for start in range(0, len(hits), size):
+            yield hits[start : start + size]
 
 
 def _principal_key(actor: Actor) -> str:
@@ -95,11 +132,11 @@ class BatchAggregator:
         self._keep_message_ids = keep_message_ids  # a batch reports its failures by them; replay needs none
         self._classify = ActorCache(actor_config, tag_lookup)  # a batch is mostly a few principals
         self.groups: dict[tuple[str, int], Group] = {}
-        self.calls = 0  # calls counted (a call counted as denied and as an agent call is one call)
-        self.counted: Counter[tuple[str, str]] = Counter()  # (counter, actor kind) -> calls, for metrics
+        self.calls = 0  # distinct calls to count (one call counted as denied and as an agent call is one)
+        self.copies = 0  # records of a call already in the batch (each spike rule delivers its own copy)
 
     def add(self, event: Mapping[str, Any], message_id: str) -> None:
-        """Count one event; raises MalformedEvent for a record that is not a CloudTrail call."""
+        """Count one event once per eventID; raises MalformedEvent for a record that is not a CloudTrail call."""
         call = parse_event(event)
         actor = self._classify(call.user_identity, call.additional_event_data)
         if actor.kind in (ActorKind.AWS_SERVICE, ActorKind.LEASH):
@@ -110,19 +147,15 @@ class BatchAggregator:
         if not counters:
             return
         window = int(call.time.timestamp()) // self._config.window_seconds * self._config.window_seconds
-        self.calls += 1
         key = (_principal_key(actor), window)
         group = self.groups.get(key)
         if group is None:
             group = self.groups[key] = Group(actor, key[0], window)
-        resource = _resource_of(call)
-        for counter in counters:
-            group.counts[counter] += 1
-            group.actions[counter][call.action] += 1
-            if resource:
-                group.resources[counter][resource] += 1
-            self.counted[(counter, str(actor.kind))] += 1
-        if self._keep_message_ids:
+        if group.add(Hit(call.event_id, call.action, _resource_of(call), tuple(counters))):
+            self.calls += 1
+        else:
+            self.copies += 1
+        if self._keep_message_ids:  # both copies: if the group fails, SQS redelivers both
             group.message_ids.append(message_id)
 
 
@@ -147,6 +180,7 @@ class WindowTotals:
     actions: Mapping[str, Mapping[str, int]]  # counter -> action -> count ("(other)" beyond the top TOP)
     resources: Mapping[str, Mapping[str, int]]
     alerted: frozenset[tuple[str, str]] = frozenset()  # (counter, level) already alerted in this window
+    added: Mapping[str, int] = field(default_factory=dict)  # calls this batch counted (none counted before)
 
 
 def _top(counts: Mapping[str, int]) -> list[tuple[str, int]]:
