@@ -142,9 +142,42 @@ def ledger_records(event_id: str) -> list[dict]:
     return [{k: des.deserialize(v) for k, v in item.items()} for item in items]
 
 
+def fail_first_calls(
+    monkeypatch, backend_class, method: str, code: str, times: int, message: str = ""
+) -> list:
+    """Make moto answer the AWS error `code` to the first `times` calls of one API, then work again.
+
+    moto serves every call, a handler's or a state machine task's, from a backend object
+    (`moto.iam.models.IAMBackend.put_role_policy` answers iam:PutRolePolicy). This replaces that method
+    on the class: while failures remain it raises a `moto.core.exceptions.ServiceException` with that code,
+    declared in the backend's module, which moto takes for the service's own error and serializes as its
+    error response (the code, the message and, for a modelled error, its HTTP status). boto3 then raises a
+    ClientError with that code, and a Step Functions task fails with the name AWS gives it
+    (`Iam.IamException` for IAM's unmodelled `Throttling`). Calls after that reach moto's real method.
+    Returns the calls' outcomes ("failed" or "answered"), in order.
+    """
+    from moto.core.exceptions import ServiceException
+
+    # moto finds the service model of an error by the module its class is declared in.
+    error = type(code, (ServiceException,), {"__module__": backend_class.__module__, "code": code})
+    real = getattr(backend_class, method)
+    outcomes: list[str] = []
+
+    def flaky(self, *args, **kwargs):
+        if outcomes.count("failed") < times:
+            outcomes.append("failed")
+            raise error(message or f"{code} (injected by the test)")
+        outcomes.append("answered")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(backend_class, method, flaky)
+    return outcomes
+
+
 @pytest.fixture
 def workflows(monkeypatch):
     """The real ASL of statemachines/ executing on moto, with the ledger, the alerts topic and an inbox."""
+    from leash_cli import emulator
     from leash_cli.emulator import Workflows, create_tables, emulated_account
 
     with emulated_account():
@@ -160,6 +193,8 @@ def workflows(monkeypatch):
             }
         )
         workflows.inbox_topic = topic
+        # The backoff moto would have slept between Retry attempts (the emulator records it instead).
+        workflows.retry_waits = emulator.retry_waits
         workflows.run = lambda name, principal, **extra: workflows.start(
             name,
             {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -39,6 +40,47 @@ def _iso_start_time() -> Any:
     execution_data.leash_iso = True  # type: ignore[attr-defined]
     execution_worker.ExecutionData = execution_data  # type: ignore[assignment,misc]
     return original
+
+
+# The services Leash's workflows call through aws-sdk tasks, as Step Functions spells them in error names.
+AWS_SDK_ERROR_NAMES = {"iam": "Iam"}
+
+
+class RetryWaits(list[float]):
+    """The waits moto's executor would have slept between Retry attempts, in seconds: recorded, never slept."""
+
+    def sleep(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+#: What the executions of the current emulated account waited between retries (see `RetryWaits`).
+retry_waits = RetryWaits()
+
+
+@contextmanager
+def _as_step_functions_names_and_waits() -> Iterator[None]:
+    """Two differences between moto's ASL executor and Step Functions, undone while the account lives.
+
+    moto names an aws-sdk task's error after the lower-case service of its Resource (`iam.NoSuchEntityException`)
+    where Step Functions writes ServiceName.ErrorName in PascalCase (`Iam.NoSuchEntityException`): taught AWS's
+    names, moto lets the shipped ASL carry AWS's spelling only. And moto sleeps the real backoff between Retry
+    attempts (`time.sleep` in its RetrierDecl): the waits go to `retry_waits` instead, so tests never sleep.
+    """
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_aws_sdk as aws_sdk,
+    )
+
+    names = dict(aws_sdk._SERVICE_ERROR_NAMES)
+    aws_sdk._SERVICE_ERROR_NAMES.update(AWS_SDK_ERROR_NAMES)
+    retry_waits.clear()
+    retrier_decl.time = retry_waits  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        retrier_decl.time = time
+        aws_sdk._SERVICE_ERROR_NAMES.clear()
+        aws_sdk._SERVICE_ERROR_NAMES.update(names)
 
 
 @contextmanager
@@ -120,6 +162,7 @@ def emulated_account(env: Mapping[str, str] | None = None) -> Iterator[None]:
         with (
             mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
             one_snapshot_per_transaction(),
+            _as_step_functions_names_and_waits(),
         ):
             yield
     finally:

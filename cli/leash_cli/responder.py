@@ -414,13 +414,10 @@ def _wait(aws: Aws, sfn: Any, arn: str, sleep: Callable[[float], None], timeout_
         notice.get("headline")
         or f"{result['status']}: {result.get('error', '')} {result.get('cause', '')}".strip()
     )
-    return Outcome(
-        result["status"],
-        headline,
-        notice.get("detail", result.get("cause", "")),
-        result.get("error") == "Leash.PrincipalRefused",
-        arn,
-    )
+    detail = notice.get("detail", result.get("cause", ""))
+    if result.get("error") == "Leash.NoticeUndelivered":  # done, but nobody was told: say that too
+        detail = f"{detail}\n{result.get('cause', '')}".strip()
+    return Outcome(result["status"], headline, detail, result.get("error") == "Leash.PrincipalRefused", arn)
 
 
 _DURATION = re.compile(r"^(\d+)\s*([mhdw])$")

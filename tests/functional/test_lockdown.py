@@ -6,7 +6,7 @@ import json
 
 import boto3
 import pytest
-from conftest import ACCOUNT
+from conftest import ACCOUNT, fail_first_calls
 
 ROLE = "ai-agent-deploy"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/agents/{ROLE}"
@@ -253,8 +253,83 @@ def test_failing_step_notifies_naming_the_step_and_the_error(workflows, iam, mon
     assert (result["status"], result["error"]) == ("FAILED", "Leash.LockdownFailed")
     (notice,) = workflows.notices()
     assert notice["subject"] == "[Leash critical] Workflow failed: see the message"
-    assert 'Step and error: {"PutDenyAll":{"Error":"iam.' in notice["message"]
+    # IAM models no AccessDenied error: Step Functions names it Iam.IamException, as it does Throttling,
+    # so it is retried too (bounded, a few seconds) before the workflow gives up and says why.
+    assert 'Step and error: {"PutDenyAll":{"Error":"Iam.IamException"' in notice["message"]
     assert "not authorized to perform: iam:PutRolePolicy" in notice["message"]
+    assert len(workflows.retry_waits) == 5
+
+
+def test_lockdown_completes_when_iam_throttles_twice(workflows, iam, monkeypatch):
+    from moto.iam.models import IAMBackend
+
+    calls = fail_first_calls(monkeypatch, IAMBackend, "put_role_policy", "Throttling", 2, "Rate exceeded")
+    result = workflows.run("lockdown", ROLE)
+
+    assert result["status"] == "SUCCEEDED", result
+    assert calls == [
+        "failed",
+        "failed",
+        "answered",
+        "answered",
+    ]  # deny-all twice throttled, then both policies
+    assert inline_policies(iam)["LeashEmergencyDenyAll"]["Statement"][0]["Effect"] == "Deny"
+    assert "LeashRevokeOlderSessions" in inline_policies(iam)
+    (notice,) = workflows.notices()
+    assert notice["subject"] == "[Leash critical] Lockdown applied to a role"
+    (record,) = ledger(ROLE_ARN)
+    assert record["outcome"] == "applied" and "noticeDelivery" not in record
+    # Retried in place (the state is entered once), after waits of full jitter: at most 1 s, then 2 s.
+    assert result["states"].count("PutDenyAll") == 1
+    first, second = workflows.retry_waits
+    assert 0 <= first <= 1 and 0 <= second <= 2
+
+
+def test_release_completes_when_iam_fails_with_a_5xx(workflows, iam, monkeypatch):
+    from moto.iam.models import IAMBackend
+
+    workflows.run("lockdown", ROLE)
+    fail_first_calls(monkeypatch, IAMBackend, "delete_role_policy", "ServiceFailure", 1)
+    result = workflows.run("release", ROLE)
+    assert result["status"] == "SUCCEEDED", result
+    assert set(inline_policies(iam)) == {"LeashRevokeOlderSessions"}
+
+
+def test_notice_is_sent_when_sns_throttles_once(workflows, iam, monkeypatch):
+    from moto.sns.models import SNSBackend
+
+    calls = fail_first_calls(monkeypatch, SNSBackend, "publish", "Throttled", 1, "Rate exceeded")
+    result = workflows.run("lockdown", ROLE)
+    assert result["status"] == "SUCCEEDED", result
+    assert calls == ["failed", "answered"]
+    assert [n["subject"] for n in workflows.notices()] == ["[Leash critical] Lockdown applied to a role"]
+
+
+@pytest.mark.parametrize(
+    ("code", "error", "retries"),
+    [
+        ("AuthorizationError", "SNS.AuthorizationErrorException", 0),
+        ("InternalError", "SNS.InternalErrorException", 5),
+    ],
+    ids=["permanent", "5xx-that-outlasts-the-retries"],
+)
+def test_a_notice_that_cannot_be_sent_is_recorded_and_fails_the_execution(
+    workflows, iam, monkeypatch, code, error, retries
+):
+    from moto.sns.models import SNSBackend
+
+    fail_first_calls(monkeypatch, SNSBackend, "publish", code, 99)
+    result = workflows.run("lockdown", ROLE)
+
+    # The lockdown itself happened; the execution fails so that the failed-executions alarm reports it.
+    assert (result["status"], result["error"]) == ("FAILED", "Leash.NoticeUndelivered")
+    assert result["states"][-3:] == ["Notify", "RecordUndeliveredNotice", "NoticeUndelivered"]
+    assert "LeashEmergencyDenyAll" in inline_policies(iam)
+    assert workflows.notices() == []
+    (record,) = ledger(ROLE_ARN)
+    assert (record["outcome"], record["noticeDelivery"]) == ("applied", "failed")
+    assert json.loads(record["noticeError"])["Error"] == error
+    assert len(workflows.retry_waits) == retries
 
 
 def test_notices_carry_their_fields_and_slack_offers_release_only_after_a_lockdown(workflows, iam):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from conftest import ACCOUNT
+from conftest import ACCOUNT, fail_first_calls
 from typer.testing import CliRunner
 
 from leash_cli.main import app
@@ -66,6 +66,16 @@ def test_refused_principal_exits_3_and_says_why(stack):
     result = runner.invoke(app, ["lockdown", f"arn:aws:iam::{ACCOUNT}:root", "-r", "root was used"])
     assert result.exit_code == 3
     assert "LOCKDOWN REFUSED for the root user: root cannot be restricted by IAM" in result.output
+
+
+def test_lockdown_whose_notice_could_not_be_sent_exits_1_and_says_both(stack, monkeypatch):
+    from moto.sns.models import SNSBackend
+
+    fail_first_calls(monkeypatch, SNSBackend, "publish", "AuthorizationError", 1)
+    result = runner.invoke(app, ["lockdown", "ai-agent-deploy", "--reason", "deleted prod-db"])
+    assert result.exit_code == 1, result.output
+    assert "LOCKDOWN applied to role ai-agent-deploy" in result.output
+    assert "The notice could not be published to the alerts topic" in result.output
 
 
 def test_stack_not_found_is_a_clear_error(stack):
