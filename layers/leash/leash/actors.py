@@ -119,6 +119,17 @@ def _session_from_arn(arn: str) -> str | None:
     return None
 
 
+def _text(mapping: Mapping[str, Any], key: str) -> str:
+    """A text field of a userIdentity; anything else (a number, a list: not CloudTrail) reads as absent."""
+    value = mapping.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _object(mapping: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = mapping.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
 def classify_actor(
     identity: Mapping[str, Any],
     config: ActorConfig,
@@ -126,19 +137,23 @@ def classify_actor(
     additional_event_data: Mapping[str, Any] | None = None,
     tag_lookup: TagLookup | None = None,
 ) -> Actor:
-    """Classify a CloudTrail `userIdentity` per SPEC: root, aws-service, leash, exempt, agent or human."""
-    identity_type = str(identity.get("type") or "Unknown")
-    arn = str(identity.get("arn") or "")
-    account = str(identity.get("accountId") or "")
-    context = identity.get("sessionContext") or {}
-    issuer = context.get("sessionIssuer") or {}
-    source_identity = context.get("sourceIdentity") or None
-    role_arn = issuer.get("arn") if issuer.get("type") == "Role" else None
+    """Classify a CloudTrail `userIdentity` per SPEC: root, aws-service, leash, exempt, agent or human.
+
+    Total on any mapping: a field of the wrong type reads as absent, never as an exception.
+    """
+    identity_type = _text(identity, "type") or "Unknown"
+    arn = _text(identity, "arn")
+    account = _text(identity, "accountId")
+    invoked_by = _text(identity, "invokedBy")
+    context = _object(identity, "sessionContext")
+    issuer = _object(context, "sessionIssuer")
+    source_identity = _text(context, "sourceIdentity") or None
+    role_arn = (_text(issuer, "arn") or None) if issuer.get("type") == "Role" else None
 
     def actor(kind: ActorKind, name: str, signals: tuple[str, ...] = ()) -> Actor:
         return Actor(
             kind=kind,
-            arn=arn or str(identity.get("invokedBy") or ""),
+            arn=arn or invoked_by,
             name=name,
             identity_type=identity_type,
             account=account,
@@ -151,14 +166,12 @@ def classify_actor(
     if identity_type == "Root":
         return actor(ActorKind.ROOT, "root")
     if identity_type == "AWSService" or (role_arn and ":role/aws-service-role/" in role_arn):
-        return actor(
-            ActorKind.AWS_SERVICE, str(identity.get("invokedBy") or _role_name_from_arn(role_arn or arn))
-        )
+        return actor(ActorKind.AWS_SERVICE, invoked_by or _role_name_from_arn(role_arn or arn))
 
     if identity_type == "AssumedRole":
-        name = issuer.get("userName") or _role_name_from_arn(arn)
+        name = _text(issuer, "userName") or _role_name_from_arn(arn)
     elif identity_type == "IAMUser":
-        name = identity.get("userName") or _role_name_from_arn(arn)
+        name = _text(identity, "userName") or _role_name_from_arn(arn)
     else:
         name = _role_name_from_arn(arn) if arn else identity_type
 
@@ -167,7 +180,7 @@ def classify_actor(
     if config.exempt_arns & {arn, role_arn, role_arn and _strip_role_path(role_arn)}:
         return actor(ActorKind.EXEMPT, name)
 
-    via_mcp = MCP_MARKER in (additional_event_data or {}) or identity.get("invokedBy") == MCP_INVOKED_BY
+    via_mcp = MCP_MARKER in (additional_event_data or {}) or invoked_by == MCP_INVOKED_BY
     signals = _agent_signals(identity_type, name, arn, source_identity, via_mcp, config)
     if not signals and tag_lookup and identity_type == "AssumedRole":
         tags = tag_lookup(name)
