@@ -263,10 +263,16 @@ class SpikesTarget:
         def check(result: Any) -> None:
             if not isinstance(result, dict) or not isinstance(result.get("batchItemFailures"), list):
                 raise Violation(f"not a partial batch response: {str(result)[:200]}")
-            failed = [f.get("itemIdentifier") for f in result["batchItemFailures"]]
+            failed = [
+                repr(f.get("itemIdentifier")) for f in result["batchItemFailures"]
+            ]  # any type, hashable
             if len(failed) != len(set(failed)):
                 raise Violation("a record is reported failed twice")
-            if isinstance(batch, dict) and batch.get("Records") is records and not set(failed) <= set(ids):
+            if (
+                isinstance(batch, dict)
+                and batch.get("Records") is records
+                and not set(failed) <= set(map(repr, ids))
+            ):
                 raise Violation(f"unknown records reported failed: {set(failed) - set(ids)}")
 
         return Case(batch, check)
