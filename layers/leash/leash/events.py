@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -131,16 +130,29 @@ def encodable(value: Any) -> Any:
     """The JSON value, with every lone surrogate (JSON can carry "\\ud800", UTF-8 cannot) replaced by U+FFFD.
 
     Text that cannot be encoded would fail every AWS call made with it (publish, put_item), so the call
-    is kept and alerted on with that character replaced, rather than lost. A value without one is
-    returned as it is, checked at the speed of json.dumps.
+    is kept and alerted on with that character replaced, rather than lost. A value without one (nearly
+    all: the check is a walk that only encodes non-ASCII text) is returned as it is.
     """
-    try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return _replace_surrogates(value)
-    except (TypeError, ValueError, RecursionError):  # not JSON (an in-process caller's objects): as it is
-        pass
-    return value
+    return _replace_surrogates(value) if _has_surrogate(value) else value
+
+
+def _has_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is str:
+            if not node.isascii():
+                try:
+                    node.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+        elif kind is dict:
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif kind is list:
+            stack.extend(node)
+    return False
 
 
 def _replace_surrogates(value: Any) -> Any:
