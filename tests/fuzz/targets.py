@@ -444,8 +444,11 @@ def _forge(r: random.Random, event: dict[str, Any], body: str, now: int) -> None
     headers.setdefault("x-slack-request-timestamp", str(now))
     choice = r.randrange(12)
     if choice == 0:
-        headers["x-slack-signature"] = _signature(
-            "not-the-secret", headers["x-slack-request-timestamp"], body
+        headers.update(
+            {
+                "x-slack-request-timestamp": str(now),
+                "x-slack-signature": _signature("not-the-secret", str(now), body),
+            }
         )
     elif choice == 1:
         event["body"] = body + "&x=1"  # tampered after signing
