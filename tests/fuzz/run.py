@@ -17,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import targets
 from targets import TARGETS, Tally, run_target
 
 # How a run's cases are shared: the CloudTrail handlers get the most (every sample, many mutations).
@@ -57,11 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=int, default=0)
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")  # Powertools warns on every invocation that published no metric
-    targets = args.target or list(SHARE)
-    counts = {t: args.cases if args.target else max(1, round(args.cases * SHARE[t])) for t in targets}
+    targets.quiet_logs = True
+    names = args.target or list(SHARE)
+    counts = {t: args.cases if args.target else max(1, round(args.cases * SHARE[t])) for t in names}
     started = time.monotonic()
     tallies = []
-    for name in targets:
+    for name in names:
         tally = run_target(name, args.seed, args.start, counts[name])
         print(
             f"{name}: {tally.cases} cases, {tally.exceptions} exceptions, {tally.violations} violations",

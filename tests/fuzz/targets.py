@@ -51,7 +51,10 @@ _BASE_ENV = {
     "POWERTOOLS_METRICS_NAMESPACE": "Leash",
     "POWERTOOLS_DEV": "false",
 }
-_QUIET = {"POWERTOOLS_LOG_LEVEL": "CRITICAL"}  # 20,000 log lines say nothing the table does not
+# `make fuzz` silences the handlers' logs (20,000 log lines say nothing its table does not). Under pytest
+# they stay: Powertools loggers of one service share a logging.Logger, so a level set here would stick.
+QUIET = {"POWERTOOLS_LOG_LEVEL": "CRITICAL"}
+quiet_logs = False
 
 
 class Violation(AssertionError):
@@ -162,7 +165,10 @@ class World:
                 "ReleaseStateMachine": self.state_machines["release"],
             },
         )
-        os.environ.update({**env, **extra_env, **_QUIET})
+        # A service name of its own: Powertools loggers of one service share a logging.Logger and its stream,
+        # which other tests in the same worker read (capsys).
+        service = {"POWERTOOLS_SERVICE_NAME": f"fuzz-{function}"}
+        os.environ.update({**env, **extra_env, **service, **(QUIET if quiet_logs else {})})
         return load_handler(function, f"leash_fuzz_{function}")
 
     def invoke(self, handler: Any, event: Any) -> Any:
