@@ -43,6 +43,7 @@ KNOWN = {
         "ledger.py",
     ): "ledger.py: a ledger item over DynamoDB's 400 KB (a 300 KB field)",
     ("spikes", "AttributeError", "spike_consumer.py"): "spike_consumer.py: an event that is not an object",
+    ("spikes", "TypeError", "spike_consumer.py"): "spike_consumer.py: Records that is not a list",
 }
 
 
