@@ -13,7 +13,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities import parameters
 
 from leash.aws import LazyClient
-from leash.interactions import Interactions, Reply, SlackSignature, request_body
+from leash.interactions import Interactions, Reply, SlackSignature, request_body, request_headers
 from leash.ledger import Ledger
 from leash.settings import SlackUsers, required
 
@@ -87,5 +87,5 @@ def _interactions() -> Interactions:
 @logger.inject_lambda_context
 def lambda_handler(event, context):
     body = request_body(event)
-    reply = body if isinstance(body, Reply) else _interactions().handle(body, event.get("headers") or {})
+    reply = body if isinstance(body, Reply) else _interactions().handle(body, request_headers(event))
     return reply.to_function_url()

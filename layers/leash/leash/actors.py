@@ -127,6 +127,17 @@ def _session_from_arn(arn: str) -> str | None:
     return None
 
 
+def _text(mapping: Mapping[str, Any], key: str) -> str:
+    """A text field of a userIdentity; anything else (a number, a list: not CloudTrail) reads as absent."""
+    value = mapping.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _object(mapping: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = mapping.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
 def classify_actor(
     identity: Mapping[str, Any],
     config: ActorConfig,
@@ -137,16 +148,18 @@ def classify_actor(
     """Classify a CloudTrail `userIdentity` per SPEC: root, aws-service, external, leash, exempt, agent or human.
 
     An identity without an ARN is named by what it has: another account (`AWSAccount`) by its account
-    ID, which is also the principal Leash counts and records; others by their principalId.
+    ID, which is also the principal Leash counts and records; others by their principalId. Total on any
+    mapping: a field of the wrong type reads as absent, never as an exception.
     """
-    identity_type = str(identity.get("type") or "Unknown")
-    arn = str(identity.get("arn") or "")
-    account = str(identity.get("accountId") or "")
+    identity_type = _text(identity, "type") or "Unknown"
+    arn = _text(identity, "arn")
+    account = _text(identity, "accountId")
+    invoked_by = _text(identity, "invokedBy")
     principal_id = None if arn else (_principal_id(identity) or None)
-    context = identity.get("sessionContext") or {}
-    issuer = context.get("sessionIssuer") or {}
-    source_identity = context.get("sourceIdentity") or None
-    role_arn = issuer.get("arn") if issuer.get("type") == "Role" else None
+    context = _object(identity, "sessionContext")
+    issuer = _object(context, "sessionIssuer")
+    source_identity = _text(context, "sourceIdentity") or None
+    role_arn = (_text(issuer, "arn") or None) if issuer.get("type") == "Role" else None
 
     def actor(kind: ActorKind, name: str, signals: tuple[str, ...] = ()) -> Actor:
         return Actor(
@@ -165,29 +178,27 @@ def classify_actor(
     if identity_type == "Root":
         return actor(ActorKind.ROOT, "root")
     # AWS acting on its own ("invokedBy": "AWS Internal", no type, no ARN) is a service too.
-    internal = not identity.get("type") and not arn and identity.get("invokedBy")
+    internal = not _text(identity, "type") and not arn and invoked_by
     if identity_type == "AWSService" or internal or (role_arn and ":role/aws-service-role/" in role_arn):
-        return actor(
-            ActorKind.AWS_SERVICE, str(identity.get("invokedBy") or _role_name_from_arn(role_arn or arn))
-        )
+        return actor(ActorKind.AWS_SERVICE, invoked_by or _role_name_from_arn(role_arn or arn))
     if identity_type == "AWSAccount":  # a caller from another account, let in by a resource policy
         return actor(ActorKind.EXTERNAL, account or principal_id or "(unknown)")
 
     if identity_type == "AssumedRole":
-        name = issuer.get("userName") or _role_name_from_arn(arn)
+        name = _text(issuer, "userName") or _role_name_from_arn(arn)
     elif identity_type == "IAMUser":
-        name = identity.get("userName") or _role_name_from_arn(arn)
+        name = _text(identity, "userName") or _role_name_from_arn(arn)
     elif arn:
         name = _role_name_from_arn(arn)
     else:  # Identity Center users, directory users, Unknown: whatever names them
-        name = str(identity.get("userName") or principal_id or identity_type)
+        name = _text(identity, "userName") or principal_id or identity_type
 
     if identity_type == "AssumedRole" and name.startswith(config.leash_role_prefix):
         return actor(ActorKind.LEASH, name)
     if config.exempt_arns & {arn, role_arn, role_arn and _strip_role_path(role_arn)}:
         return actor(ActorKind.EXEMPT, name)
 
-    via_mcp = MCP_MARKER in (additional_event_data or {}) or identity.get("invokedBy") == MCP_INVOKED_BY
+    via_mcp = MCP_MARKER in (additional_event_data or {}) or invoked_by == MCP_INVOKED_BY
     signals = _agent_signals(identity_type, name, arn, source_identity, via_mcp, config)
     if not signals and tag_lookup and identity_type == "AssumedRole":
         tags = tag_lookup(name)
@@ -200,16 +211,14 @@ def classify_actor(
 
 def _principal_id(identity: Mapping[str, Any]) -> str:
     """The most specific id of an identity without an ARN (principalId, or the Identity Center user)."""
-    on_behalf_of = identity.get("onBehalfOf")
-    user = on_behalf_of.get("userId") if isinstance(on_behalf_of, Mapping) else None
-    return str(identity.get("principalId") or user or "")
+    return _text(identity, "principalId") or _text(_object(identity, "onBehalfOf"), "userId")
 
 
 def _principal_without_arn(identity_type: str, identity: Mapping[str, Any]) -> str:
     """Whom Leash counts and records for an identity without an ARN (spike counters, ledger, alerts)."""
     if identity_type == "AWSAccount":  # one principal per other account: its callers probe as one
-        return str(identity.get("accountId") or _principal_id(identity))
-    return str(identity.get("invokedBy") or _principal_id(identity) or identity.get("accountId") or "")
+        return _text(identity, "accountId") or _principal_id(identity)
+    return _text(identity, "invokedBy") or _principal_id(identity) or _text(identity, "accountId")
 
 
 def _strip_role_path(role_arn: str) -> str:

@@ -196,7 +196,7 @@ def _compile_leaf(matchers: list[Any], path: str) -> tuple[Predicate, bool]:
             return True
         if exists_true:
             return True
-        if exact and _key(v) in exact:
+        if exact and not isinstance(v, dict | list) and _key(v) in exact:  # an object in an array: no value
             return True
         for c in scalar_checks:
             if c(v):

@@ -9,34 +9,54 @@ from typing import Any
 from leash.alerts import Alert
 from leash.model import ActionKind, LeashAction, Severity
 
+SUBJECT_LIMIT = 100  # SNS refuses a longer Subject: a longer one is not from SNS
 
-def alerts_from_sns(event: Mapping[str, Any]) -> list[Alert]:
-    """The alerts in an SNS -> Lambda event: Leash's own JSON, a CloudWatch alarm, or anything else as text."""
+
+def _object(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def alerts_from_sns(event: Any) -> list[Alert]:
+    """The alerts in an SNS -> Lambda event: Leash's own JSON, a CloudWatch alarm, or anything else as text.
+
+    Total on any input: what is not shaped as SNS delivers it is skipped, and a message that only looks
+    like Leash's (or an alarm's) is shown as the text it is, never trusted field by field.
+    """
+    records = _object(event).get("Records")
     alerts = []
-    for record in event.get("Records", []):
-        sns = record.get("Sns", {})
+    for record in records if isinstance(records, list) else []:
+        sns = _object(_object(record).get("Sns"))
+        if not sns:
+            continue
         attributes = {
-            k: str(v.get("Value", ""))
-            for k, v in (sns.get("MessageAttributes") or {}).items()
-            if isinstance(v, Mapping)
+            k: v["Value"]
+            for k, v in _object(sns.get("MessageAttributes")).items()
+            if isinstance(k, str) and isinstance(v, Mapping) and isinstance(v.get("Value"), str)
         }
+        timestamp = _text(sns.get("Timestamp"))
         if attributes.get("workflow") in WORKFLOWS:
-            alerts.append(workflow_alert(attributes, sns.get("Timestamp", "")))
+            alerts.append(workflow_alert(attributes, timestamp))
         else:
             alerts.append(
-                alert_from_sns_message(sns.get("Message", ""), sns.get("Subject"), sns.get("Timestamp", ""))
+                alert_from_sns_message(sns.get("Message"), _text(sns.get("Subject")) or None, timestamp)
             )
     return alerts
 
 
-def alert_from_sns_message(message: str, subject: str | None = None, timestamp: str = "") -> Alert:
+def alert_from_sns_message(message: Any, subject: str | None = None, timestamp: str = "") -> Alert:
     try:
         data = json.loads(message)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         data = None
     if isinstance(data, Mapping) and "severity" in data and "event_id" in data:
-        return Alert.from_dict(data)
-    if isinstance(data, Mapping) and "AlarmName" in data:
+        alert = _leash_alert(data)
+        if alert is not None:
+            return alert
+    elif isinstance(data, Mapping) and "AlarmName" in data and isinstance(data["AlarmName"], str):
         arn = str(data.get("AlarmArn", ""))
         region = arn.split(":")[3] if arn.count(":") >= 5 else ""
         return Alert(
@@ -57,7 +77,7 @@ def alert_from_sns_message(message: str, subject: str | None = None, timestamp: 
         )
     return Alert(
         severity=Severity.LOW,
-        title=subject or "Message on the Leash alerts topic",
+        title=(subject or "")[:SUBJECT_LIMIT] or "Message on the Leash alerts topic",
         actor={"display": "SNS", "arn": ""},
         action="sns:Publish",
         resource="",
@@ -67,6 +87,46 @@ def alert_from_sns_message(message: str, subject: str | None = None, timestamp: 
         event_id="",
         reasons=(str(message)[:1000],),
         kind="message",
+    )
+
+
+_ALERT_TEXT = ("title", "action", "resource", "account", "region", "time", "event_id", "kind", "notice")
+_ACTOR_VALUE = (str, bool, type(None))
+
+
+def _leash_alert(data: Mapping[str, Any]) -> Alert | None:
+    """An Alert from Leash's JSON, or None when a field has a type Leash never writes (forged or broken)."""
+    if any(not isinstance(data.get(key, ""), str) for key in _ALERT_TEXT):
+        return None
+    if any(not isinstance(data.get(key), str | None) for key in ("source_ip", "user_agent")):
+        return None
+    actor, reasons, did = data.get("actor"), data.get("reasons", []), data.get("leash_did", [])
+    if not isinstance(actor, Mapping) or not all(
+        isinstance(v, _ACTOR_VALUE) or (isinstance(v, list) and all(isinstance(s, str) for s in v))
+        for v in actor.values()
+    ):
+        return None
+    if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
+        return None
+    if not isinstance(did, list) or not all(isinstance(a, str) or _leash_action(a) for a in did):
+        return None
+    try:
+        return Alert.from_dict(data)
+    except (KeyError, TypeError, ValueError):  # a missing field, an unknown severity or action kind
+        return None
+
+
+def _leash_action(data: Any) -> bool:
+    """Whether a "What Leash did" entry has the types LeashAction holds."""
+    if not isinstance(data, Mapping):
+        return False
+    seconds, only_for = data.get("seconds"), data.get("only_for", [])
+    return (
+        all(isinstance(v, str) for k, v in data.items() if k not in ("seconds", "only_for", "dry_run"))
+        and (seconds is None or (isinstance(seconds, int) and not isinstance(seconds, bool)))
+        and isinstance(data.get("dry_run", False), bool)
+        and isinstance(only_for, list)
+        and all(isinstance(kind, str) for kind in only_for)
     )
 
 

@@ -36,24 +36,44 @@ class Reply:
         return {"statusCode": self.status, "headers": {"Content-Type": "text/plain"}, "body": self.body}
 
 
-def request_body(event: Mapping[str, Any]) -> str | Reply:
+def _object(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+MAX_BODY_BYTES = 1_000_000  # a Function URL takes 6 MB; a button click is a few KB
+
+
+def request_body(event: Any) -> str | Reply:
     """The body of a Function URL request for PATH, or the Reply that refuses it (wrong route, undecodable body).
 
-    Written here rather than with Powertools' event handler: one route does not need a router, and
-    importing one costs the function ~45 ms at every cold start.
+    Total on any event. Written here rather than with Powertools' event handler: one route does not
+    need a router, and importing one costs the function ~45 ms at every cold start.
     """
-    http = (event.get("requestContext") or {}).get("http") or {}
+    event = _object(event)
+    http = _object(_object(event.get("requestContext")).get("http"))
     if http.get("method") != "POST" or event.get("rawPath") != PATH:
         return Reply(404, "not found")
     body = event.get("body") or ""
-    if not isinstance(body, str):
+    if not isinstance(body, str) or len(body) > MAX_BODY_BYTES * 4 // 3 + 4:
         return Reply(400, "not a Slack request")
-    if event.get("isBase64Encoded"):
+    if event.get("isBase64Encoded") is True:
         try:
             body = base64.b64decode(body, validate=True).decode("utf-8")
-        except (binascii.Error, ValueError):
+        except (binascii.Error, ValueError):  # not base64, or not UTF-8 once decoded
             return Reply(400, "not a Slack request")
+    if len(body) > MAX_BODY_BYTES:
+        return Reply(400, "not a Slack request")
     return body
+
+
+def request_headers(event: Any) -> dict[str, str]:
+    """The request's headers, lower-cased; a header that is not text is left out (Function URLs send text)."""
+    headers = _object(_object(event).get("headers"))
+    return {k.lower(): v for k, v in headers.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 class Verifier(Protocol):
@@ -143,8 +163,8 @@ class Interactions:
         self._log = log
         self._clock = clock
 
-    def handle(self, body: str, headers: Mapping[str, str]) -> Reply:
-        headers = {k.lower(): v for k, v in headers.items()}
+    def handle(self, body: str, headers: Mapping[str, Any]) -> Reply:
+        headers = {k.lower(): v for k, v in headers.items() if isinstance(k, str) and isinstance(v, str)}
         timestamp, signature = headers.get("x-slack-request-timestamp"), headers.get("x-slack-signature")
         if not self._verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
             self._log(
@@ -155,21 +175,19 @@ class Interactions:
         if signature is None or self._seen_before(signature):
             self._log("refused: replayed Slack request", {"timestamp": timestamp})
             return Reply(401, "replayed request")
-        try:
-            payload = json.loads(parse_qs(body)["payload"][0])
-            user = payload["user"]
-            action = payload["actions"][0]
-            value = json.loads(action["value"])
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
-            self._log("refused: not a Leash button click", {"error": repr(exc)})
+        click = _button_click(body)
+        if isinstance(click, str):
+            self._log("refused: not a Leash button click", {"error": click})
             return Reply(400, "not a Leash action")
-        action_id, user_id = action.get("action_id"), user.get("id", "")
+        payload, user, action, value = click
+        action_id, user_id = action["action_id"], user["id"]
         if action_id not in (LOCKDOWN, RELEASE, ACKNOWLEDGE):
             return Reply(400, "unknown action")
         if not may(self._allowed, user_id, action_id):
             self._log("refused: Slack user not allowed", {"user": user_id, "action": action_id})
             return Reply(403, "you are not allowed to do this")
-        who = f"slack:{user_id} ({user.get('username') or user.get('name') or '?'})"
+        name = next((n for n in (user.get("username"), user.get("name")) if n and _short_text(n)), "?")
+        who = f"slack:{user_id} ({name})"
         now = datetime.fromtimestamp(self._clock(), UTC).strftime("%H:%M:%SZ")
         if action_id == ACKNOWLEDGE:
             record, first = self._acknowledge(
@@ -216,9 +234,51 @@ class Interactions:
             else:
                 line = f":lock: {verb} of {value['principal']} started by <@{user_id}> at {now}."
         self._log("accepted", {"user": user_id, "action": action_id, "principal": value.get("principal")})
-        if payload.get("response_url"):
-            self._update(payload["response_url"], _updated_message(payload.get("message") or {}, line))
+        if _is_response_url(payload.get("response_url")):
+            self._update(payload["response_url"], _updated_message(_object(payload.get("message")), line))
         return Reply(200, "")
+
+
+_MAX_VALUE_TEXT = 2_048  # a button's value holds 2,000 characters; an ARN is at most 2,048
+
+
+def _short_text(value: Any) -> bool:
+    """Text that fits a DynamoDB key and an execution input, and that UTF-8 can carry."""
+    if not isinstance(value, str) or len(value) > _MAX_VALUE_TEXT:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate
+        return False
+    return True
+
+
+def _button_click(
+    body: str,
+) -> tuple[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]] | str:
+    """The payload, user, action and button value of a block_actions request, or why it is not one."""
+    try:
+        payload = json.loads(parse_qs(body)["payload"][0])
+        user, action = payload["user"], payload["actions"][0]
+        value = json.loads(action["value"])
+    except (KeyError, IndexError, TypeError, ValueError, RecursionError) as exc:
+        return repr(exc)[:200]
+    if not all(isinstance(part, Mapping) for part in (payload, user, action, value)):
+        return "payload, user, action or button value is not an object"
+    if not _short_text(user.get("id")) or not isinstance(action.get("action_id"), str):
+        return "no user id or action id"
+    if not all(_short_text(value.get(key, "")) for key in ("principal", "eventId", "title")):
+        return "the button value's principal, eventId or title is not short text"
+    if action["action_id"] in (LOCKDOWN, RELEASE) and not value.get("principal"):
+        return "no principal to lock down or release"
+    return payload, user, action, value
+
+
+def _is_response_url(url: Any) -> bool:
+    """Slack's response_url (or a local stand-in in tests): never another scheme or host."""
+    return isinstance(url, str) and url.startswith(
+        ("https://hooks.slack.com/", "http://127.0.0.1:", "http://localhost:")
+    )
 
 
 def _execution_name(workflow: str, value: Mapping[str, Any]) -> str:
@@ -237,6 +297,11 @@ def _when(stamp: Any) -> str:
 
 def _updated_message(message: Mapping[str, Any], line: str) -> dict[str, Any]:
     """The original message without its buttons, plus who did what and when."""
-    blocks = [b for b in message.get("blocks", []) if b.get("type") != "actions"]
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]})
-    return {"replace_original": True, "text": message.get("text", line), "blocks": blocks}
+    blocks = message.get("blocks")
+    kept = (
+        [b for b in blocks if isinstance(b, Mapping) and b.get("type") != "actions"]
+        if isinstance(blocks, list)
+        else []
+    )
+    kept.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]})
+    return {"replace_original": True, "text": _text(message.get("text")) or line, "blocks": kept}
