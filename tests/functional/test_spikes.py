@@ -365,7 +365,7 @@ def test_another_accounts_denials_count_as_one_principal_and_lock_nothing(spikes
 
     assert handler.lambda_handler(batch(events), lambda_context) == {"batchItemFailures": []}
 
-    assert writes.adds == 1  # both callers: one principal, the other account
+    assert _window_item()["denied"] == 500  # both callers: one window of one principal, the other account
     (message,) = inbox.drain()
     alert = json.loads(message["Message"])
     assert alert["severity"] == "medium"  # the "other" thresholds: 500 is the warning level

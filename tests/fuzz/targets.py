@@ -300,7 +300,7 @@ def _real_alerts() -> list[dict[str, Any]]:
     notifier = Notifier(ActorConfig(agent_role_prefix="ai-agent-"), lambda a: (published.append(a), "m-1")[1])
     for event in SAMPLES.values():
         notifier.handle(event)
-    return [json.loads(json.loads(sns_message(a)["Message"])["lambda"]) for a in published]
+    return [json.loads(json.loads(sns_message(a)["Message"])["default"]) for a in published]
 
 
 _NOTICE = {

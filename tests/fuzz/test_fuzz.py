@@ -1,10 +1,8 @@
 """A seeded slice of the fuzz (`make fuzz` runs 20,000+ cases): every handler total on hostile input.
 
 Each handler gets its share of a few hundred deterministic cases (the seed and case numbers of
-`make fuzz`). A crash or a broken promise fails the test, unless it is one of KNOWN: crashes whose
-fix belongs to a file another change owns (message size in publish.py, ledger.py's item size, the
-spike consumer's event shape). Those are expected failures, strict=False: when their owner's fix
-lands the same cases pass and nothing here needs to change but deleting the entry.
+`make fuzz`). Any unhandled exception or broken promise (a forged request answered other than 4xx
+or with a side effect, a malformed spike record not failed exactly once) fails the test.
 """
 
 from __future__ import annotations
@@ -25,76 +23,26 @@ SLICE = {
     "interactions_signed": 40,
 }
 
-# (target, exception type, file of the innermost Leash frame) -> the file that owns the fix, and why.
-KNOWN = {
-    (
-        "notify",
-        "InvalidParameterException",
-        "publish.py",
-    ): "publish.py: an alert over SNS's 256 KB (Message too long)",
-    (
-        "reapply",
-        "InvalidParameterException",
-        "publish.py",
-    ): "publish.py: an alert over SNS's 256 KB (Message too long)",
-    (
-        "reapply",
-        "ClientError",
-        "ledger.py",
-    ): "ledger.py: a ledger item over DynamoDB's 400 KB (a 300 KB field)",
-    ("spikes", "AttributeError", "spike_consumer.py"): "spike_consumer.py: an event that is not an object",
-    ("spikes", "TypeError", "spike_consumer.py"): "spike_consumer.py: Records that is not a list",
-}
-
-
-def _known(target: str, kind: str, where: str) -> str | None:
-    file = where.split(":", 1)[0].rsplit("/", 1)[-1]
-    return KNOWN.get((target, kind, file))
-
 
 @pytest.mark.parametrize("target", sorted(SLICE))
 def test_handler_is_total_on_a_seeded_slice(target):
     tally = run_target(target, SEED, 0, SLICE[target])
     assert tally.cases == SLICE[target]
-    unknown, known = [], []
-    for failure in tally.failures.values():
-        owner = _known(target, failure.kind, failure.where)
-        line = (
-            f"{failure.count} x {failure.kind} at {failure.where}: {failure.message[:200]!r} "
-            f"(reproduce: python tests/fuzz/run.py --seed {SEED} --target {target} --start {failure.first_case} --cases 1)"
-        )
-        (known if owner else unknown).append(f"{line} [owner: {owner}]" if owner else line)
-    assert not unknown, "\n".join(unknown)
-    if known:
-        pytest.xfail("known, fixed by their owners: " + "; ".join(known))
+    failures = [
+        f"{failure.count} x {failure.kind} at {failure.where}: {failure.message[:200]!r} "
+        f"(reproduce: python tests/fuzz/run.py --seed {SEED} --target {target} --start {failure.first_case} --cases 1)"
+        for failure in tally.failures.values()
+    ]
+    assert not failures, "\n".join(failures)
 
 
 @pytest.mark.parametrize(
     ("target", "case"),
-    [
-        pytest.param(
-            "notify",
-            264,
-            marks=pytest.mark.xfail(
-                strict=False, reason=KNOWN[("notify", "InvalidParameterException", "publish.py")]
-            ),
-        ),
-        pytest.param(
-            "reapply",
-            425,
-            marks=pytest.mark.xfail(strict=False, reason=KNOWN[("reapply", "ClientError", "ledger.py")]),
-        ),
-        pytest.param(
-            "spikes",
-            153,
-            marks=pytest.mark.xfail(
-                strict=False, reason=KNOWN[("spikes", "AttributeError", "spike_consumer.py")]
-            ),
-        ),
-    ],
+    [("notify", 264), ("reapply", 58), ("reapply", 425), ("spikes", 153), ("spikes", 2423)],
 )
-def test_known_crash_reproducer(target, case):
-    """One reproducer per KNOWN crash: XPASS once the owner's fix is merged."""
+def test_once_crashing_case_is_handled(target, case):
+    """The cases that crashed before (an alert over SNS's 256 KB, an idempotency record or a ledger item over
+    DynamoDB's 400 KB, a spike batch that is not an object or whose Records is not a list) now do not."""
     tally = run_target(target, SEED, case, 1)
     assert not tally.failures, [f"{f.kind} at {f.where}: {f.message[:200]}" for f in tally.failures.values()]
 

@@ -7,6 +7,7 @@ message) is clipped in steps that are the same every time, until the channel's l
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,6 +20,11 @@ SHOWN_NAMES = 2  # names an alert shows of a longer list before "and N more"
 # From generous to terse: (characters per string, items per list). Each step is tried in turn.
 STEPS: tuple[tuple[int, int], ...] = ((4000, 50), (1000, 20), (200, 10), (100, 3))
 KEYS_PER_OBJECT = 32  # an Alert's objects have at most 17 keys; more only in a forged message
+
+
+def json_bytes(alert: Alert) -> int:
+    """The alert's size as JSON, in bytes (what a DynamoDB record or a machine subscriber stores)."""
+    return len(json.dumps(alert.to_dict(), separators=(",", ":")).encode("utf-8", "surrogatepass"))
 
 
 def names(values: Sequence[str], shown: int = SHOWN_NAMES) -> str:

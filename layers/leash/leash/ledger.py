@@ -11,6 +11,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from leash.fit import CLIPPED, clip_text
+
 _SERIALIZE = TypeSerializer().serialize
 _DESERIALIZE = TypeDeserializer().deserialize
 
@@ -73,7 +75,7 @@ class Ledger:
     def _item(self, entry: Mapping[str, Any], sort_key: str | None = None) -> dict[str, Any]:
         now = self._clock()
         stamp = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        return {
+        item = {
             "pk": f"event#{entry['eventId']}",
             "sk": sort_key or f"{stamp}#{entry.get('protection') or entry.get('kind', 'action')}",
             "time": stamp,
@@ -81,6 +83,28 @@ class Ledger:
             **{k: _plain(v) for k, v in entry.items() if v is not None},
             FEED_ATTRIBUTE: FEED,  # after the entry: no entry can take a record out of the index
         }
+        return _within_item_limit(item)
+
+
+ITEM_BYTES = 350_000  # DynamoDB's item limit is 400 KB (names and values); room for the key and types
+
+
+def _within_item_limit(item: dict[str, Any]) -> dict[str, Any]:
+    """The record as it is, or, beyond what DynamoDB can store, its longest text values clipped (marked).
+
+    Only a hostile event gets here (a 300 KB field): every CloudTrail detail Leash records is far smaller,
+    and the full event stays in CloudTrail, which the record names by its eventID.
+    """
+
+    def size(value: Any) -> int:
+        return len(str(value).encode("utf-8", "surrogatepass"))
+
+    while sum(size(k) + size(v) for k, v in item.items()) > ITEM_BYTES:
+        key = max((k for k, v in item.items() if isinstance(v, str)), key=lambda k: size(item[k]))
+        if len(item[key]) <= 2 * len(CLIPPED):  # nothing long left to clip (the entries' keys are few)
+            break
+        item[key] = clip_text(item[key], len(item[key]) // 2)
+    return item
 
 
 def _serialized(item: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,10 +11,13 @@ from leash.alerts import Alert
 from leash.assess import assess
 from leash.catalog import CatalogAction, lookup
 from leash.events import ApiCall, MalformedEvent, parse_event
+from leash.fit import fit, json_bytes
 from leash.lockdown import AutoLockdown, RequestLockdown, request_lockdown
 from leash.model import NotApplicable, Remedy
 from leash.publish import Publish
 from leash.settings import ActorConfig
+
+RECORDED_ALERT_BYTES = 200_000  # of an idempotency record (DynamoDB's item limit: 400 KB)
 
 Status = Literal["published", "duplicate", "ignored", "rejected"]
 
@@ -44,7 +47,8 @@ class Outcome:
             "status": self.status,
             "reason": self.reason,
             "messageId": self.message_id,
-            "alert": self.alert.to_dict() if self.alert else None,
+            # DynamoDB holds 400 KB an item: the alert as SNS got it at most, never a hostile event's 300 KB field.
+            "alert": fit(self.alert, json_bytes, RECORDED_ALERT_BYTES).to_dict() if self.alert else None,
         }
 
     @classmethod

@@ -64,7 +64,11 @@ class SpikeConsumer:
         aggregator = BatchAggregator(self._actor_config, self._config, self._tags)
         self.rejected = []
         failures = []
-        for record in event.get("Records") or []:
+        records = event.get("Records") if isinstance(event, Mapping) else None
+        if not isinstance(records, list):  # not an SQS batch: nothing SQS could redeliver, nothing to count
+            self.rejected.append(f"not an SQS batch: {type(event).__name__} without a list of Records")
+            records = []
+        for record in records:
             try:
                 aggregator.add(json.loads(record["body"]), record["messageId"])
             except Exception as exc:  # noqa: BLE001 - a bad record fails alone; the batch goes on
