@@ -324,6 +324,8 @@ def terminate_instances_event(count: int) -> dict:
         {"instanceId": i, "currentState": stopping, "previousState": running} for i in ids
     ]
     return event
+
+
 @pytest.fixture
 def fail_calls():
     """Make AWS calls fail as AWS fails them: `fail_calls("sns.Publish", "InternalError", times=1, after=0)`.
