@@ -359,3 +359,38 @@ def fail_calls():
     yield fail
     for event, hook in hooks:
         session.events.unregister(event, hook)
+
+
+def function_url_event(body: str, timestamp: int | str, signature: str) -> dict:
+    """A request to the Slack buttons' Function URL, as Lambda hands it over (payload format 2.0)."""
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "/slack/interactions",
+        "rawQueryString": "",
+        "headers": {
+            "content-type": "application/x-www-form-urlencoded",
+            "x-slack-request-timestamp": str(timestamp),
+            "x-slack-signature": signature,
+            "user-agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+        },
+        "requestContext": {
+            "accountId": "anonymous",
+            "apiId": "leash",
+            "domainName": "leash.lambda-url.us-east-1.on.aws",
+            "http": {
+                "method": "POST",
+                "path": "/slack/interactions",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "3.90.0.1",
+                "userAgent": "Slackbot",
+            },
+            "requestId": "r1",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "",
+            "timeEpoch": 0,
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }

@@ -5,7 +5,6 @@ Thin adapter: the logic lives in the leash layer (leash.interactions).
 
 import json
 import os
-import time
 import urllib.request
 
 import boto3
@@ -13,6 +12,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities import parameters
 
 from leash.aws import LazyClient
+from leash.claims import DynamoDbClaims
 from leash.interactions import Interactions, Reply, SlackSignature, request_body, request_headers
 from leash.ledger import Ledger
 from leash.settings import SlackUsers, required
@@ -25,7 +25,7 @@ _STATE_MACHINES = {
     "lockdown": required(os.environ, "LOCKDOWN_STATE_MACHINE_ARN"),
     "release": required(os.environ, "RELEASE_STATE_MACHINE_ARN"),
 }
-_IDEMPOTENCY_TABLE = required(os.environ, "IDEMPOTENCY_TABLE")
+_signatures = DynamoDbClaims(_dynamodb, required(os.environ, "IDEMPOTENCY_TABLE"), ttl_seconds=600)
 _SIGNING_SECRET_ARN = required(os.environ, "SLACK_SIGNING_SECRET_ARN")
 _ALLOWED = SlackUsers.from_env(os.environ)
 
@@ -37,18 +37,7 @@ def _signing_secret() -> str:
 
 def _seen_before(signature: str) -> bool:
     """Remember every accepted signature for ten minutes (longer than Slack's five-minute window)."""
-    try:
-        _dynamodb.put_item(
-            TableName=_IDEMPOTENCY_TABLE,
-            ConditionExpression="attribute_not_exists(id)",
-            Item={
-                "id": {"S": f"slack-signature#{signature}"},
-                "expiration": {"N": str(int(time.time()) + 600)},
-            },
-        )
-    except _dynamodb.exceptions.ConditionalCheckFailedException:
-        return True
-    return False
+    return not _signatures.claim(f"slack-signature#{signature}")
 
 
 def _start(workflow: str, name: str, payload: dict) -> str:

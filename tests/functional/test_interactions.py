@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import boto3
 import pytest
-from conftest import ACCOUNT, ledger_records, load_event, load_handler
+from conftest import ACCOUNT, function_url_event, ledger_records, load_event, load_handler
 from slack_sdk.signature import SignatureVerifier
 
 from leash.actors import ActorConfig, classify_actor
@@ -22,40 +22,6 @@ from leash_cli.emulator import create_tables
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 ROLE = "ai-agent-deploy"
 SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/{ROLE}/sess_a8f3b21c"
-
-
-def function_url_event(body: str, timestamp: int, signature: str) -> dict:
-    return {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": "/slack/interactions",
-        "rawQueryString": "",
-        "headers": {
-            "content-type": "application/x-www-form-urlencoded",
-            "x-slack-request-timestamp": str(timestamp),
-            "x-slack-signature": signature,
-            "user-agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
-        },
-        "requestContext": {
-            "accountId": "anonymous",
-            "apiId": "leash",
-            "domainName": "leash.lambda-url.us-east-1.on.aws",
-            "http": {
-                "method": "POST",
-                "path": "/slack/interactions",
-                "protocol": "HTTP/1.1",
-                "sourceIp": "3.90.0.1",
-                "userAgent": "Slackbot",
-            },
-            "requestId": "r1",
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": "",
-            "timeEpoch": 0,
-        },
-        "body": body,
-        "isBase64Encoded": False,
-    }
 
 
 def click(

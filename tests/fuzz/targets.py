@@ -36,6 +36,7 @@ from conftest import (  # noqa: E402
     GUARDRAIL_POLICY_ARN,
     FakeSlack,
     LambdaContext,
+    function_url_event,
     load_handler,
 )
 from mutate import HUGE, KEY_LIMIT, LONE_SURROGATE, UNDECODABLE, cloudtrail_mutant, mutate, rng_uuid  # noqa: E402
@@ -426,24 +427,6 @@ def _click(r: random.Random, response_url: str) -> dict[str, Any]:
     }
 
 
-def _request(body: str, timestamp: str, signature: str) -> dict[str, Any]:
-    return {
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": "/slack/interactions",
-        "rawQueryString": "",
-        "headers": {
-            "content-type": "application/x-www-form-urlencoded",
-            "x-slack-request-timestamp": timestamp,
-            "x-slack-signature": signature,
-            "user-agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
-        },
-        "requestContext": {"http": {"method": "POST", "path": "/slack/interactions", "sourceIp": "3.90.0.1"}},
-        "body": body,
-        "isBase64Encoded": False,
-    }
-
-
 def _forge(r: random.Random, event: dict[str, Any], body: str, now: int) -> None:
     """Make a signed request unverifiable: every forged case gets at least one of these."""
     headers = event["headers"]
@@ -543,7 +526,7 @@ class InteractionsTarget:
     def case(self, r: random.Random, i: int) -> Case:
         now = int(time.time())
         body = urlencode({"payload": json.dumps(_click(r, self._world.slack.url))})
-        event = _request(body, str(now), _signature(SIGNING_SECRET, str(now), body))
+        event = function_url_event(body, str(now), _signature(SIGNING_SECRET, str(now), body))
         if r.random() < 0.4:
             event = _odd_request(r, event)
         if isinstance(event, dict) and isinstance(event.get("headers"), dict):
@@ -596,7 +579,7 @@ class SignedInteractionsTarget(InteractionsTarget):
             signature = _signature(SIGNING_SECRET, str(now), body)
         except UnicodeEncodeError:
             signature = "v0=unsignable"
-        event = _request(body, str(now), signature)
+        event = function_url_event(body, str(now), signature)
 
         def check(result: Any) -> None:
             status = result.get("statusCode") if isinstance(result, dict) else None
