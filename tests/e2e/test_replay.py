@@ -314,7 +314,11 @@ def test_a_root_console_sign_in_in_a_trail_file_is_critical_as_the_deployed_rule
     replayer = Replay(overrides=PARAMETERS, account="111122223333")
     record = _sample("signin-console-login-by-root")
     (decision,) = replayer.run([_trail(tmp_path, [record])])
-    assert (decision.status, decision.severity, decision.rules) == ("would-alert", "critical", ("ConsoleSignIn",))
+    assert (decision.status, decision.severity, decision.rules) == (
+        "would-alert",
+        "critical",
+        ("ConsoleSignIn",),
+    )
     assert decision.call == "signin:ConsoleLogin" and decision.actor_label == "root user"
 
 
