@@ -119,6 +119,14 @@ EXPECTED = {
     "redshift-delete-cluster-snapshot-by-agent": (
         ["DestructiveData2"], "published", "critical",
         ["agent ai-agent-deploy deleted Redshift snapshot analytics-nightly-2026-11-21"]),
+    # Console sign-ins are no API calls: EventBridge delivers them as "AWS Console Sign In via CloudTrail".
+    "signin-console-login-by-root": (
+        ["ConsoleSignIn"], "published", "critical",
+        ["root user signed in to the AWS console", "root cannot be restricted by IAM", "signed in without MFA"]),
+    "signin-console-login-by-agent": (
+        ["ConsoleSignIn"], "published", "high",
+        ["agent ai-agent-deploy signed in to the AWS console", "role name starts with ai-agent-",
+         "opened a console session"]),
     "malformed-ec2-state-change-notification": (
         [], "rejected", None, ["detail-type is 'EC2 Instance State-change Notification'"]),
 }  # fmt: skip

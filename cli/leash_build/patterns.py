@@ -18,7 +18,8 @@ from typing import Any
 import yaml
 
 from leash.catalog import CATALOG, CatalogAction
-from leash.model import CLOUDTRAIL_DETAIL_TYPE, DENIED_CODES, FAMILIES
+from leash.events import CONSOLE_LOGIN, SIGN_IN_SOURCE
+from leash.model import CLOUDTRAIL_DETAIL_TYPE, CONSOLE_SIGN_IN_DETAIL_TYPES, DENIED_CODES, FAMILIES
 from leash_build.cfn import Deployment
 from leash_build.docs import markdown
 
@@ -240,7 +241,31 @@ def notify_rules() -> list[Rule]:
             },
         )
     )
+    rules.append(console_sign_in_rule())
     return rules
+
+
+def console_sign_in_rule() -> Rule:
+    """Console sign-ins are no API calls: EventBridge gives them their own detail-type, which the rules
+    above never match. Root's go to the handler whatever the outcome (a failed one has no errorCode), and
+    everyone else's successful ones, so that the handler can read an agent role's Usage=Agent tag (sign-ins
+    are few: a person's, a day)."""
+    return Rule(
+        "ConsoleSignIn",
+        "Leash: console sign-ins by the root user (failed ones too) and successful ones by anyone else",
+        {
+            "source": ["aws.signin"],
+            "detail-type": list(CONSOLE_SIGN_IN_DETAIL_TYPES),
+            "detail": {
+                "eventSource": [SIGN_IN_SOURCE],
+                "eventName": [CONSOLE_LOGIN],
+                "$or": [
+                    {"userIdentity": {"type": ["Root"]}},
+                    {"responseElements": {CONSOLE_LOGIN: ["Success"]}},
+                ],
+            },
+        },
+    )
 
 
 def reapply_rules() -> list[Rule]:

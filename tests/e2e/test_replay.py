@@ -295,3 +295,40 @@ def test_replay_refuses_a_parameter_cloudformation_or_the_functions_would_refuse
     assert result.exit_code == 2
     assert words in " ".join(result.output.split())
     assert "Traceback" not in result.output
+
+
+def _trail(tmp_path, records):
+    folder = tmp_path / "AWSLogs" / "111122223333" / "CloudTrail" / "us-east-1" / "2026" / "11" / "22"
+    folder.mkdir(parents=True)
+    with gzip.open(folder / "111122223333_CloudTrail_us-east-1_20261122T2115Z_c3d4.json.gz", "wt") as f:
+        json.dump({"Records": records}, f)
+    return tmp_path / "AWSLogs"
+
+
+def _sample(name):
+    return json.loads((EVENTS / f"{name}.json").read_text())["detail"]
+
+
+def test_a_root_console_sign_in_in_a_trail_file_is_critical_as_the_deployed_rule_sees_it(tmp_path):
+    # EventBridge delivers it as "AWS Console Sign In via CloudTrail": only the ConsoleSignIn rule takes it.
+    replayer = Replay(overrides=PARAMETERS, account="111122223333")
+    record = _sample("signin-console-login-by-root")
+    (decision,) = replayer.run([_trail(tmp_path, [record])])
+    assert (decision.status, decision.severity, decision.rules) == (
+        "would-alert",
+        "critical",
+        ("ConsoleSignIn",),
+    )
+    assert decision.call == "signin:ConsoleLogin" and decision.actor_label == "root user"
+
+
+@pytest.mark.parametrize("event_type", ["AwsServiceEvent", "AwsConsoleAction", "AwsCloudTrailInsight"])
+def test_records_that_are_not_api_calls_are_not_routed_as_api_calls(tmp_path, event_type):
+    # Root's PutBucketPolicy matches RootActivity as an API call; the same record of another eventType
+    # reaches EventBridge under another detail-type, which no Leash rule takes.
+    replayer = Replay(overrides=PARAMETERS, account="111122223333")
+    api_call = _sample("s3-put-bucket-policy-by-root")
+    other = {**api_call, "eventID": "0e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b", "eventType": event_type}
+    decisions = list(replayer.run([_trail(tmp_path, [api_call, other])]))
+    assert {d.event_id for d in decisions} == {api_call["eventID"]}
+    assert replayer.report.read == 2 and replayer.report.matched == 1

@@ -167,3 +167,76 @@ def test_short_resource_lists_are_shown_whole(count):
     ids = [f"i-0{n:016x}" for n in range(count)]
     expected = ", ".join(ids) if count <= 3 else f"{ids[0]}, {ids[1]} and 2 more"
     assert published[0].resource == expected
+
+
+# --- console sign-ins (eventType AwsConsoleSignIn): not API calls, and judged as sign-ins -------------
+
+ROOT_SIGN_IN = "signin-console-login-by-root"
+
+
+def _sign_in(identity: dict | None = None, outcome: str = "Success") -> dict:
+    """The root sign-in sample, by another identity or failed as AWS records it (no errorCode)."""
+    event = load_event(ROOT_SIGN_IN)
+    detail = event["detail"]
+    if identity is not None:
+        detail["userIdentity"] = identity
+    detail["responseElements"] = {"ConsoleLogin": outcome}
+    if outcome == "Failure":
+        detail["errorMessage"] = "Failed authentication"
+    return event
+
+
+def _assumed(role: str, session: str = "web") -> dict:
+    return {
+        "type": "AssumedRole",
+        "principalId": f"AROA5EXAMPLE000001:{session}",
+        "arn": f"arn:aws:sts::111122223333:assumed-role/{role}/{session}",
+        "accountId": "111122223333",
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": "AROA5EXAMPLE000001",
+                "arn": f"arn:aws:iam::111122223333:role/{role}",
+                "accountId": "111122223333",
+                "userName": role,
+            }
+        },
+    }
+
+
+def test_a_failed_root_sign_in_is_high_and_says_it_failed(handler, lambda_context):
+    notify, inbox = handler
+    result = notify.lambda_handler(_sign_in(outcome="Failure"), lambda_context)
+    assert (result["status"], result["severity"]) == ("published", "high")
+    (envelope,) = inbox.drain()
+    assert envelope["Subject"] == "[Leash HIGH] root user failed to sign in to the AWS console"
+    assert "someone tried the root user's credentials" in envelope["Message"]
+
+
+def test_a_role_that_is_an_agent_by_its_tag_alerts_when_it_signs_in(handler, lambda_context):
+    # The rule routes every successful sign-in: the handler reads the Usage=Agent tag that no pattern can see.
+    notify, inbox = handler
+    boto3.client("iam").create_role(
+        RoleName="data-pipeline-bot", AssumeRolePolicyDocument="{}", Tags=[{"Key": "Usage", "Value": "Agent"}]
+    )
+    result = notify.lambda_handler(_sign_in(_assumed("data-pipeline-bot")), lambda_context)
+    assert (result["status"], result["severity"]) == ("published", "high")
+    (envelope,) = inbox.drain()
+    assert "agent data-pipeline-bot signed in to the AWS console" in envelope["Subject"]
+
+
+@pytest.mark.parametrize(
+    ("identity", "outcome", "reason"),
+    [
+        (_assumed("AWSReservedSSO_AdministratorAccess_4f2a9c1e7b3d5a60", "alice@example.com"), "Success",
+         "console sign-in by human"),
+        (_assumed("ai-agent-deploy"), "Failure", "failed console sign-in by agent"),
+        ({"type": "IAMUser", "principalId": "AIDA5EXAMPLE00000001", "arn": "arn:aws:iam::111122223333:user/bob",
+          "accountId": "111122223333", "userName": "bob"}, "Success", "console sign-in by human bob"),
+    ],
+)  # fmt: skip
+def test_other_sign_ins_are_none_of_leashs_business(handler, lambda_context, identity, outcome, reason):
+    notify, inbox = handler
+    result = notify.lambda_handler(_sign_in(identity, outcome), lambda_context)
+    assert result["status"] == "ignored" and reason in result["reason"]
+    assert inbox.drain() == []

@@ -28,6 +28,8 @@ def severity_for(impact: Impact, actor: ActorKind) -> Severity | None:
 
 def assess(call: ApiCall, actor: Actor, entry: CatalogAction | None) -> tuple[Alert | None, str]:
     """Decide whether a call deserves an alert and how bad it is; pure, no AWS calls."""
+    if call.console_sign_in:
+        return assess_sign_in(call, actor)
     if call.failed:
         return None, f"the call failed ({call.error_code}), nothing changed"
     if actor.kind in (ActorKind.LEASH, ActorKind.AWS_SERVICE):
@@ -92,3 +94,48 @@ def _any_resource(call: ApiCall) -> str:
         if isinstance(value, str):
             return value
     return ""
+
+
+def assess_sign_in(call: ApiCall, actor: Actor) -> tuple[Alert | None, str]:
+    """A console sign-in (signin:ConsoleLogin): root's is critical, and a failed one high; an agent identity's
+    is high; anyone else's is none of Leash's business.
+
+    A failed root sign-in opened nothing, but someone has the root user's email address and tried its password
+    or MFA; it carries no errorCode, so the denied-call spike detector never counts it. An agent is automation:
+    its credentials opening a browser session mean a person (or the agent) now acts as the agent, in the
+    console, where no agent tooling sees it (a federation sign-in token, or an agent IAM user's password).
+    """
+    failed = call.failed
+    if actor.kind is ActorKind.ROOT:
+        severity = Severity.HIGH if failed else Severity.CRITICAL
+        why = ["root activity: root cannot be restricted by IAM"]
+        if failed:
+            why.insert(0, "failed root sign-in: someone tried the root user's credentials")
+    elif actor.kind is ActorKind.AGENT and not failed:
+        severity = Severity.HIGH
+        why = [
+            "agent identity (" + "; ".join(actor.signals) + ")",
+            "an agent's credentials opened a console session, outside the agent's tooling",
+        ]
+    else:
+        outcome = "failed console sign-in" if failed else "console sign-in"
+        return None, f"{outcome} by {actor.kind} {actor.name}: only root's and agents' sign-ins alert"
+    if call.additional_event_data.get("MFAUsed") == "No" and not failed:
+        why.append("signed in without MFA")
+    login_to = call.additional_event_data.get("LoginTo")
+    alert = Alert(
+        severity=severity,
+        title=f"{actor.label} {'failed to sign in' if failed else 'signed in'} to the AWS console",
+        actor=actor.to_dict(),
+        action=call.action,
+        # Where the sign-in led, without the query string (state tokens, nothing a reader needs).
+        resource=login_to.split("?", 1)[0] if isinstance(login_to, str) else "",
+        account=call.account,
+        region=call.region,
+        time=call.time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        event_id=call.event_id,
+        reasons=tuple(why),
+        source_ip=call.source_ip,
+        user_agent=call.user_agent,
+    )
+    return alert, f"{severity} {call.action} by {actor.kind}"

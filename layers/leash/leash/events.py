@@ -1,4 +1,4 @@
-"""The CloudTrail API call carried by an EventBridge event, as a typed object."""
+"""The CloudTrail record carried by an EventBridge event (an API call or a console sign-in), as a typed object."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from leash.model import CLOUDTRAIL_DETAIL_TYPE
+from leash.model import CLOUDTRAIL_DETAIL_TYPE, CONSOLE_SIGN_IN_DETAIL_TYPES, detail_type_of
+
+# The detail-types Leash's rules take (template.yaml): API calls, and console sign-ins.
+ACCEPTED_DETAIL_TYPES = (CLOUDTRAIL_DETAIL_TYPE, *CONSOLE_SIGN_IN_DETAIL_TYPES)
+SIGN_IN_SOURCE, CONSOLE_LOGIN = "signin.amazonaws.com", "ConsoleLogin"
 
 
 class MalformedEvent(ValueError):
@@ -47,8 +51,14 @@ class ApiCall:
         return f"{self.service}:{self.event_name}"
 
     @property
+    def console_sign_in(self) -> bool:
+        """A console sign-in (eventType AwsConsoleSignIn): not an API call, whoever made it."""
+        return self.event_source == SIGN_IN_SOURCE and self.event_name == CONSOLE_LOGIN
+
+    @property
     def failed(self) -> bool:
-        return self.error_code is not None
+        # A failed sign-in has no errorCode: only an errorMessage and responseElements.ConsoleLogin "Failure".
+        return self.error_code is not None or self.response_elements.get(CONSOLE_LOGIN) == "Failure"
 
     def param(self, path: str) -> Any:
         """A request parameter by dotted path; lists are searched, first hit wins."""
@@ -206,7 +216,7 @@ def _text(value: Any) -> str:
 
 
 def parse_event(event: Mapping[str, Any]) -> ApiCall:
-    """Turn an EventBridge "AWS API Call via CloudTrail" event into an ApiCall.
+    """Turn an EventBridge "AWS API Call via CloudTrail" (or "AWS Console Sign In via CloudTrail") event into an ApiCall.
 
     Raises MalformedEvent with a reason a human can act on, never anything else: wrongly typed or
     oversized fields are refused here, and text UTF-8 cannot carry is made encodable (`encodable`).
@@ -214,20 +224,26 @@ def parse_event(event: Mapping[str, Any]) -> ApiCall:
     if not isinstance(event, Mapping):
         raise MalformedEvent(f"event is a {type(event).__name__}, expected an object")
     detail_type = event.get("detail-type")
-    if detail_type != CLOUDTRAIL_DETAIL_TYPE:
-        raise MalformedEvent(f"detail-type is {detail_type!r}, expected {CLOUDTRAIL_DETAIL_TYPE!r}")
+    if detail_type not in ACCEPTED_DETAIL_TYPES:
+        raise MalformedEvent(
+            f"detail-type is {detail_type!r}, expected {CLOUDTRAIL_DETAIL_TYPE!r} or a console sign-in"
+        )
     if "detail" not in event:
         raise MalformedEvent("event has no detail")
     return parse_cloudtrail_record(encodable(event["detail"]), account=encodable(event.get("account")))
 
 
 def wrap_record(record: Mapping[str, Any]) -> dict[str, Any]:
-    """Wrap a CloudTrail log record in the EventBridge envelope it would arrive in (the record is its detail, not a copy)."""
+    """Wrap a CloudTrail log record in the EventBridge envelope it would arrive in (the record is its detail, not a copy).
+
+    The detail-type follows the record's eventType as EventBridge's does: a sign-in is no API call, and a
+    service event is neither. A type EventBridge is not known to deliver gets none, and no rule matches it.
+    """
     source = str(record.get("eventSource", "")).split(".", 1)[0]
     return {
         "version": "0",
         "id": record.get("eventID", ""),
-        "detail-type": CLOUDTRAIL_DETAIL_TYPE,
+        "detail-type": detail_type_of(record.get("eventType")),
         "source": f"aws.{source}",
         "account": record.get("recipientAccountId", ""),
         "time": record.get("eventTime", ""),

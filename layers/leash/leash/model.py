@@ -13,6 +13,29 @@ from enum import StrEnum
 from typing import Any
 
 CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail"
+CONSOLE_SIGN_IN_DETAIL_TYPE = "AWS Console Sign In via CloudTrail"
+# The EventBridge user guide spells it "AWS Console Signin via CloudTrail"; AWS's own root-login rule
+# (Knowledge Center) and delivered events spell it as above. Leash's rules take both.
+CONSOLE_SIGN_IN_DETAIL_TYPES = (CONSOLE_SIGN_IN_DETAIL_TYPE, "AWS Console Signin via CloudTrail")
+
+# The envelope EventBridge gives a CloudTrail record, by the record's eventType (EventBridge user guide,
+# "AWS service events delivered via AWS CloudTrail"). Keys are lower case: AWS's own examples write both
+# "AwsConsoleSignIn" and "AwsConsoleSignin".
+DETAIL_TYPES: dict[str, str] = {
+    "awsapicall": CLOUDTRAIL_DETAIL_TYPE,
+    "awsconsolesignin": CONSOLE_SIGN_IN_DETAIL_TYPE,
+    "awsconsoleaction": "AWS Console Action via CloudTrail",
+    "awsserviceevent": "AWS Service Event via CloudTrail",
+    "awscloudtrailinsight": "AWS Insight via CloudTrail",
+}
+
+
+def detail_type_of(event_type: object) -> str | None:
+    """EventBridge's detail-type for a CloudTrail record of this eventType; None for a type not listed above
+    (no Leash rule takes it). A record without an eventType (a hand-written one) is taken for an API call."""
+    if event_type is None:
+        return CLOUDTRAIL_DETAIL_TYPE
+    return DETAIL_TYPES.get(event_type.lower()) if isinstance(event_type, str) else None
 
 
 class ActorKind(StrEnum):

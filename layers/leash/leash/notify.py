@@ -117,7 +117,7 @@ class Notifier:
             # e.g. root's StopLogging also matches RootActivity: the reapply function owns that alert.
             return Outcome("ignored", f"{call.action} strips a protection: the reapply function handles it")
         # The Usage=Agent tag costs an IAM call: only look it up when the call matters.
-        needs_tags = entry is not None and not call.failed
+        needs_tags = (entry is not None or call.console_sign_in) and not call.failed
         if self._actors is not None:
             actor = self._actors(call.user_identity, call.additional_event_data)
         else:
