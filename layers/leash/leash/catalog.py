@@ -69,9 +69,7 @@ class CatalogAction:
 
     @cached_property
     def _escalations(self) -> tuple[tuple[RequestMatcher, Escalation], ...]:
-        return tuple(
-            (e.when if callable(e.when) else _request_matcher(e.when), e) for e in self.escalations
-        )
+        return tuple((e.when if callable(e.when) else _request_matcher(e.when), e) for e in self.escalations)
 
     def applies_to(self, call: ApiCall) -> bool:
         return self._only_when is None or self._only_when(call.request_parameters)
