@@ -1,7 +1,7 @@
 """Security-group ingress as CloudTrail records it: which ranges a call opened, and which are the whole internet.
 
 `AuthorizeSecurityGroupIngress` reaches CloudTrail in two shapes. A call with `IpPermissions` (the AWS CLI,
-`--cidr` included, the console, CloudFormation, Terraform) is nested:
+`--cidr` included: its secgroupsimplify builds IpPermissions; the console; Terraform) is nested:
 `ipPermissions.items[].ipRanges.items[].cidrIp` and `...ipv6Ranges.items[].cidrIpv6`. A call with the API's
 top-level `CidrIp` (an SDK call such as boto3's `authorize_security_group_ingress(CidrIp=...)`, or the Go SDK
 in Stratus Red Team's detonation record) is flat: `cidrIp` next to `ipProtocol`, `fromPort`, `toPort`, with
@@ -9,8 +9,10 @@ in Stratus Red Team's detonation record) is flat: `cidrIp` next to `ipProtocol`,
 whichever the shape: `responseElements.securityGroupRuleSet.items[]` with `securityGroupRuleId` and
 `cidrIpv4`, `cidrIpv6`, `prefixListId` or `referencedGroupInfo`.
 
-Any `/0` range is the whole internet, not only `0.0.0.0/0`: CloudTrail keeps the range as the caller
-wrote it (`208.236.235.254/0`), so ranges are parsed, never compared as strings. A prefix list or another
+Any `/0` range is the whole internet, not only `0.0.0.0/0`: a caller may write a /0 with any address
+(Stratus Red Team's published record has `208.236.235.254/0` in both the request and the response; AWS
+canonicalizes what Describe returns, not what CloudTrail recorded), so ranges are parsed, never compared
+as strings. A prefix list or another
 security group is not rated as the whole internet: the record names the list, not its entries.
 """
 
