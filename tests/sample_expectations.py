@@ -54,6 +54,19 @@ EXPECTED = {
     "ec2-authorize-security-group-ingress-by-agent": (
         ["ReapplyAgentComputeEc2"], "published", "high",
         ["opened ingress on security group sg-0123456789abcdef0", "opened to the whole internet"]),
+    # The same call in its other shapes (leash.ingress): flat top-level cidrIp from an SDK call, IPv6 only,
+    # and a private range, which stays an ordinary sensitive change with nothing to revoke.
+    "ec2-authorize-security-group-ingress-flat-cidr-by-agent": (
+        ["ReapplyAgentComputeEc2"], "published", "high",
+        ["agent ai-agent-deploy opened ingress on security group sg-0123456789abcdef0",
+         "opened to the whole internet"]),
+    "ec2-authorize-security-group-ingress-ipv6-by-agent": (
+        ["ReapplyAgentComputeEc2"], "published", "high",
+        ["opened ingress on security group sg-0123456789abcdef0", "opened to the whole internet"]),
+    "ec2-authorize-security-group-ingress-private-range-by-agent": (
+        ["ReapplyAgentComputeEc2"], "published", "medium",
+        ["agent ai-agent-deploy opened ingress on security group sg-0123456789abcdef0",
+         "Nothing to put back: no rule open to the whole internet"]),
     "kms-schedule-key-deletion-by-agent": (
         ["ReapplyIdentity"], "published", "critical",
         ["scheduled deletion of KMS key arn:aws:kms:us-east-1:111122223333:key/1234abcd", "in 7 days"]),

@@ -232,48 +232,68 @@ def boundary_replaced(event):
     )
 
 
-def open_security_group(event):
+def ingress_rule_ids(ec2, group):
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])
+    return {r["SecurityGroupRuleId"]: r for r in rules["SecurityGroupRules"] if not r["IsEgress"]}
+
+
+def as_boto3_call(params):
+    """The AuthorizeSecurityGroupIngress arguments a CloudTrail record's requestParameters came from."""
+    if params.get("cidrIp"):  # flat: the API's top-level parameters
+        return {
+            "IpProtocol": params["ipProtocol"],
+            "FromPort": params["fromPort"],
+            "ToPort": params["toPort"],
+            "CidrIp": params["cidrIp"],
+        }
+    return {
+        "IpPermissions": [
+            {
+                "IpProtocol": p["ipProtocol"],
+                **({"FromPort": p["fromPort"], "ToPort": p["toPort"]} if "fromPort" in p else {}),
+                "IpRanges": [{"CidrIp": r["cidrIp"]} for r in (p.get("ipRanges") or {}).get("items", [])],
+                "Ipv6Ranges": [
+                    {"CidrIpv6": r["cidrIpv6"]} for r in (p.get("ipv6Ranges") or {}).get("items", [])
+                ],
+            }
+            for p in params["ipPermissions"]["items"]
+        ]
+    }
+
+
+def open_security_group(event, existing=()):
+    """The group (with `existing` rules already in it) gets the sample's call on moto, in the sample's own
+    shape; the event's responseElements list the rules that call added, as CloudTrail's do. The check: the
+    world rules the call added are gone, every other rule is still there."""
     ec2 = boto3.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     group = ec2.create_security_group(GroupName="web", Description="web", VpcId=vpc)["GroupId"]
-    ec2.authorize_security_group_ingress(
-        GroupId=group,
-        IpPermissions=[
-            {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
-            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]},
-        ],
-    )
-    # moto's authorize response lists only the last rule; CloudTrail's responseElements lists every rule added.
-    added = [
-        r
-        for r in ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])[
-            "SecurityGroupRules"
-        ]
-        if not r["IsEgress"]
-    ]
+    for permission in existing:
+        ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[permission])
+    before = ingress_rule_ids(ec2, group)
     detail = event["detail"]
     detail["requestParameters"]["groupId"] = group
+    ec2.authorize_security_group_ingress(GroupId=group, **as_boto3_call(detail["requestParameters"]))
+    # moto's authorize response lists only the last rule; CloudTrail's responseElements list every rule added.
+    added = [r for rule_id, r in ingress_rule_ids(ec2, group).items() if rule_id not in before]
     detail["responseElements"]["securityGroupRuleSet"]["items"] = [
         {
+            "groupOwnerId": ACCOUNT,
             "groupId": group,
             "securityGroupRuleId": r["SecurityGroupRuleId"],
             "isEgress": False,
-            "ipProtocol": "tcp",
+            "ipProtocol": r["IpProtocol"],
             "fromPort": r["FromPort"],
             "toPort": r["ToPort"],
-            "cidrIpv4": r["CidrIpv4"],
+            **({"cidrIpv4": r["CidrIpv4"]} if "CidrIpv4" in r else {"cidrIpv6": r["CidrIpv6"]}),
         }
         for r in added
     ]
-
-    def world_closed_private_kept():
-        rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])[
-            "SecurityGroupRules"
-        ]
-        cidrs = {r.get("CidrIpv4") for r in rules if not r["IsEgress"]}
-        return cidrs == {"10.0.0.0/8"}
-
-    return world_closed_private_kept
+    world = {
+        r["SecurityGroupRuleId"] for r in added if r.get("CidrIpv4", r.get("CidrIpv6", "")).endswith("/0")
+    }
+    kept = set(before) | ({r["SecurityGroupRuleId"] for r in added} - world)
+    return lambda: set(ingress_rule_ids(ec2, group)) == kept
 
 
 def kms_key(disable=False, schedule=False):
@@ -398,6 +418,18 @@ CASES = {
         "restored the permissions boundary",
     ),
     "ec2-authorize-security-group-ingress-by-agent": (
+        "security-group-open-ingress",
+        open_security_group,
+        "high",
+        "revoked the 1 rule(s) open to the world",
+    ),
+    "ec2-authorize-security-group-ingress-flat-cidr-by-agent": (
+        "security-group-open-ingress",
+        open_security_group,
+        "high",
+        "revoked the 1 rule(s) open to the world",
+    ),
+    "ec2-authorize-security-group-ingress-ipv6-by-agent": (
         "security-group-open-ingress",
         open_security_group,
         "high",
@@ -562,18 +594,58 @@ def test_guardrail_on_a_role_that_is_not_an_agent_role_is_left_alone(reapply):
 
 def test_security_group_rule_open_to_a_private_range_is_alerted_not_revoked(reapply):
     handler, inbox, context = reapply
-    event = load_event("ec2-authorize-security-group-ingress-by-agent")
-    open_security_group(event)
-    items = event["detail"]["responseElements"]["securityGroupRuleSet"]["items"]
-    event["detail"]["responseElements"]["securityGroupRuleSet"]["items"] = [
-        i for i in items if i["cidrIpv4"] != "0.0.0.0/0"
-    ]
-    event["detail"]["requestParameters"]["ipPermissions"]["items"][0]["ipRanges"]["items"][0]["cidrIp"] = (
-        "10.0.0.0/8"
-    )
+    event = load_event("ec2-authorize-security-group-ingress-private-range-by-agent")
+    untouched = open_security_group(event)
     result = handler.lambda_handler(event, context)
     assert (result["status"], result["severity"]) == ("published", "medium")
-    assert "Nothing to put back: no rule open to 0.0.0.0/0 or ::/0 was added." in inbox.drain()[0]["Message"]
+    assert untouched()
+    assert ledger_records(event["detail"]["eventID"])[0]["outcome"] == "nothing-to-do"
+    assert (
+        "Nothing to put back: no rule open to the whole internet (a /0 range, IPv4 or IPv6) was added."
+        in inbox.drain()[0]["Message"]
+    )
+
+
+WORLD_HTTPS = {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+PRIVATE_SSH = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}
+
+
+@pytest.mark.parametrize("cidr", ["0.0.0.0/0", "208.236.235.254/0"])
+def test_flat_call_revokes_its_own_rule_and_leaves_an_older_world_rule_alone(reapply, cidr):
+    """The group already lets the world in on 443 (someone's decision, not this call's): the agent's flat
+    --cidr-style call opens 22 to the world, and only that rule is revoked. The second CIDR is how Stratus
+    Red Team's real detonation record writes it; moto keeps it as written, as CloudTrail does."""
+    handler, inbox, context = reapply
+    event = load_event("ec2-authorize-security-group-ingress-flat-cidr-by-agent")
+    event["detail"]["requestParameters"]["cidrIp"] = cidr
+    only_this_call_revoked = open_security_group(event, existing=[WORLD_HTTPS, PRIVATE_SSH])
+    (added,) = event["detail"]["responseElements"]["securityGroupRuleSet"]["items"]
+
+    result = handler.lambda_handler(event, context)
+
+    assert (result["status"], result["severity"]) == ("published", "high")
+    assert only_this_call_revoked()
+    (record,) = ledger_records(event["detail"]["eventID"])
+    assert record["outcome"] == "reapplied"
+    assert (
+        f"revoked the 1 rule(s) open to the world ({added['securityGroupRuleId']})"
+        in inbox.drain()[0]["Message"]
+    )
+
+
+def test_nested_call_revokes_its_ipv4_and_ipv6_world_rules_and_keeps_its_private_one(reapply):
+    handler, inbox, context = reapply
+    event = load_event("ec2-authorize-security-group-ingress-by-agent")
+    permission = event["detail"]["requestParameters"]["ipPermissions"]["items"][0]
+    permission["ipRanges"]["items"].append({"cidrIp": "10.0.0.0/8"})
+    permission["ipv6Ranges"] = {"items": [{"cidrIpv6": "::/0"}]}
+    world_closed_private_kept = open_security_group(event)
+    assert len(event["detail"]["responseElements"]["securityGroupRuleSet"]["items"]) == 3
+
+    assert handler.lambda_handler(event, context)["severity"] == "high"
+
+    assert world_closed_private_kept()
+    assert "revoked the 2 rule(s) open to the world" in inbox.drain()[0]["Message"]
 
 
 # --- the reapply step without Lambda: timing words and failure reasons --------------------------

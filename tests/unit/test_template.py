@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import EVENTS
 from identity_forms import FORMS
 
 from leash.catalog import CATALOG
@@ -180,6 +181,28 @@ CONDITIONAL = [
 def test_harmless_form_of_each_conditional_call_invokes_nothing(router, action):
     harmless = call(action, negate=True)
     assert handlers(router.route(harmless)) == [], harmless["detail"]["requestParameters"]
+
+
+INGRESS_SAMPLES = (
+    "ec2-authorize-security-group-ingress-by-agent",  # nested ipPermissions, 0.0.0.0/0
+    "ec2-authorize-security-group-ingress-flat-cidr-by-agent",  # flat top-level cidrIp
+    "ec2-authorize-security-group-ingress-ipv6-by-agent",  # nested, ::/0
+    "ec2-authorize-security-group-ingress-private-range-by-agent",  # flat, 10.0.0.0/8
+)
+
+
+@pytest.mark.parametrize("name", INGRESS_SAMPLES)
+def test_security_group_ingress_is_routed_in_every_shape_for_agents_only(router, name):
+    """The rule routes every AuthorizeSecurityGroupIngress by an agent, whatever its shape or range: every one
+    is a sensitive alert, and only the code can tell a /0 range (leash.ingress). A human's is not routed."""
+    (authorize,) = [a for a in CATALOG if a.action == "ec2:AuthorizeSecurityGroupIngress"]
+    params = json.loads((EVENTS / f"{name}.json").read_text())["detail"]["requestParameters"]
+    event = call(authorize)
+    event["detail"]["requestParameters"] = params
+    assert [r.function for r in handlers(router.route(event))] == ["ReapplyFunction"]
+    human = call(authorize, who="human")
+    human["detail"]["requestParameters"] = params
+    assert handlers(router.route(human)) == []
 
 
 def test_guardduty_detector_enabled_again_is_not_an_alert(router):

@@ -14,6 +14,7 @@ from typing import Any
 
 from leash.eventpattern import compile_pattern
 from leash.events import ApiCall, iter_path
+from leash.ingress import opens_to_world
 from leash.model import Impact
 
 
@@ -21,7 +22,9 @@ from leash.model import Impact
 class Escalation:
     """A form of the call that is worse than its plain form (e.g. skipFinalSnapshot=true)."""
 
-    when: Mapping[str, Any]  # EventBridge sub-pattern of requestParameters
+    # An EventBridge sub-pattern of requestParameters, or a predicate on them where a pattern cannot say it
+    # (a CIDR is the whole internet whatever its address: leash.ingress parses it).
+    when: Mapping[str, Any] | RequestMatcher
     impact: Impact
     because: str
 
@@ -66,7 +69,7 @@ class CatalogAction:
 
     @cached_property
     def _escalations(self) -> tuple[tuple[RequestMatcher, Escalation], ...]:
-        return tuple((_request_matcher(e.when), e) for e in self.escalations)
+        return tuple((e.when if callable(e.when) else _request_matcher(e.when), e) for e in self.escalations)
 
     def applies_to(self, call: ApiCall) -> bool:
         return self._only_when is None or self._only_when(call.request_parameters)
@@ -133,12 +136,8 @@ IRREVERSIBLE, COVER_UP, DESTRUCTIVE, SENSITIVE = (
     Impact.SENSITIVE,
 )
 NO_FINAL_SNAPSHOT = Escalation({"skipFinalSnapshot": [True]}, IRREVERSIBLE, "final snapshot skipped")
-WORLD_INGRESS = {
-    "$or": [
-        {"ipPermissions": {"items": {"ipRanges": {"items": {"cidrIp": ["0.0.0.0/0"]}}}}},
-        {"ipPermissions": {"items": {"ipv6Ranges": {"items": {"cidrIpv6": ["::/0"]}}}}},
-    ]
-}
+# Both shapes of AuthorizeSecurityGroupIngress (flat cidrIp, nested ipPermissions), IPv4 and IPv6, any /0.
+WORLD_INGRESS = Escalation(opens_to_world, DESTRUCTIVE, "opened to the whole internet")
 FALSE = [False]
 ADMIN_ATTACHED = Escalation(
     {"policyArn": [{"suffix": ":policy/AdministratorAccess"}]},
@@ -376,7 +375,7 @@ CATALOG: tuple[CatalogAction, ...] = tuple(
     + _actions("ec2", SENSITIVE,
         ("AuthorizeSecurityGroupIngress", "opened ingress on security group", ["groupId", "groupName"], {
             "protection": "security-group-open-ingress",
-            "escalations": (Escalation(WORLD_INGRESS, DESTRUCTIVE, "opened to the whole internet"),)}),
+            "escalations": (WORLD_INGRESS,)}),
         ("CreateNetworkAclEntry", "added a network ACL entry to", ["networkAclId"]),
         ("RunInstances", "launched instances of type", ["instanceType"], {"detail": "(count {maxCount})"}),
     )

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from leash.aws import Clients
-from leash.events import ApiCall, iter_path
+from leash.events import ApiCall
+from leash.ingress import world_rules_added
 from leash.model import ActorKind
 from leash.settings import ReapplySettings
 
@@ -204,21 +205,17 @@ def _permissions_boundary(clients: Clients, call: ApiCall, settings: ReapplySett
     return Fix("restored the permissions boundary", replaced_with, boundary)
 
 
-WORLD = ("0.0.0.0/0", "::/0")
-
-
 def _open_ingress(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
-    rules = [
-        r
-        for r in iter_path(call.response_elements, "securityGroupRuleSet.items")
-        if isinstance(r, Mapping) and (r.get("cidrIpv4") in WORLD or r.get("cidrIpv6") in WORLD)
-    ]
+    # Exactly the rules this call added, whichever shape its request had: CloudTrail lists them with their
+    # IDs in responseElements. A rule that was there before the call is not in that list (adding it again
+    # fails with InvalidPermission.Duplicate), so it is left alone.
+    rules = world_rules_added(call.response_elements)
     if not rules:
-        raise NothingToDo("no rule open to 0.0.0.0/0 or ::/0 was added")
+        raise NothingToDo("no rule open to the whole internet (a /0 range, IPv4 or IPv6) was added")
     rule_ids = [r["securityGroupRuleId"] for r in rules]
-    clients("ec2", call.region).revoke_security_group_ingress(
-        GroupId=_param(call, "groupId"), SecurityGroupRuleIds=rule_ids
-    )
+    # The response names the group by ID even when the request named it by groupName (default VPC).
+    group = rules[0].get("groupId") or _param(call, "groupId")
+    clients("ec2", call.region).revoke_security_group_ingress(GroupId=group, SecurityGroupRuleIds=rule_ids)
     return Fix(f"revoked the {len(rule_ids)} rule(s) open to the world ({', '.join(rule_ids)})", rule_ids, [])
 
 
