@@ -6,18 +6,14 @@ import gzip
 import json
 
 import pytest
-from conftest import BOUNDARY_ARN, EVENTS, GUARDRAIL_POLICY_ARN
+from conftest import EVENTS, SAMPLE_PARAMETERS
 from sample_expectations import EXPECTED
 from typer.testing import CliRunner
 
 from leash_cli.main import app
 from leash_cli.replay import Problem, Replay, events
 
-PARAMETERS = {
-    "GuardrailPolicyArns": GUARDRAIL_POLICY_ARN,
-    "AgentPermissionsBoundaryArn": BOUNDARY_ARN,
-    "ExemptPrincipalArns": "arn:aws:iam::111122223333:role/breakglass-admin",
-}
+PARAMETERS = SAMPLE_PARAMETERS
 
 
 def samples():
