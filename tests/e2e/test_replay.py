@@ -291,3 +291,46 @@ def test_replay_refuses_a_parameter_cloudformation_or_the_functions_would_refuse
     assert result.exit_code == 2
     assert words in " ".join(result.output.split())
     assert "Traceback" not in result.output
+
+
+def test_replay_of_many_accounts_decides_each_record_as_its_account_would(tmp_path):
+    """An organisation's trail: the same agent session (by its session name) in this account and another.
+    No rule names the deployment's account, so each record is routed as the rules deployed in its own
+    account would route it, and the handler agrees it is an agent's."""
+    record = dict(samples())["iam-create-user-by-agent-user"]["detail"]
+    records = []
+    for n, account in enumerate(("111122223333", "444455556666")):
+        identity = {
+            "type": "AssumedRole",
+            "principalId": "AROA5EXAMPLEROLE0001:agent-claude-42",
+            "arn": f"arn:aws:sts::{account}:assumed-role/platform-admin/agent-claude-42",
+            "accountId": account,
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": "Role",
+                    "arn": f"arn:aws:iam::{account}:role/platform-admin",
+                    "accountId": account,
+                    "userName": "platform-admin",
+                }
+            },
+        }
+        records.append(
+            {
+                **record,
+                "userIdentity": identity,
+                "recipientAccountId": account,
+                "eventID": f"multi-account-{n}",
+            }
+        )
+    (tmp_path / "org-trail.json").write_text(json.dumps({"Records": records}))
+    replayer = Replay(overrides={**PARAMETERS, "AgentSessionNamePrefix": "agent-"}, account="111122223333")
+    got = decisions_by_event(replayer, events([tmp_path]))
+    for n in range(2):
+        handled = [d for d in got[f"multi-account-{n}"] if d.function != "SpikeQueue"]
+        assert [(d.function, d.status, d.severity) for d in handled] == [
+            ("NotifyFunction", "would-alert", "medium")
+        ]
+        assert (handled[0].actor_label, handled[0].account) == (
+            "agent platform-admin",
+            records[n]["recipientAccountId"],
+        )
