@@ -158,4 +158,18 @@ def test_matcher_agrees_with_localstack_on_the_agent_clauses():
     assert [ours(p, e) for p, e in cases] == verdicts
     whole = verdicts[-len(identities) :]
     assert not any(whole[: len(FORMS)])  # no documented form is an agent with these names
-    assert whole[len(FORMS) :] == [True, True, False, True, True, True, True, True, False, True, True, False, True]
+    assert whole[len(FORMS) :] == [
+        True,
+        True,
+        False,
+        True,
+        True,
+        True,
+        True,
+        True,
+        False,
+        True,
+        True,
+        False,
+        True,
+    ]
