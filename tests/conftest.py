@@ -19,6 +19,14 @@ EVENTS = ROOT / "events"
 ACCOUNT = "111122223333"
 GUARDRAIL_POLICY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/agent-guardrail-deny"
 BOUNDARY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/agent-boundary"
+# The deploy parameters the samples in events/ are judged under: the rules (tests/functional/test_events.py),
+# the handlers' environment (notify_stack) and replay (tests/e2e/test_replay.py) alike.
+SAMPLE_PARAMETERS = {
+    "GuardrailPolicyArns": GUARDRAIL_POLICY_ARN,
+    "AgentPermissionsBoundaryArn": BOUNDARY_ARN,
+    "ExemptPrincipalArns": f"arn:aws:iam::{ACCOUNT}:role/breakglass-admin",
+    "AgentUserNames": "ci-agent-bot",  # an agent on an IAM user's access keys
+}
 FUNCTION_DIRS = {"NotifyFunction": "notify", "ReapplyFunction": "reapply"}
 
 
@@ -109,11 +117,7 @@ def notify_stack(aws, monkeypatch):
     env = function_environment(
         load_template(),
         ["NotifyFunction", "ReapplyFunction"],
-        {
-            "GuardrailPolicyArns": GUARDRAIL_POLICY_ARN,
-            "AgentPermissionsBoundaryArn": BOUNDARY_ARN,
-            "ExemptPrincipalArns": f"arn:aws:iam::{ACCOUNT}:role/breakglass-admin",
-        },
+        SAMPLE_PARAMETERS,
         {
             "IdempotencyTable": "leash-idempotency",
             "LedgerTable": "leash-ledger",

@@ -37,6 +37,11 @@ EXPECTED = {
     "dynamodb-delete-table-denied": ([], "ignored", None, ["the call failed (AccessDenied)"]),
     "guardduty-update-detector-disable-by-agent": (
         ["DestructiveAudit1"], "published", "high", ["agent ai-agent-deploy disabled GuardDuty detector"]),
+    # An agent on an IAM user's long-lived keys (AgentUserNames=ci-agent-bot, tests/conftest.py SAMPLE_PARAMETERS):
+    # an agent-only rule routes it and the handler agrees it is an agent's call.
+    "iam-create-user-by-agent-user": (
+        ["AgentSensitiveIdentityIam"], "published", "medium",
+        ["agent ci-agent-bot created IAM user backup-operator", "user ci-agent-bot is a named agent user"]),
     "secretsmanager-delete-secret-force-by-iam-user": (
         ["DestructiveIdentity"], "published", "critical",
         ["human bob deleted secret prod/payments/stripe-key without a recovery window"]),

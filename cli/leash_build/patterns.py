@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from leash.agents import AGENT_SIGNALS
 from leash.catalog import CATALOG, CatalogAction
 from leash.events import CONSOLE_LOGIN, SIGN_IN_SOURCE
 from leash.model import CLOUDTRAIL_DETAIL_TYPE, CONSOLE_SIGN_IN_DETAIL_TYPES, DENIED_CODES, FAMILIES
@@ -33,11 +34,9 @@ BEGIN_MARKER = (
 END_MARKER = "# END GENERATED RULES for {function}"
 
 SUCCEEDED = [{"exists": False}]  # failed calls changed nothing; denials are the spike detector's business
-NOT_LEASH = {
-    "anything-but": {
-        "prefix": {"Fn::Sub": "arn:${AWS::Partition}:sts::${AWS::AccountId}:assumed-role/${ResourcePrefix}-"}
-    }
-}
+# Leash's own sessions, in any account (as classify_actor reads them): an organisation's forwarded events
+# and a multi-account replay are decided alike in every account.
+NOT_LEASH = {"anything-but": {"wildcard": {"Fn::Sub": "arn:*:sts::*:assumed-role/${ResourcePrefix}-*"}}}
 # `userIdentity` of every caller but Leash's own sessions and AWS services. `anything-but` never matches
 # a missing field, so the identities that have no ARN (another account, type AWSAccount; Identity Center
 # users) come in by `exists: false`, and AWS services, which have none either, stay out by their type
@@ -46,39 +45,13 @@ ANYONE = {"arn": [NOT_LEASH, {"exists": False}], "type": [{"anything-but": ["AWS
 
 
 def agent_clauses() -> list[Any]:
-    """The agent signals that a pattern can express; the Usage=Agent tag is looked up by the handler."""
-
-    def optional(condition: str, clause: Mapping[str, Any]) -> dict[str, Any]:
-        return {"Fn::If": [condition, clause, {"Ref": "AWS::NoValue"}]}
-
-    issuer = lambda matcher: {"userIdentity": {"sessionContext": {"sessionIssuer": {"userName": matcher}}}}  # noqa: E731
+    """The agent signals of leash.agents as the `$or` of the agent rules, each behind its parameter's
+    `Has<Parameter>` condition; the Usage=Agent tag is looked up by the handler."""
     return [
-        optional("HasAgentRoleNames", issuer({"Ref": "AgentRoleNames"})),
-        optional("HasAgentRoleNamePrefix", issuer([{"prefix": {"Ref": "AgentRoleNamePrefix"}}])),
-        optional(
-            "HasAgentSessionNamePrefix",
-            {
-                "userIdentity": {
-                    "arn": [
-                        {
-                            "wildcard": {
-                                "Fn::Sub": "arn:${AWS::Partition}:sts::${AWS::AccountId}:assumed-role/*/${AgentSessionNamePrefix}*"
-                            }
-                        }
-                    ]
-                }
-            },
-        ),
-        optional(
-            "HasAgentSourceIdentityPrefix",
-            {
-                "userIdentity": {
-                    "sessionContext": {"sourceIdentity": [{"prefix": {"Ref": "AgentSourceIdentityPrefix"}}]}
-                }
-            },
-        ),
-        {"additionalEventData": {"CalledViaAWSMCP": [{"exists": True}]}},
-        {"userIdentity": {"invokedBy": ["aws-mcp.amazonaws.com"]}},
+        signal.template_clause()
+        if not signal.parameter
+        else {"Fn::If": [f"Has{signal.parameter}", signal.template_clause(), {"Ref": "AWS::NoValue"}]}
+        for signal in AGENT_SIGNALS
     ]
 
 
@@ -308,13 +281,13 @@ _SIZING = Deployment(
         "AgentRoleNamePrefix": "ai-agent-role-prefix-",
         "AgentSessionNamePrefix": "agent-session-prefix-",
         "AgentSourceIdentityPrefix": "agent-source-identity-",
+        "AgentUserNames": ["ai-agent-user-with-a-long-name"] * 4,
+        "AgentUserNamePrefix": "ai-agent-user-prefix-",
         "GuardrailPolicyArns": ["arn:aws-us-gov:iam::123456789012:policy/agent-guardrail-deny-long-name"] * 3,
         "AgentPermissionsBoundaryArn": "arn:aws-us-gov:iam::123456789012:policy/agent-permissions-boundary",
     },
     partition="aws-us-gov",
-    conditions=dict.fromkeys(
-        ("HasAgentRoleNamePrefix", "HasAgentSessionNamePrefix", "HasAgentSourceIdentityPrefix"), True
-    ),
+    conditions=dict.fromkeys((f"Has{s.parameter}" for s in AGENT_SIGNALS if s.parameter), True),
 )
 
 

@@ -6,18 +6,14 @@ import gzip
 import json
 
 import pytest
-from conftest import BOUNDARY_ARN, EVENTS, GUARDRAIL_POLICY_ARN
+from conftest import EVENTS, SAMPLE_PARAMETERS
 from sample_expectations import EXPECTED
 from typer.testing import CliRunner
 
 from leash_cli.main import app
 from leash_cli.replay import Problem, Replay, events
 
-PARAMETERS = {
-    "GuardrailPolicyArns": GUARDRAIL_POLICY_ARN,
-    "AgentPermissionsBoundaryArn": BOUNDARY_ARN,
-    "ExemptPrincipalArns": "arn:aws:iam::111122223333:role/breakglass-admin",
-}
+PARAMETERS = SAMPLE_PARAMETERS
 
 
 def samples():
@@ -332,3 +328,46 @@ def test_records_that_are_not_api_calls_are_not_routed_as_api_calls(tmp_path, ev
     decisions = list(replayer.run([_trail(tmp_path, [api_call, other])]))
     assert {d.event_id for d in decisions} == {api_call["eventID"]}
     assert replayer.report.read == 2 and replayer.report.matched == 1
+
+
+def test_replay_of_many_accounts_decides_each_record_as_its_account_would(tmp_path):
+    """An organisation's trail: the same agent session (by its session name) in this account and another.
+    No rule names the deployment's account, so each record is routed as the rules deployed in its own
+    account would route it, and the handler agrees it is an agent's."""
+    record = dict(samples())["iam-create-user-by-agent-user"]["detail"]
+    records = []
+    for n, account in enumerate(("111122223333", "444455556666")):
+        identity = {
+            "type": "AssumedRole",
+            "principalId": "AROA5EXAMPLEROLE0001:agent-claude-42",
+            "arn": f"arn:aws:sts::{account}:assumed-role/platform-admin/agent-claude-42",
+            "accountId": account,
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": "Role",
+                    "arn": f"arn:aws:iam::{account}:role/platform-admin",
+                    "accountId": account,
+                    "userName": "platform-admin",
+                }
+            },
+        }
+        records.append(
+            {
+                **record,
+                "userIdentity": identity,
+                "recipientAccountId": account,
+                "eventID": f"multi-account-{n}",
+            }
+        )
+    (tmp_path / "org-trail.json").write_text(json.dumps({"Records": records}))
+    replayer = Replay(overrides={**PARAMETERS, "AgentSessionNamePrefix": "agent-"}, account="111122223333")
+    got = decisions_by_event(replayer, events([tmp_path]))
+    for n in range(2):
+        handled = [d for d in got[f"multi-account-{n}"] if d.function != "SpikeQueue"]
+        assert [(d.function, d.status, d.severity) for d in handled] == [
+            ("NotifyFunction", "would-alert", "medium")
+        ]
+        assert (handled[0].actor_label, handled[0].account) == (
+            "agent platform-admin",
+            records[n]["recipientAccountId"],
+        )

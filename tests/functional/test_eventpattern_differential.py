@@ -95,3 +95,81 @@ def test_matcher_agrees_with_localstack_on_the_rules_identity_clause():
     assert [ours(p, e) for p, e in cases] == verdicts
     wanted = [routed for *_, routed in FORMS.values()] + [False, True, True, True, False, False]
     assert verdicts[::2] == wanted and not any(verdicts[1::2])
+
+
+def test_matcher_agrees_with_localstack_on_the_agent_clauses():
+    """The agent rules' `$or` (every signal of leash.agents on), branch by branch and whole, on the documented
+    identity forms and on agents of each type: the wildcard session clause in two accounts, IAM users and the
+    federated sessions they mint, Identity Center roles."""
+    from identity_forms import ACCOUNT, FORMS, OTHER_ACCOUNT
+
+    from leash_build.cfn import Deployment
+    from leash_build.patterns import agent_clauses
+
+    parameters = {
+        "AgentRoleNames": ["copilot-runner"],
+        "AgentRoleNamePrefix": "ai-agent-",
+        "AgentSessionNamePrefix": "agent-",
+        "AgentSourceIdentityPrefix": "bot-",
+        "AgentUserNames": ["ci-agent-bot"],
+        "AgentUserNamePrefix": "ai-agent-",
+    }
+    conditions = {f"Has{name}": True for name in parameters}
+    clauses = Deployment(parameters=parameters, account=ACCOUNT, conditions=conditions).resolve(
+        agent_clauses()
+    )
+
+    def issued(kind, name, account=ACCOUNT, session="s1", **context):
+        arn = (f"arn:aws:sts::{account}:assumed-role/{name}/{session}" if kind == "Role"
+               else f"arn:aws:sts::{account}:federated-user/{session}")  # fmt: skip
+        return {
+            "type": "AssumedRole" if kind == "Role" else "FederatedUser",
+            "arn": arn,
+            "accountId": account,
+            "sessionContext": {"sessionIssuer": {"type": kind, "userName": name}, **context},
+        }
+
+    identities = [form for form, *_ in FORMS.values()] + [
+        issued("Role", "platform-admin", session="agent-claude-42"),
+        issued("Role", "platform-admin", OTHER_ACCOUNT, session="agent-claude-42"),
+        issued("Role", "platform-admin", session="claude-agent-42"),
+        issued("Role", "ai-agent-deploy"),
+        issued("Role", "copilot-runner", OTHER_ACCOUNT),
+        issued("Role", "AWSReservedSSO_AdministratorAccess_4f2a", sourceIdentity="bot-jordan"),
+        issued("IAMUser", "ci-agent-bot", session="Bob"),
+        issued("IAMUser", "ai-agent-keys", session="Bob"),
+        issued("IAMUser", "copilot-runner", session="Bob"),  # a user named like an agent role is no agent
+        {"type": "IAMUser", "arn": f"arn:aws:iam::{ACCOUNT}:user/ci-agent-bot", "userName": "ci-agent-bot"},
+        {"type": "IAMUser", "arn": f"arn:aws:iam::{ACCOUNT}:user/ai-agent-x", "userName": "ai-agent-x"},
+        {
+            "type": "AssumedRole",
+            "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/dev/s",
+            "userName": "ci-agent-bot",
+        },
+        {"type": "AssumedRole", "invokedBy": "aws-mcp.amazonaws.com"},
+    ]
+    patterns = [{"detail": clause} for clause in clauses] + [{"detail": {"$or": clauses}}]
+    cases = [
+        (pattern, {"source": "aws.iam", "detail-type": "x", "detail": {"userIdentity": identity}})
+        for pattern in patterns
+        for identity in identities
+    ]
+    verdicts = localstack_verdicts(cases)
+    assert [ours(p, e) for p, e in cases] == verdicts
+    whole = verdicts[-len(identities) :]
+    assert not any(whole[: len(FORMS)])  # no documented form is an agent with these names
+    assert whole[len(FORMS) :] == [
+        True,
+        True,
+        False,
+        True,
+        True,
+        True,
+        True,
+        True,
+        False,
+        True,
+        True,
+        False,
+        True,
+    ]

@@ -10,7 +10,7 @@ import json
 
 import boto3
 import pytest
-from conftest import BOUNDARY_ARN, EVENTS, FUNCTION_DIRS, GUARDRAIL_POLICY_ARN, load_event, load_handler
+from conftest import EVENTS, FUNCTION_DIRS, SAMPLE_PARAMETERS, load_event, load_handler
 from sample_expectations import EXPECTED
 
 from leash.alerts import Alert
@@ -25,13 +25,7 @@ def test_every_sample_event_is_exercised():
 @pytest.fixture(scope="module")
 def router():
     # The deploy parameters that the handlers' environment mirrors (tests/conftest.py).
-    return Router.from_template(
-        overrides={
-            "GuardrailPolicyArns": GUARDRAIL_POLICY_ARN,
-            "AgentPermissionsBoundaryArn": BOUNDARY_ARN,
-            "ExemptPrincipalArns": "arn:aws:iam::111122223333:role/breakglass-admin",
-        }
-    )
+    return Router.from_template(overrides=SAMPLE_PARAMETERS)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

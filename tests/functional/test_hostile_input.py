@@ -94,11 +94,16 @@ def test_classifier_keeps_what_is_readable():
     }
     actor = classify_actor(identity, ActorConfig(agent_role_prefix="ai-agent-"))
     assert (actor.kind, actor.name, actor.role_arn, actor.source_identity) == (
-        ActorKind.AGENT,
+        ActorKind.HUMAN,  # the role signal reads the issuer's userName, as the agent rules do (leash.agents)
         "ai-agent-deploy",
         None,
         None,
     )
+    readable = {
+        **identity,
+        "sessionContext": {"sessionIssuer": {"type": "Role", "userName": "ai-agent-deploy"}},
+    }
+    assert classify_actor(readable, ActorConfig(agent_role_prefix="ai-agent-")).kind is ActorKind.AGENT
 
 
 def sns(message, attributes=None):

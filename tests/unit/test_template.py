@@ -34,6 +34,8 @@ def test_every_rule_fits_eventbridge_pattern_quota_with_long_parameters(template
             "AgentRoleNamePrefix": "ai-agent-long-prefix-",
             "AgentSessionNamePrefix": "agent-session-long-",
             "AgentSourceIdentityPrefix": "agent-source-identity-",
+            "AgentUserNames": ",".join(f"ai-agent-user-with-a-long-name-{i}" for i in range(4)),
+            "AgentUserNamePrefix": "ai-agent-user-long-prefix-",
         },
         account=ACCT,
     )

@@ -7,11 +7,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from leash.agents import MCP_MARKER, agent_signals
 from leash.model import ActorKind
 from leash.settings import ActorConfig
-
-MCP_MARKER = "CalledViaAWSMCP"  # additionalEventData key (SPEC)
-MCP_INVOKED_BY = "aws-mcp.amazonaws.com"  # userIdentity.invokedBy of calls through the AWS MCP Server
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,8 +196,7 @@ def classify_actor(
     if config.exempt_arns & {arn, role_arn, role_arn and _strip_role_path(role_arn)}:
         return actor(ActorKind.EXEMPT, name)
 
-    via_mcp = MCP_MARKER in (additional_event_data or {}) or invoked_by == MCP_INVOKED_BY
-    signals = _agent_signals(identity_type, name, arn, source_identity, via_mcp, config)
+    signals = agent_signals(identity, config, additional_event_data)
     if not signals and tag_lookup and identity_type == "AssumedRole":
         tags = tag_lookup(name)
         if tags and tags.get(config.agent_tag_key) == config.agent_tag_value:
@@ -225,32 +222,6 @@ def _strip_role_path(role_arn: str) -> str:
     """arn:aws:iam::1:role/path/name -> arn:aws:iam::1:role/name (exempt lists are often written without paths)."""
     head, _, resource = role_arn.partition(":role/")
     return f"{head}:role/{resource.rsplit('/', 1)[-1]}"
-
-
-def _agent_signals(
-    identity_type: str,
-    name: str,
-    arn: str,
-    source_identity: str | None,
-    via_mcp: bool,
-    config: ActorConfig,
-) -> tuple[str, ...]:
-    signals: list[str] = []
-    if identity_type == "AssumedRole":
-        if name in config.agent_role_names:
-            signals.append(f"role {name} is a named agent role")
-        if config.agent_role_prefix and name.startswith(config.agent_role_prefix):
-            signals.append(f"role name starts with {config.agent_role_prefix}")
-        session = _session_from_arn(arn) or ""
-        if config.agent_session_prefix and session.startswith(config.agent_session_prefix):
-            signals.append(f"session name starts with {config.agent_session_prefix}")
-    if config.agent_source_identity_prefix and (source_identity or "").startswith(
-        config.agent_source_identity_prefix
-    ):
-        signals.append(f"source identity starts with {config.agent_source_identity_prefix}")
-    if via_mcp:
-        signals.append("called through the AWS MCP server")
-    return tuple(signals)
 
 
 def is_agent_role(role_name: str, config: ActorConfig, tag_lookup: TagLookup | None = None) -> bool:

@@ -70,6 +70,8 @@ class ActorConfig:
     agent_role_prefix: str = ""
     agent_session_prefix: str = ""
     agent_source_identity_prefix: str = ""
+    agent_user_names: frozenset[str] = frozenset()
+    agent_user_prefix: str = ""
     agent_tag_key: str = "Usage"
     agent_tag_value: str = "Agent"
     exempt_arns: frozenset[str] = frozenset()
@@ -83,6 +85,8 @@ class ActorConfig:
             agent_role_prefix=text(env, "LEASH_AGENT_ROLE_PREFIX"),
             agent_session_prefix=text(env, "LEASH_AGENT_SESSION_PREFIX"),
             agent_source_identity_prefix=text(env, "LEASH_AGENT_SOURCE_IDENTITY_PREFIX"),
+            agent_user_names=names(env, "LEASH_AGENT_USER_NAMES"),
+            agent_user_prefix=text(env, "LEASH_AGENT_USER_PREFIX"),
             exempt_arns=names(env, "LEASH_EXEMPT_ARNS"),
             leash_role_prefix=(text(env, "LEASH_ROLE_PREFIX") or "leash") + "-",
         )
