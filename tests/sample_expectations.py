@@ -15,18 +15,24 @@ EXPECTED = {
         ["agent developer-sandbox deleted bucket nightly-db-backups", "called through the AWS MCP server"]),
     "iam-attach-role-policy-by-agent": (
         ["DestructiveIdentity"], "published", "high",
-        ["agent ai-agent-deploy attached a policy to role ai-agent-deploy", "role name starts with ai-agent-",
+        ["agent ai-agent-deploy attached AdministratorAccess to role ai-agent-deploy", "role name starts with ai-agent-",
          "full administrator access granted"]),
     # Privilege changes are routed for every caller; the handler reads the Usage=Agent tag (moto IAM) and decides.
     "iam-attach-role-policy-by-tagged-agent-role": (
         ["DestructiveIdentity"], "published", "high",
-        ["agent data-pipeline-bot attached a policy to role data-pipeline-bot (arn:aws:iam::aws:policy/AdministratorAccess)",
+        ["agent data-pipeline-bot attached AdministratorAccess to role data-pipeline-bot (arn:aws:iam::aws:policy/AdministratorAccess)",
          "role tag Usage=Agent", "full administrator access granted"]),
+    # An inline policy allowing * on *: the document is a JSON string no pattern can read, so the handler parses it.
+    "iam-put-role-policy-admin-by-agent": (
+        ["DestructiveIdentity"], "published", "high",
+        ["agent ai-agent-deploy put inline administrator policy unblock-deploy (* on *) on role ai-agent-deploy",
+         "full administrator access granted (Action * on Resource *)"]),
     "iam-attach-role-policy-by-human": (
         ["DestructiveIdentity"], "ignored", None, ["iam:AttachRolePolicy is sensitive only when an agent"]),
     "cloudtrail-stop-logging-by-agent": (
         ["ReapplyAudit"], "published", "critical",
-        ["stopped CloudTrail logging of arn:aws:cloudtrail:us-east-1:111122223333:trail/org-trail", "covering tracks"]),
+        ["stopped CloudTrail logging of arn:aws:cloudtrail:us-east-1:111122223333:trail/org-trail", "covering tracks",
+         "Leash requested a lockdown"]),
     "ec2-delete-subnet-by-exempt-role": (
         ["DestructiveCompute1"], "published", "low",
         ["exempt breakglass-admin deleted subnet subnet-0f1e2d3c4b5a69788", "alert only, never remediated"]),
@@ -36,7 +42,8 @@ EXPECTED = {
     "rds-modify-db-instance-by-leash": ([], "ignored", None, ["made by leash leash-notify-us-east-1"]),
     "dynamodb-delete-table-denied": ([], "ignored", None, ["the call failed (AccessDenied)"]),
     "guardduty-update-detector-disable-by-agent": (
-        ["DestructiveAudit1"], "published", "high", ["agent ai-agent-deploy disabled GuardDuty detector"]),
+        ["DestructiveAudit1"], "published", "critical",
+        ["agent ai-agent-deploy disabled GuardDuty detector", "covering tracks", "Leash requested a lockdown"]),
     # An agent on an IAM user's long-lived keys (AgentUserNames=ci-agent-bot, tests/conftest.py SAMPLE_PARAMETERS):
     # an agent-only rule routes it and the handler agrees it is an agent's call.
     "iam-create-user-by-agent-user": (
@@ -85,11 +92,13 @@ EXPECTED = {
     "cloudformation-update-termination-protection-disabled-by-agent": (
         ["ReapplyPlatform"], "published", "high", ["disabled termination protection on stack webhooks-prod"]),
     "cloudtrail-put-event-selectors-without-management-events-by-agent": (
-        ["ReapplyAudit"], "published", "critical", ["dropped management events from CloudTrail trail org-trail"]),
+        ["ReapplyAudit"], "published", "critical",
+        ["dropped management events from CloudTrail trail org-trail", "covering tracks", "Leash requested a lockdown"]),
     "cloudtrail-update-trail-single-region-by-agent": (
         ["ReapplyAudit"], "published", "critical", ["weakened CloudTrail trail org-trail"]),
     "config-stop-configuration-recorder-by-agent": (
-        ["ReapplyAudit"], "published", "high", ["stopped AWS Config recorder default"]),
+        ["ReapplyAudit"], "published", "critical",
+        ["stopped AWS Config recorder default", "covering tracks", "Leash requested a lockdown"]),
     "dynamodb-update-table-disable-deletion-protection-by-agent": (
         ["ReapplyData1"], "published", "high", ["disabled deletion protection on orders"]),
     "ec2-disable-ebs-encryption-by-default-by-agent": (

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from leash.catalog import CATALOG
+from leash.catalog import CATALOG, CLASSES
 from leash.model import FAMILIES, Impact
 from leash.protections import PROTECTIONS
 
@@ -25,8 +25,20 @@ def markdown() -> str:
         "Sensitive calls marked *any caller* are routed for everyone, so that the handler can read a role's",
         "`Usage=Agent` tag; the others only for the identities the rules can tell are agents.",
         "",
-        "| family | action | impact | worse when | alert says |",
-        "|---|---|---|---|---|",
+        "## Impact classes",
+        "",
+        "A kind of damage is rated once, whichever service the call belongs to: a row of a class takes the",
+        "class's impact and automatic lockdown (a test fails when a row of a class says otherwise, and when a",
+        "row named like a log source or a backup has no class).",
+        "",
+        "| class | impact | agent locked down | what belongs to it |",
+        "|---|---|---|---|",
+        *(f"| {c.name} | {c.impact} | {'yes' if c.lockdown else 'no'} | {c.means} |" for c in CLASSES),
+        "",
+        "## Calls",
+        "",
+        "| family | action | impact | class | worse when | alert says |",
+        "|---|---|---|---|---|---|",
     ]
     for a in sorted(CATALOG, key=lambda a: (FAMILIES[a.service], a.impact is Impact.SENSITIVE, a.action)):
         if a.protection:
@@ -35,7 +47,10 @@ def markdown() -> str:
         only = f" (only when `{_pattern_text(a.only_when)}`)" if a.only_when else ""
         if a.impact is Impact.SENSITIVE and not a.routed_for_agents_only:
             only += " *any caller*"
-        lines.append(f"| {FAMILIES[a.service]} | `{a.action}`{only} | {a.impact} | {worse} | {a.did} … |")
+        cls = a.impact_class.name if a.impact_class else ""
+        lines.append(
+            f"| {FAMILIES[a.service]} | `{a.action}`{only} | {a.impact} | {cls} | {worse} | {a.did} … |"
+        )
     lines += _protections_markdown()
     return "\n".join(lines) + "\n"
 
@@ -57,7 +72,8 @@ def _protections_markdown() -> list[str]:
         for a in CATALOG:
             if a.protection == name:
                 form = a.route_when or a.only_when
-                triggers.append(f"`{a.action}`" + (f" when `{_pattern_text(form)}`" if form else ""))
+                when = f" when `{_pattern_text(form)}`" if form else ""
+                triggers.append(f"`{a.action}`{when} ({a.impact})")
         who = ", ".join(sorted(str(k) for k in p.remediates))
         lines.append(
             f"| `{name}` ({p.title}) | {'<br>'.join(triggers)} | {', '.join(f'`{x}`' for x in p.permissions)} "

@@ -254,8 +254,8 @@ def test_the_table_shows_the_worst_principals_and_all_with_all(tmp_path):
     top = replay("--top", "2", str(tmp_path))
     text = " ".join(top.stdout.split())
     assert "Per principal, worst first (8; the 2 worst shown, --all shows all)" in text
-    assert "agent ai-agent-deploy, by jordan@example.com: 33 alerts (7 critical, 23 high, 3 medium)" in text
-    assert "rds:DeleteDBInstance prod-db" in text and "human data-pipeline-bot" not in text
+    assert "agent ai-agent-deploy, by jordan@example.com: 34 alerts (9 critical, 22 high, 3 medium)" in text
+    assert "cloudtrail:PutEventSelectors org-trail" in text and "human data-pipeline-bot" not in text
     assert "Leash would put back 20 protections and lock it down once" in text
     everything = " ".join(replay("--all", str(tmp_path)).stdout.split())
     assert "human data-pipeline-bot" in everything and "more (--all)" not in everything

@@ -98,13 +98,23 @@ def test_replay_of_eventbridge_json_lines_decides_the_same(tmp_path, trail_file)
 def test_replay_plans_protections_and_lockdowns(trail_file):
     replayer = Replay(overrides=PARAMETERS, account="111122223333")
     got = decisions_by_event(replayer, events([trail_file]))
+    # Dropping management events asks for the same lockdown as stopping the trail; it comes first in the file,
+    # so StopLogging's request is the one the workflow would not repeat.
+    session = "arn:aws:sts::111122223333:assumed-role/ai-agent-deploy/sess_a8f3b21c"
+    drop_management = got["5a1e0112-0000-4000-8000-000000000112"][0]
+    assert drop_management.planned_actions == (
+        "would put back: turned management events back on",
+        f"would request a lockdown of {session}",
+    )
+    assert drop_management.would_lock == "arn:aws:iam::111122223333:role/ai-agent-deploy"
     stop_logging = got["d4e5f6a7-b8c9-4d0e-9f1a-2b3c4d5e6005"][0]
     assert stop_logging.planned_actions == (
         "would put back: restarted logging",
-        "would request a lockdown of arn:aws:sts::111122223333:assumed-role/ai-agent-deploy/sess_a8f3b21c",
+        f"would request a lockdown of {session}, which the workflow would not repeat: "
+        "already locked down after 5a1e0112-0000-4000-8000-000000000112",
     )
     assert stop_logging.would_reapply == ("cloudtrail-logging",)
-    assert stop_logging.would_lock == "arn:aws:iam::111122223333:role/ai-agent-deploy"
+    assert stop_logging.lockdown == "not-repeated"
     protections = replayer.report.protections
     assert protections["rds-instance-deletion-protection"] == 1  # the exempt role's is not touched
     assert protections["rds-cluster-deletion-protection"] == protections["dynamodb-deletion-protection"] == 1

@@ -390,7 +390,7 @@ CASES = {
     "config-stop-configuration-recorder-by-agent": (
         "config-recorder",
         config_recorder,
-        "high",
+        "critical",  # a security log source stopped: a cover-up, whichever service holds it
         "restarted the recorder",
     ),
     "ec2-disable-ebs-encryption-by-default-by-agent": (

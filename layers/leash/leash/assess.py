@@ -46,7 +46,7 @@ def assess(call: ApiCall, actor: Actor, entry: CatalogAction | None) -> tuple[Al
     if entry is not None:
         impact, reasons = entry.assess(call)
         # The alert names a few; the ledger and the CloudTrail event keep every one.
-        did, resource = entry.did, names(entry.resources_of(call))
+        did, resource = entry.did_of(call), names(entry.resources_of(call))
         detail = entry.detail_of(call)
     else:
         impact, reasons = Impact.DESTRUCTIVE, ()
