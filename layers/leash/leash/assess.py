@@ -69,9 +69,17 @@ def assess(call: ApiCall, actor: Actor, entry: CatalogAction | None) -> tuple[Al
     elif actor.kind is ActorKind.EXEMPT:
         why.append("exempt principal: alert only, never remediated")
 
-    alert = Alert(
+    title = " ".join(part for part in (actor.label, did, resource, detail) if part)
+    return _alert(call, actor, severity, title, resource, why), f"{severity} {call.action} by {actor.kind}"
+
+
+def _alert(
+    call: ApiCall, actor: Actor, severity: Severity, title: str, resource: str, why: list[str]
+) -> Alert:
+    """The alert about one call: who, what, where and why, as the call recorded them."""
+    return Alert(
         severity=severity,
-        title=" ".join(part for part in (actor.label, did, resource, detail) if part),
+        title=title,
         actor=actor.to_dict(),
         action=call.action,
         resource=resource,
@@ -83,7 +91,6 @@ def assess(call: ApiCall, actor: Actor, entry: CatalogAction | None) -> tuple[Al
         source_ip=call.source_ip,
         user_agent=call.user_agent,
     )
-    return alert, f"{severity} {call.action} by {actor.kind}"
 
 
 def _any_resource(call: ApiCall) -> str:
@@ -123,19 +130,7 @@ def assess_sign_in(call: ApiCall, actor: Actor) -> tuple[Alert | None, str]:
     if call.additional_event_data.get("MFAUsed") == "No" and not failed:
         why.append("signed in without MFA")
     login_to = call.additional_event_data.get("LoginTo")
-    alert = Alert(
-        severity=severity,
-        title=f"{actor.label} {'failed to sign in' if failed else 'signed in'} to the AWS console",
-        actor=actor.to_dict(),
-        action=call.action,
-        # Where the sign-in led, without the query string (state tokens, nothing a reader needs).
-        resource=login_to.split("?", 1)[0] if isinstance(login_to, str) else "",
-        account=call.account,
-        region=call.region,
-        time=call.time.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        event_id=call.event_id,
-        reasons=tuple(why),
-        source_ip=call.source_ip,
-        user_agent=call.user_agent,
-    )
-    return alert, f"{severity} {call.action} by {actor.kind}"
+    title = f"{actor.label} {'failed to sign in' if failed else 'signed in'} to the AWS console"
+    # Where the sign-in led, without the query string (state tokens, nothing a reader needs).
+    resource = login_to.split("?", 1)[0] if isinstance(login_to, str) else ""
+    return _alert(call, actor, severity, title, resource, why), f"{severity} {call.action} by {actor.kind}"
