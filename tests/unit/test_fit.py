@@ -50,7 +50,7 @@ def test_names_shows_a_few_and_counts_the_rest(values, shown):
 
 
 def test_an_alert_that_fits_is_left_alone():
-    assert fit(ALERT, lambda a: 0, 10) is ALERT
+    assert fit(ALERT, lambda a: a, lambda a: 0, 10) is ALERT
 
 
 def publish_bytes(alert: Alert) -> int:

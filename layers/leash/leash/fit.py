@@ -22,9 +22,9 @@ STEPS: tuple[tuple[int, int], ...] = ((4000, 50), (1000, 20), (200, 10), (100, 3
 KEYS_PER_OBJECT = 32  # an Alert's objects have at most 17 keys; more only in a forged message
 
 
-def json_bytes(alert: Alert) -> int:
-    """The alert's size as JSON, in bytes (what a DynamoDB record or a machine subscriber stores)."""
-    return len(json.dumps(alert.to_dict(), separators=(",", ":")).encode("utf-8", "surrogatepass"))
+def json_size(data: Any) -> int:
+    """Bytes of the data as JSON text (json.dumps escapes every non-ASCII character: one byte each)."""
+    return len(json.dumps(data))
 
 
 def names(values: Sequence[str], shown: int = SHOWN_NAMES) -> str:
@@ -35,17 +35,18 @@ def names(values: Sequence[str], shown: int = SHOWN_NAMES) -> str:
     return f"{', '.join(distinct[:shown])} and {len(distinct) - shown} more"
 
 
-def fit(alert: Alert, size: Callable[[Alert], int], limit: int) -> Alert:
-    """The alert itself if size(alert) <= limit, else the first clipped form that fits (or the tersest)."""
-    if size(alert) <= limit:
-        return alert
+def fit[T](alert: Alert, render: Callable[[Alert], T], size: Callable[[T], int], limit: int) -> T:
+    """The alert rendered for a channel, if size(rendered) <= limit; else the rendering of the first clipped
+    form that fits (or of the tersest). Each form is rendered once: what was measured is what is sent."""
+    rendered = render(alert)
+    if size(rendered) <= limit:
+        return rendered
     data = alert.to_dict()
-    clipped = alert
     for chars, items in STEPS:
-        clipped = Alert.from_dict(_clip(data, chars, items))
-        if size(clipped) <= limit:
+        rendered = render(Alert.from_dict(_clip(data, chars, items)))
+        if size(rendered) <= limit:
             break
-    return clipped
+    return rendered
 
 
 def clip_text(text: str, chars: int) -> str:

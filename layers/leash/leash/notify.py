@@ -11,7 +11,7 @@ from leash.alerts import Alert
 from leash.assess import assess
 from leash.catalog import CatalogAction, lookup
 from leash.events import ApiCall, MalformedEvent, parse_event
-from leash.fit import fit, json_bytes
+from leash.fit import fit, json_size
 from leash.lockdown import AutoLockdown, RequestLockdown, request_lockdown
 from leash.model import NotApplicable, Remedy
 from leash.publish import Publish
@@ -48,7 +48,7 @@ class Outcome:
             "reason": self.reason,
             "messageId": self.message_id,
             # DynamoDB holds 400 KB an item: the alert as SNS got it at most, never a hostile event's 300 KB field.
-            "alert": fit(self.alert, json_bytes, RECORDED_ALERT_BYTES).to_dict() if self.alert else None,
+            "alert": fit(self.alert, Alert.to_dict, json_size, RECORDED_ALERT_BYTES) if self.alert else None,
         }
 
     @classmethod

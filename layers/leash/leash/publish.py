@@ -23,7 +23,7 @@ def sns_message(alert: Alert) -> dict[str, str]:
     Lambda (the Slack forwarder), SQS, HTTPS, email-json and SMS get the JSON, e-mail the text. An alert
     too large for the limit is clipped (leash.fit), never dropped.
     """
-    return _publish_args(fit(alert, _publish_bytes, SNS_MESSAGE_BYTES))
+    return fit(alert, _publish_args, _publish_bytes, SNS_MESSAGE_BYTES)
 
 
 def _publish_args(alert: Alert) -> dict[str, str]:
@@ -37,9 +37,8 @@ def _publish_args(alert: Alert) -> dict[str, str]:
     return {"Subject": subject(alert), "Message": message, "MessageStructure": "json"}
 
 
-def _publish_bytes(alert: Alert) -> int:
+def _publish_bytes(args: dict[str, str]) -> int:
     """What counts against SNS's limit: the message, and the subject too, to be safe."""
-    args = _publish_args(alert)
     return len(args["Message"].encode()) + len(args["Subject"].encode("utf-8", "replace"))
 
 

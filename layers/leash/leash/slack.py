@@ -15,7 +15,7 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
 from leash.alerts import Alert
-from leash.fit import fit
+from leash.fit import fit, json_size
 from leash.slack_blocks import render_slack
 
 Sleep = Callable[[float], None]
@@ -194,16 +194,12 @@ class SlackDelivery:
         )
 
     def _give_up(self, alert: Alert, reason: str) -> Delivery:
-        kept = fit(alert, _json_chars, DEAD_LETTER_ALERT_CHARS)
-        self._dead_letter({"reason": reason, "alert": kept.to_dict(), "slack": render_slack(alert)})
+        kept = fit(alert, Alert.to_dict, json_size, DEAD_LETTER_ALERT_CHARS)
+        self._dead_letter({"reason": reason, "alert": kept, "slack": render_slack(alert)})
         return Delivery("dead-lettered", reason)
 
 
 DEAD_LETTER_ALERT_CHARS = 128_000  # with the Slack payload, well under SQS's 256 KiB message limit
-
-
-def _json_chars(alert: Alert) -> int:
-    return len(json.dumps(alert.to_dict()))
 
 
 class SqsDeadLetter:

@@ -24,11 +24,11 @@ BUTTON_VALUE_CHARS = 2000
 
 def render_slack(alert: Alert) -> dict[str, Any]:
     """Slack Block Kit payload for an incoming webhook, within Slack's limits (the alert clipped if need be)."""
-    return _render(fit(alert, _blocks_chars, SLACK_BLOCKS_CHARS))
+    return fit(alert, _render, _blocks_chars, SLACK_BLOCKS_CHARS)
 
 
-def _blocks_chars(alert: Alert) -> int:
-    return len(json.dumps(_render(alert)["blocks"], ensure_ascii=False))
+def _blocks_chars(payload: dict[str, Any]) -> int:
+    return len(json.dumps(payload["blocks"], ensure_ascii=False))
 
 
 def _render(alert: Alert) -> dict[str, Any]:
