@@ -28,6 +28,9 @@ class Alert:
     user_agent: str | None = None
     kind: str = "api-call"  # api-call | spike | workflow | alarm | message
     notice: str = ""  # for kind "workflow": what the workflow did (lockdown-applied, released, ...)
+    # Tampering with Leash and failed health checks: also sent straight to Slack by the sender, a second path
+    # that does not depend on the alerts topic (which may be what was tampered with).
+    second_path: bool = False
     schema: int = field(default=2)
 
     @property
