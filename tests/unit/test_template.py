@@ -262,7 +262,7 @@ def test_workflow_roles_cannot_touch_leash_or_exempt_principals(template):
             a
             for st in statements
             if st["Effect"] == "Allow"
-            and not st["Sid"].startswith(("Read", "Ledger", "Notify", "UseAlertsKey"))
+            and not st["Sid"].startswith(("Read", "Ledger", "Notify", "UseAlertsKey", "DeliverLogs"))
             for a in st["Action"]
         }
         denies = [st for st in statements if st["Effect"] == "Deny"]
@@ -307,7 +307,7 @@ def test_functions_build_without_python313_by_copying_their_handler(template, tm
     """`sam build` needs no python3.13 on PATH: each function's Makefile copies app.py, nothing else."""
     import subprocess
 
-    assert len(_functions(template)) == 5
+    assert len(_functions(template)) == 6
     for logical_id, function in _functions(template).items():
         assert function["Metadata"] == {"BuildMethod": "makefile"}, logical_id
         code = TEMPLATE.parent / function["Properties"]["CodeUri"]
