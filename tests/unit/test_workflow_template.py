@@ -180,7 +180,7 @@ def denied(deny: dict, principal_arn: str | None = None, service_name: str | Non
 
 def test_only_leash_roles_and_its_alarms_may_publish_alerts(template, topic_policy):
     publishers = _publishers(template)
-    assert len(publishers) == 5  # notify, reapply, spikes, lockdown, release
+    assert len(publishers) == 6  # notify, reapply, spikes, lockdown, release, health
     allow = topic_policy["LeashRolesPublish"]
     assert {_arn(a) for a in allow["Principal"]["AWS"]} == publishers
     alarms = topic_policy["LeashAlarmsPublish"]

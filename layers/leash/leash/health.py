@@ -45,6 +45,7 @@ class HealthSettings:
     ledger_table: str = ""
     namespace: str = "Leash"
     all_events_rules: frozenset[str] = frozenset()  # rules the template sets to ALL_MANAGEMENT_EVENTS
+    event_bus: str = ""  # Leash's own bus (the lockdown requests' rule lives there)
     slack_secret_arn: str = ""
     slack_forwarder_arn: str = ""
     forwarders_stack_set: str = ""
@@ -54,12 +55,14 @@ class HealthSettings:
         stack = required(env, "LEASH_STACK_NAME")
         return cls(
             stack_name=stack,
-            region=required(env, "AWS_REGION"),
+            # Lambda sets AWS_REGION; boto3's own default serves sam local and the tests.
+            region=text(env, "AWS_REGION") or required(env, "AWS_DEFAULT_REGION"),
             account=text(env, "LEASH_ACCOUNT_ID"),
             alerts_topic_arn=required(env, "ALERTS_TOPIC_ARN"),
             ledger_table=text(env, "LEDGER_TABLE"),
             namespace=text(env, "POWERTOOLS_METRICS_NAMESPACE", "Leash"),
             all_events_rules=names(env, "LEASH_ALL_EVENTS_RULES"),
+            event_bus=text(env, "LEASH_EVENT_BUS"),
             slack_secret_arn=text(env, "SLACK_WEBHOOK_SECRET_ARN"),
             slack_forwarder_arn=text(env, "LEASH_SLACK_FORWARDER_ARN"),
             forwarders_stack_set=text(env, "LEASH_FORWARDERS_STACK_SET") or f"{stack}-forwarders",
@@ -111,10 +114,11 @@ def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> Iterator[dic
 # --- the stack's EventBridge rules ---------------------------------------------------------------
 
 
-def stack_rules(cloudformation: Any, stack_name: str) -> list[tuple[str, str]]:
+def stack_rules(cloudformation: Any, stack_name: str) -> list[tuple[str, str | None]]:
     """(rule name, event bus) of every AWS::Events::Rule in the stack, SAM's generated ones included.
 
-    A rule on a custom bus has the physical ID "bus|rule"; one on the default bus its name alone.
+    A rule on a custom bus has the physical ID "bus|rule"; one on the default bus its name alone. The bus is
+    None when the ID does not say (check_rules then looks on the default bus and on Leash's own).
     """
     rules = []
     for resource in _pages(
@@ -123,8 +127,8 @@ def stack_rules(cloudformation: Any, stack_name: str) -> list[tuple[str, str]]:
         if resource.get("ResourceType") != "AWS::Events::Rule" or not resource.get("PhysicalResourceId"):
             continue
         bus, _, name = resource["PhysicalResourceId"].rpartition("|")
-        rules.append((name, bus or "default"))
-    return sorted(rules)
+        rules.append((name, bus or None))
+    return sorted(rules, key=lambda rule: rule[0])
 
 
 def check_rules(clients: Clients, settings: HealthSettings) -> CheckResult:
@@ -140,8 +144,9 @@ def check_rules(clients: Clients, settings: HealthSettings) -> CheckResult:
             "Leash cannot tell whether its rules still deliver CloudTrail events",
         ),))  # fmt: skip
     failures = []
+    buses = ("default", settings.event_bus) if settings.event_bus else ("default",)
     for name, bus in rules:
-        failures += _rule_failures(events, name, bus, name in settings.all_events_rules)
+        failures += _rule_failures(events, name, (bus,) if bus else buses, name in settings.all_events_rules)
     if not rules:
         failures.append(Failure(
             "rules", settings.stack_name, f"the stack {settings.stack_name} has no EventBridge rules",
@@ -150,16 +155,19 @@ def check_rules(clients: Clients, settings: HealthSettings) -> CheckResult:
     return CheckResult("rules", len(rules), tuple(failures))
 
 
-def _rule_failures(events: Any, name: str, bus: str, needs_all_events: bool) -> list[Failure]:
-    where = {} if bus == "default" else {"EventBusName": bus}
+def _rule_failures(events: Any, name: str, buses: tuple[str, ...], needs_all_events: bool) -> list[Failure]:
     unseen = "Leash does not see the calls this rule matches"
-    try:
-        state = events.describe_rule(Name=name, **where).get("State")
-        targets = list(_pages(events, "list_targets_by_rule", "Targets", Rule=name, **where))
-    except ClientError as exc:
-        if _code(exc) == "ResourceNotFoundException":
-            return [Failure("rules", name, f"rule {name} was deleted", unseen)]
-        return [Failure("rules", name, f"Leash could not read rule {name} ({_code(exc)})", unseen)]
+    for bus in buses:
+        where = {} if bus == "default" else {"EventBusName": bus}
+        try:
+            state = events.describe_rule(Name=name, **where).get("State")
+            targets = list(_pages(events, "list_targets_by_rule", "Targets", Rule=name, **where))
+            break
+        except ClientError as exc:
+            if _code(exc) != "ResourceNotFoundException":
+                return [Failure("rules", name, f"Leash could not read rule {name} ({_code(exc)})", unseen)]
+    else:
+        return [Failure("rules", name, f"rule {name} was deleted", unseen)]
     failures = []
     if state not in (ENABLED, ALL_MANAGEMENT_EVENTS):
         failures.append(Failure("rules", name, f"rule {name} is {state}", unseen))
@@ -217,7 +225,8 @@ def _watched_regions(cloudformation: Any, settings: HealthSettings) -> set[str]:
     for parameter in stack.get("Parameters", []):
         if parameter.get("ParameterKey") == FORWARDERS_PARAMETER:
             value = parameter.get("ResolvedValue") or parameter.get("ParameterValue") or ""
-            return {r.strip() for r in value.split(",") if r.strip()}
+            # moto writes a list parameter as "['a', 'b']"; CloudFormation as "a,b"
+            return {r.strip(" '\"[]") for r in value.split(",") if r.strip(" '\"[]")}
     return set()
 
 
