@@ -426,7 +426,7 @@ def test_the_schedule_input_decides_the_heartbeat():
 
 
 def test_times_are_utc():
-    from leash.health import HealthSettings, failure_alert, Failure
+    from leash.health import Failure, HealthSettings, failure_alert
 
     settings = HealthSettings(STACK, REGION, ACCOUNT, "arn:topic")
     now = datetime(2026, 5, 1, 8, 0, tzinfo=UTC) + timedelta(seconds=5)

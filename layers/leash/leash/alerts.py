@@ -26,7 +26,7 @@ class Alert:
     leash_did: tuple[LeashAction, ...] = ()  # what Leash already did about it
     source_ip: str | None = None
     user_agent: str | None = None
-    kind: str = "api-call"  # api-call | spike | workflow | alarm | message
+    kind: str = "api-call"  # api-call | spike | workflow | alarm | message | health | heartbeat
     notice: str = ""  # for kind "workflow": what the workflow did (lockdown-applied, released, ...)
     # Tampering with Leash and failed health checks: also sent straight to Slack by the sender, a second path
     # that does not depend on the alerts topic (which may be what was tampered with).

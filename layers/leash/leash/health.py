@@ -493,7 +493,7 @@ def day_of_activity(clients: Clients, settings: HealthSettings, now: datetime, h
 
 
 def _plural(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
+    return f"{n:,} {one if n == 1 else many}"
 
 
 def heartbeat_text(activity: Activity) -> str:
@@ -520,7 +520,7 @@ def heartbeat_alert(activity: Activity | str, results: Iterable[CheckResult], se
         f"{_plural(sum(len(r.failures) for r in failed), 'health check', 'health checks')} failed "
         f"({', '.join(r.check for r in failed)}): see the critical alerts"
         if failed
-        else f"all {len(results) - len(skipped)} health checks passed",
+        else f"all {_plural(len(results) - len(skipped), 'health check', 'health checks')} passed",
         *skipped,
     ]
     return Alert(
