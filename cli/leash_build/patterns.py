@@ -65,6 +65,24 @@ def leash_roles(template_text: str | None = None) -> list[str]:
 LEASH_ROLES = leash_roles()
 
 
+def leash_role_conditions(template_text: str | None = None) -> dict[str, str]:
+    """The roles deployed only under a condition (InteractionsRole: HasSlackInteractivity), by logical ID."""
+    text = template_text if template_text is not None else _template_path().read_text()
+    found = re.finditer(
+        r"^  ([A-Za-z0-9]+):\n    Type: AWS::IAM::Role\n    Condition: (\w+)$", text, re.MULTILINE
+    )
+    return {m.group(1): m.group(2) for m in found}
+
+
+_CONDITIONS = leash_role_conditions()
+
+
+def _if_deployed(role: str, value: Any) -> Any:
+    """A value about a role, left out where the role is not deployed (GetAtt of it would fail)."""
+    condition = _CONDITIONS.get(role)
+    return {"Fn::If": [condition, value, {"Ref": "AWS::NoValue"}]} if condition else value
+
+
 def leash_role_names(template_text: str | None = None) -> list[str]:
     """Each role's RoleName as its Fn::Sub writes it (tests/unit/test_template.py: every role names itself),
     for what must not depend on the roles themselves (a role's own policy naming it would be a cycle)."""
@@ -86,11 +104,11 @@ def identity_blocks() -> dict[str, Any]:
     ]
     return {
         "LeashRoleIds": {
-            "LEASH_ROLE_IDS": {"Fn::Join": [",", [{"Fn::GetAtt": [r, "RoleId"]} for r in LEASH_ROLES]]}
+            "LEASH_ROLE_IDS": {
+                "Fn::Join": [",", [_if_deployed(r, {"Fn::GetAtt": [r, "RoleId"]}) for r in LEASH_ROLES]]
+            }
         },
-        "LeashEventBusPolicy": {
-            "StringNotLike": {"aws:userid": [{"Fn::Sub": f"${{{r}.RoleId}}:*"} for r in LEASH_ROLES]}
-        },
+        "LeashEventBusPolicy": {"StringNotLike": {"aws:userid": leash_session_wildcards()}},
         "LeashRoleArns": {"Resource": role_arns},
         "LeashRoleNames": {"LeashRoleNames": {"Fn::Sub": ",".join(leash_role_names())}},
     }
@@ -99,7 +117,7 @@ def identity_blocks() -> dict[str, Any]:
 def leash_session_wildcards(roles: Iterable[str] = LEASH_ROLES) -> list[dict[str, str]]:
     """`principalId` of a session of each of Leash's roles ("AROA...:session"), by the role's ID, which a
     role deleted and created again under the same name does not keep."""
-    return [{"Fn::Sub": f"${{{role}.RoleId}}:*"} for role in roles]
+    return [_if_deployed(role, {"Fn::Sub": f"${{{role}.RoleId}}:*"}) for role in roles]
 
 
 # Leash's own sessions, by role ID (as classify_actor reads them); any account's forwarded events alike.
@@ -353,7 +371,9 @@ _SIZING = Deployment(
         "AgentPermissionsBoundaryArn": "arn:aws-us-gov:iam::123456789012:policy/agent-permissions-boundary",
     },
     partition="aws-us-gov",
-    conditions=dict.fromkeys((f"Has{s.parameter}" for s in AGENT_SIGNALS if s.parameter), True),
+    conditions=dict.fromkeys(
+        [*(f"Has{s.parameter}" for s in AGENT_SIGNALS if s.parameter), *_CONDITIONS.values()], True
+    ),
 )
 
 
