@@ -6,6 +6,7 @@ demo, replay and tests route events by exactly what `sam deploy` would create.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,9 @@ class Deployment:
     stack_name: str = "leash"
     conditions: Mapping[str, Any] = field(default_factory=dict)  # the template's Conditions section
     resources: Mapping[str, str] = field(default_factory=dict)  # logical ID -> what its Ref returns
+    attributes: Mapping[str, Any] = field(
+        default_factory=dict
+    )  # "Logical.Attribute" -> what Fn::GetAtt returns
 
     def ref(self, name: str) -> Any:
         pseudo = {
@@ -46,7 +50,18 @@ class Deployment:
             return self.parameters[name]
         if name in self.resources:
             return self.resources[name]
+        if "." in name:  # ${Logical.Attribute} in a Fn::Sub
+            return self.get_att(*name.split(".", 1))
         raise TemplateError(f"Ref {name} is not a parameter with a value")
+
+    def get_att(self, logical_id: str, attribute: str) -> Any:
+        """Fn::GetAtt: the value given in `attributes`, else an offline stand-in for a role's RoleId."""
+        key = f"{logical_id}.{attribute}"
+        if key in self.attributes:
+            return self.attributes[key]
+        if attribute == "RoleId":
+            return offline_role_id(logical_id)
+        raise TemplateError(f"Fn::GetAtt {key} has no value offline")
 
     def condition(self, name: str) -> bool:
         if name not in self.conditions:
@@ -77,6 +92,9 @@ class Deployment:
             return _SUB.sub(
                 lambda m: str(extra[m.group(1)] if m.group(1) in extra else self.ref(m.group(1))), text
             )
+        if key == "Fn::GetAtt":
+            logical_id, attribute = arg.split(".", 1) if isinstance(arg, str) else arg
+            return self.get_att(logical_id, attribute)
         if key == "Fn::If":
             name, yes, no = arg
             return self.resolve(yes if self.condition(name) else no)
@@ -99,6 +117,12 @@ class Deployment:
             index, items = arg
             return self.resolve(items)[int(self.resolve(index))]
         raise TemplateError(f"{key} cannot be evaluated offline")
+
+
+def offline_role_id(logical_id: str) -> str:
+    """A stand-in for the RoleId CloudFormation gives a role ("AROA" and 17 characters), the same on every run,
+    so the rules, the functions' environment and the samples of Leash's own sessions agree offline."""
+    return "AROA" + hashlib.sha256(logical_id.encode()).hexdigest()[:17].upper()
 
 
 # --- deploy parameters, checked as CloudFormation checks them before it changes anything ----------

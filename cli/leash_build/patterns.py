@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,14 +35,97 @@ BEGIN_MARKER = (
 END_MARKER = "# END GENERATED RULES for {function}"
 
 SUCCEEDED = [{"exists": False}]  # failed calls changed nothing; denials are the spike detector's business
-# Leash's own sessions, in any account (as classify_actor reads them): an organisation's forwarded events
-# and a multi-account replay are decided alike in every account.
-NOT_LEASH = {"anything-but": {"wildcard": {"Fn::Sub": "arn:*:sts::*:assumed-role/${ResourcePrefix}-*"}}}
+
+
+def _template_path() -> Path:
+    """This checkout's template.yaml, or the copy the wheel ships next to the CLI (setup.py)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (
+        here.parent.parent / "template.yaml",
+        here.parent / "leash_cli" / "app" / "template.yaml",
+    ):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"no template.yaml around {here}")
+
+
+_ROLE = re.compile(r"^  ([A-Za-z0-9]+):\n    Type: AWS::IAM::Role\b", re.MULTILINE)
+
+
+def leash_roles(template_text: str | None = None) -> list[str]:
+    """The logical IDs of every AWS::IAM::Role in template.yaml: Leash's own principals, in one place.
+
+    A role someone adds to the template is Leash as soon as `make patterns` runs: the rules' exclusion,
+    the functions' LEASH_ROLE_IDS, the bus policy and the lockdown workflow's refusal all read this list.
+    """
+    text = template_text if template_text is not None else _template_path().read_text()
+    return _ROLE.findall(text)
+
+
+LEASH_ROLES = leash_roles()
+
+
+def leash_role_conditions(template_text: str | None = None) -> dict[str, str]:
+    """The roles deployed only under a condition (InteractionsRole: HasSlackInteractivity), by logical ID."""
+    text = template_text if template_text is not None else _template_path().read_text()
+    found = re.finditer(
+        r"^  ([A-Za-z0-9]+):\n    Type: AWS::IAM::Role\n    Condition: (\w+)$", text, re.MULTILINE
+    )
+    return {m.group(1): m.group(2) for m in found}
+
+
+_CONDITIONS = leash_role_conditions()
+
+
+def _if_deployed(role: str, value: Any) -> Any:
+    """A value about a role, left out where the role is not deployed (GetAtt of it would fail)."""
+    condition = _CONDITIONS.get(role)
+    return {"Fn::If": [condition, value, {"Ref": "AWS::NoValue"}]} if condition else value
+
+
+def leash_role_names(template_text: str | None = None) -> list[str]:
+    """Each role's RoleName as its Fn::Sub writes it (tests/unit/test_template.py: every role names itself),
+    for what must not depend on the roles themselves (a role's own policy naming it would be a cycle)."""
+    text = template_text if template_text is not None else _template_path().read_text()
+    names = []
+    for role in leash_roles(text):
+        block = text[text.index(f"\n  {role}:\n") :]
+        found = re.search(r"^      RoleName: !Sub (\S+)$", block, re.MULTILINE)
+        if not found:
+            raise ValueError(f"{role} has no `RoleName: !Sub ...` in template.yaml")
+        names.append(found.group(1).strip("\"'"))
+    return names
+
+
+def identity_blocks() -> dict[str, Any]:
+    """The template's hand-written resources that must know Leash's roles exactly, as generated blocks."""
+    role_arns = [
+        {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{n}"} for n in leash_role_names()
+    ]
+    return {
+        "LeashRoleIds": {
+            "LEASH_ROLE_IDS": {
+                "Fn::Join": [",", [_if_deployed(r, {"Fn::GetAtt": [r, "RoleId"]}) for r in LEASH_ROLES]]
+            }
+        },
+        "LeashEventBusPolicy": {"StringNotLike": {"aws:userid": leash_session_wildcards()}},
+        "LeashRoleArns": {"Resource": role_arns},
+        "LeashRoleNames": {"LeashRoleNames": {"Fn::Sub": ",".join(leash_role_names())}},
+    }
+
+
+def leash_session_wildcards(roles: Iterable[str] = LEASH_ROLES) -> list[dict[str, str]]:
+    """`principalId` of a session of each of Leash's roles ("AROA...:session"), by the role's ID, which a
+    role deleted and created again under the same name does not keep."""
+    return [_if_deployed(role, {"Fn::Sub": f"${{{role}.RoleId}}:*"}) for role in roles]
+
+
+# Leash's own sessions, by role ID (as classify_actor reads them); any account's forwarded events alike.
+NOT_LEASH = {"anything-but": {"wildcard": leash_session_wildcards()}}
 # `userIdentity` of every caller but Leash's own sessions and AWS services. `anything-but` never matches
-# a missing field, so the identities that have no ARN (another account, type AWSAccount; Identity Center
-# users) come in by `exists: false`, and AWS services, which have none either, stay out by their type
-# (as does AWS acting on its own, whose identity has no type at all).
-ANYONE = {"arn": [NOT_LEASH, {"exists": False}], "type": [{"anything-but": ["AWSService"]}]}
+# a missing field, so the identities that have no principalId come in by `exists: false`, and AWS
+# services stay out by their type (as does AWS acting on its own, whose identity has no type at all).
+ANYONE = {"principalId": [NOT_LEASH, {"exists": False}], "type": [{"anything-but": ["AWSService"]}]}
 
 
 def agent_clauses() -> list[Any]:
@@ -287,7 +371,9 @@ _SIZING = Deployment(
         "AgentPermissionsBoundaryArn": "arn:aws-us-gov:iam::123456789012:policy/agent-permissions-boundary",
     },
     partition="aws-us-gov",
-    conditions=dict.fromkeys((f"Has{s.parameter}" for s in AGENT_SIGNALS if s.parameter), True),
+    conditions=dict.fromkeys(
+        [*(f"Has{s.parameter}" for s in AGENT_SIGNALS if s.parameter), *_CONDITIONS.values()], True
+    ),
 )
 
 
@@ -341,11 +427,12 @@ def render_block(function: str, indent: int = 8) -> str:
         return dumper.represent_sequence("tag:yaml.org,2002:seq", items, flow_style=flow)
 
     Dumper.add_representer(list, represent_list)
-    content = (
-        sam_events(RULES_BY_FUNCTION[function]())
-        if function in RULES_BY_FUNCTION
-        else rule_resources(function, RULES_BY_QUEUE[function]())
-    )
+    if function in RULES_BY_FUNCTION:
+        content = sam_events(RULES_BY_FUNCTION[function]())
+    elif function in RULES_BY_QUEUE:
+        content = rule_resources(function, RULES_BY_QUEUE[function]())
+    else:
+        content = identity_blocks()[function]
     body = yaml.dump(content, Dumper=Dumper, sort_keys=False, default_flow_style=False, width=110)
     pad = " " * indent
     begin, end = BEGIN_MARKER.format(function=function), END_MARKER.format(function=function)
@@ -354,15 +441,26 @@ def render_block(function: str, indent: int = 8) -> str:
 
 
 def rewrite_template(text: str) -> str:
-    """template.yaml with each function's generated block replaced by the current catalog's rules."""
+    """template.yaml with each function's generated block replaced by the current catalog's rules, and each
+    place that names Leash's roles with the template's current roles (a block may appear more than once)."""
     for function in GENERATED:
-        begin = BEGIN_MARKER.format(function=function)
-        start = text.index(begin)
-        line_start = text.rindex("\n", 0, start) + 1
-        end_marker = END_MARKER.format(function=function)
-        end = text.index(end_marker, start) + len(end_marker)
-        text = text[:line_start] + render_block(function, start - line_start) + text[end:]
+        text, _ = _rewrite_block(text, function, 0)
+    for block in identity_blocks():
+        start = 0
+        while BEGIN_MARKER.format(function=block) in text[start:]:
+            text, start = _rewrite_block(text, block, start)
     return text
+
+
+def _rewrite_block(text: str, function: str, offset: int) -> tuple[str, int]:
+    """The text with the first block of this name after `offset` rewritten, and where that block ends."""
+    begin = BEGIN_MARKER.format(function=function)
+    start = text.index(begin, offset)
+    line_start = text.rindex("\n", 0, start) + 1
+    end_marker = END_MARKER.format(function=function)
+    end = text.index(end_marker, start) + len(end_marker)
+    block = render_block(function, start - line_start)
+    return text[:line_start] + block + text[end:], line_start + len(block)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from leash_cli.template import APP_ROOT, load_template
+from leash_cli.template import APP_ROOT, deployment_for, load_template
 
 ACCOUNT = "111122223333"
 STATE_MACHINES = APP_ROOT / "statemachines"
@@ -196,6 +196,15 @@ def create_tables(tables: Mapping[str, str]) -> None:
         )
 
 
+def leash_role_names(region: str = "us-east-1") -> str:
+    """The LeashRoleNames substitution of the workflows (every role of template.yaml), for default parameters."""
+    template = load_template()
+    names = template["Resources"]["LockdownStateMachine"]["Properties"]["DefinitionSubstitutions"][
+        "LeashRoleNames"
+    ]
+    return str(deployment_for(template, region=region).resolve(names))
+
+
 class Workflows:
     """Leash's state machines created from statemachines/*.asl.json, with executions run to their end."""
 
@@ -205,6 +214,8 @@ class Workflows:
         self.sfn = boto3.client("stepfunctions")
         self.arns: dict[str, str] = {}
         self._count = 0
+        # Leash's own roles, which the workflows refuse to lock: as template.yaml names them, unless given.
+        substitutions = {"LeashRoleNames": leash_role_names(), **substitutions}
         for name in ("lockdown", "release"):
             text = (STATE_MACHINES / f"{name}.asl.json").read_text()
             for key, value in substitutions.items():

@@ -73,14 +73,20 @@ def test_matcher_agrees_with_localstack_on_the_rules_identity_clause():
     `anything-but` on the type) on every documented userIdentity form, Leash's own sessions, and odd values."""
     from identity_forms import ACCOUNT, FORMS
 
-    from leash_build.cfn import Deployment
+    from leash_build.cfn import Deployment, offline_role_id
     from leash_build.patterns import ANYONE
 
-    clause = Deployment(parameters={"ResourcePrefix": "leash"}, account=ACCOUNT).resolve(ANYONE)
-    leash = {"type": "AssumedRole", "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/leash-notify/s"}
+    clause = Deployment(
+        parameters={"ResourcePrefix": "leash"}, account=ACCOUNT, conditions={"HasSlackInteractivity": True}
+    ).resolve(ANYONE)
+    leash = {
+        "type": "AssumedRole",
+        "principalId": f"{offline_role_id('NotifyRole')}:s",
+        "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/leash-notify/s",
+    }
     identities = [form for form, *_ in FORMS.values()] + [
         leash,
-        {**leash, "arn": None},
+        {**leash, "principalId": None},
         {"type": "AWSAccount", "arn": None, "accountId": "444455556666"},
         {"type": ["AWSAccount"], "accountId": "444455556666"},
         {"type": "AWSService", "arn": f"arn:aws:iam::{ACCOUNT}:role/x"},

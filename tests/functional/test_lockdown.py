@@ -367,3 +367,12 @@ def test_notices_carry_their_fields_and_slack_offers_release_only_after_a_lockdo
     assert [e["text"]["text"] for e in buttons[0]["elements"]] == [f"Release {ROLE}"]
     (again,) = alerts_from_sns(as_lambda_event(repeated))
     assert not [b for b in render_slack(again)["blocks"] if b["type"] == "actions"]
+
+
+def test_a_role_that_only_looks_like_leash_is_locked_like_any_other(workflows):
+    """#16: Leash's roles are this stack's exact roles; `leash-backdoor` is nobody's exception."""
+    iam = boto3.client("iam")
+    iam.create_role(RoleName="leash-backdoor", AssumeRolePolicyDocument="{}")
+    result = workflows.run("lockdown", f"arn:aws:iam::{ACCOUNT}:role/leash-backdoor")
+    assert result["status"] == "SUCCEEDED"
+    assert "LeashEmergencyDenyAll" in iam.list_role_policies(RoleName="leash-backdoor")["PolicyNames"]

@@ -14,12 +14,14 @@ CONFIG = ActorConfig(
     agent_session_prefix="agent-",
     agent_source_identity_prefix="bot-",
     exempt_arns=frozenset({"arn:aws:iam::111122223333:role/breakglass-admin"}),
+    leash_role_ids=frozenset({"AROALEASHNOTIFYROLE01"}),
 )
 
 
-def role(name, session="s", source_identity=None, path=""):
+def role(name, session="s", source_identity=None, path="", role_id="AROAEXAMPLEROLEID0001"):
     ident = {
         "type": "AssumedRole",
+        "principalId": f"{role_id}:{session}",
         "arn": f"arn:aws:sts::111122223333:assumed-role/{name}/{session}",
         "accountId": "111122223333",
         "sessionContext": {
@@ -43,7 +45,15 @@ def role(name, session="s", source_identity=None, path=""):
         (role("dev", session="agent-claude-1"), ActorKind.AGENT, "session name starts with agent-"),
         (role("dev", source_identity="bot-jordan"), ActorKind.AGENT, "source identity starts with bot-"),
         (role("dev"), ActorKind.HUMAN, None),
-        (role("leash-notify-us-east-1"), ActorKind.LEASH, None),
+        (role("leash-notify-us-east-1", role_id="AROALEASHNOTIFYROLE01"), ActorKind.LEASH, None),
+        # Leash is known by its roles' IDs, never by a name: a look-alike role is whoever it is (#16).
+        (role("leash-backdoor"), ActorKind.HUMAN, None),
+        (role("leash-notify-us-east-1"), ActorKind.HUMAN, None),  # deleted and created again: a new ID
+        (
+            role("leash-backdoor", session="agent-claude-1"),
+            ActorKind.AGENT,
+            "session name starts with agent-",
+        ),
         (
             role("breakglass-admin", path="admins/"),
             ActorKind.EXEMPT,
@@ -117,10 +127,16 @@ def test_display_names_the_human_behind_the_agent_session():
 
 def test_from_env_reads_template_variables():
     cfg = ActorConfig.from_env(
-        {"LEASH_AGENT_ROLE_NAMES": "a, b,", "LEASH_EXEMPT_ARNS": "", "LEASH_ROLE_PREFIX": "guard"}
+        {
+            "LEASH_AGENT_ROLE_NAMES": "a, b,",
+            "LEASH_EXEMPT_ARNS": "",
+            "LEASH_ROLE_PREFIX": "guard",
+            "LEASH_ROLE_IDS": "AROA1,AROA2",
+        }
     )
     assert (
         cfg.agent_role_names == {"a", "b"}
+        and cfg.leash_role_ids == {"AROA1", "AROA2"}
         and cfg.exempt_arns == frozenset()
         and cfg.leash_role_prefix == "guard-"
     )

@@ -9,6 +9,7 @@ from conftest import EVENTS
 from identity_forms import FORMS
 
 from leash.catalog import CATALOG
+from leash_build.cfn import offline_role_id
 from leash_build.patterns import MAX_PATTERN_CHARS, rewrite_template
 from leash_cli.template import TEMPLATE, Router, deployment_for, eventbridge_rules, load_template
 
@@ -66,8 +67,11 @@ def router(template):
 def identity(kind: str) -> dict:
     names = {"agent": "ai-agent-deploy", "human": "platform-admin", "leash": "leash-notify-us-east-1"}
     name = names[kind]
+    # Leash's sessions are known by the role's ID (the offline stand-in the router resolves GetAtt to).
+    role_id = offline_role_id("NotifyRole") if kind == "leash" else "AROAEXAMPLEOTHERROLE1"
     return {
         "type": "AssumedRole",
+        "principalId": f"{role_id}:s1",
         "arn": f"arn:aws:sts::{ACCT}:assumed-role/{name}/s1",
         "accountId": ACCT,
         "sessionContext": {
@@ -361,3 +365,27 @@ def test_readme_documents_every_parameter_and_protection(template):
         assert f"`{name}`" in readme, f"README does not document the {name} parameter"
     for name in PROTECTIONS:
         assert f"`{name}`" in readme, f"README does not list the {name} protection"
+
+
+def test_leash_is_every_role_of_the_template_by_role_id(template):
+    """#16: Leash's principals come from one place, every AWS::IAM::Role, and each consumer names them exactly."""
+    from leash_build.patterns import LEASH_ROLES, identity_blocks
+
+    roles = [k for k, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Role"]
+    assert LEASH_ROLES == roles
+    env = template["Globals"]["Function"]["Environment"]["Variables"]["LEASH_ROLE_IDS"]
+    assert env == identity_blocks()["LeashRoleIds"]["LEASH_ROLE_IDS"]
+    assert all(json.dumps({"Fn::GetAtt": [r, "RoleId"]}) in json.dumps(env) for r in roles)
+    bus = template["Resources"]["LeashEventBusPolicy"]["Properties"]["Statement"]["Condition"]
+    assert bus == identity_blocks()["LeashEventBusPolicy"]
+    assert all(f"${{{r}.RoleId}}:*" in json.dumps(bus) for r in roles)
+    for machine in ("LockdownStateMachine", "ReleaseStateMachine"):
+        names = template["Resources"][machine]["Properties"]["DefinitionSubstitutions"]["LeashRoleNames"]
+        assert names["Fn::Sub"].split(",") == [
+            template["Resources"][r]["Properties"]["RoleName"]["Fn::Sub"] for r in roles
+        ]
+    # Nothing is Leash by a name prefix any more: not the rules, the bus, the workflows nor their roles.
+    text = TEMPLATE.read_text()
+    assert "assumed-role/${ResourcePrefix}-*" not in text and "role/${ResourcePrefix}-*" not in text
+    for asl in ("lockdown", "release"):
+        assert "${ResourcePrefix}" not in (TEMPLATE.parent / "statemachines" / f"{asl}.asl.json").read_text()

@@ -191,7 +191,7 @@ def classify_actor(
     else:  # Identity Center users, directory users, Unknown: whatever names them
         name = _text(identity, "userName") or principal_id or identity_type
 
-    if identity_type == "AssumedRole" and name.startswith(config.leash_role_prefix):
+    if is_leash_session(identity, config):
         return actor(ActorKind.LEASH, name)
     if config.exempt_arns & {arn, role_arn, role_arn and _strip_role_path(role_arn)}:
         return actor(ActorKind.EXEMPT, name)
@@ -204,6 +204,13 @@ def classify_actor(
     if signals:
         return actor(ActorKind.AGENT, name, signals)
     return actor(ActorKind.HUMAN, name)
+
+
+def is_leash_session(identity: Mapping[str, Any], config: ActorConfig) -> bool:
+    """A session of one of this stack's roles, by role ID ("AROA...:session"), as the rules' exclusion reads it:
+    a role with a Leash-like name, or a Leash role deleted and created again, has another ID."""
+    role_id, colon, _session = _text(identity, "principalId").partition(":")
+    return bool(colon) and role_id in config.leash_role_ids
 
 
 def _principal_id(identity: Mapping[str, Any]) -> str:
@@ -226,7 +233,7 @@ def _strip_role_path(role_arn: str) -> str:
 
 def is_agent_role(role_name: str, config: ActorConfig, tag_lookup: TagLookup | None = None) -> bool:
     """Whether a role (the target of a call, not the caller) is an agent role: by name, prefix or Usage tag."""
-    if not role_name or role_name.startswith(config.leash_role_prefix):
+    if not role_name:
         return False
     if role_name in config.agent_role_names:
         return True

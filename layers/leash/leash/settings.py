@@ -75,6 +75,9 @@ class ActorConfig:
     agent_tag_key: str = "Usage"
     agent_tag_value: str = "Agent"
     exempt_arns: frozenset[str] = frozenset()
+    # This stack's own roles by role ID (LEASH_ROLE_IDS: every AWS::IAM::Role of template.yaml), never by name.
+    leash_role_ids: frozenset[str] = frozenset()
+    # ResourcePrefix + "-": only to notice a role made to look like Leash's (tampering), never to trust one.
     leash_role_prefix: str = "leash-"
 
     @classmethod
@@ -88,6 +91,7 @@ class ActorConfig:
             agent_user_names=names(env, "LEASH_AGENT_USER_NAMES"),
             agent_user_prefix=text(env, "LEASH_AGENT_USER_PREFIX"),
             exempt_arns=names(env, "LEASH_EXEMPT_ARNS"),
+            leash_role_ids=names(env, "LEASH_ROLE_IDS"),
             leash_role_prefix=(text(env, "LEASH_ROLE_PREFIX") or "leash") + "-",
         )
 
