@@ -380,15 +380,19 @@ def main(argv: list[str] | None = None) -> int:
         for function in GENERATED:
             print(render_block(function))
         return 0
+    from leash_build import forwarders  # it builds on this module's rules
+
     path = Path(target)
     current = path.read_text()
-    wanted = rewrite_template(current)
+    wanted, body = forwarders.generate(rewrite_template(current))
+    forwarders_path = path.parent / forwarders.FORWARDERS.name
     if args.check:
-        if current != wanted:
-            print(f"{path}: generated rules are out of date; run `make patterns`")
-            return 1
-        return 0
+        stale = [p for p, text in ((path, wanted), (forwarders_path, body)) if not p.is_file() or p.read_text() != text]
+        for p in stale:
+            print(f"{p}: generated rules are out of date; run `make patterns`")
+        return 1 if stale else 0
     path.write_text(wanted)
+    forwarders_path.write_text(body)
     count = sum(len(rules()) for rules in (*RULES_BY_FUNCTION.values(), *RULES_BY_QUEUE.values()))
     print(f"{path}: wrote {count} rules")
     return 0
