@@ -57,7 +57,6 @@ for _tag in (*_SEQUENCE_TAGS, "Sub", "GetAtt"):
     CfnLoader.add_constructor(f"!{_tag}", _construct(f"Fn::{_tag}"))
 
 
-
 class TemplateError(ValueError):
     """The template uses something this resolver cannot evaluate offline."""
 

@@ -85,7 +85,9 @@ def _merge(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any] | None:
 def _branches(rule: Rule) -> list[Any] | None:
     """The rule's CloudTrail pattern as alternatives of its `detail`, or None if it cannot be split so."""
     pattern = rule.pattern
-    if set(pattern) - {"source", "detail-type", "detail"} or pattern.get("detail-type") != [CLOUDTRAIL_DETAIL_TYPE]:
+    if set(pattern) - {"source", "detail-type", "detail"} or pattern.get("detail-type") != [
+        CLOUDTRAIL_DETAIL_TYPE
+    ]:
         return None
     detail = pattern.get("detail", {})
     alternatives = detail.get("$or", [{}])
@@ -331,7 +333,9 @@ def forwarder_template(home: Mapping[str, Any]) -> dict[str, Any]:
                 },
                 "Namespace": "AWS/SQS",
                 "MetricName": "ApproximateNumberOfMessagesVisible",
-                "Dimensions": [{"Name": "QueueName", "Value": {"Fn::GetAtt": ["UndeliveredQueue", "QueueName"]}}],
+                "Dimensions": [
+                    {"Name": "QueueName", "Value": {"Fn::GetAtt": ["UndeliveredQueue", "QueueName"]}}
+                ],
                 "Statistic": "Maximum",
                 "Period": 300,
                 "EvaluationPeriods": 1,

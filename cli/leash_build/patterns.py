@@ -387,7 +387,11 @@ def main(argv: list[str] | None = None) -> int:
     wanted, body = forwarders.generate(rewrite_template(current))
     forwarders_path = path.parent / forwarders.FORWARDERS.name
     if args.check:
-        stale = [p for p, text in ((path, wanted), (forwarders_path, body)) if not p.is_file() or p.read_text() != text]
+        stale = [
+            p
+            for p, text in ((path, wanted), (forwarders_path, body))
+            if not p.is_file() or p.read_text() != text
+        ]
         for p in stale:
             print(f"{p}: generated rules are out of date; run `make patterns`")
         return 1 if stale else 0
