@@ -22,9 +22,8 @@ from leash_build.patterns import MAX_PATTERN_CHARS, rewrite_template
 from leash_cli.template import TEMPLATE, Router, deployment_for, eventbridge_rules, load_template
 
 sys.path.insert(0, str(ROOT / "tests" / "fuzz"))
-from mutate import cloudtrail_mutant  # noqa: E402
-
-import pattern_pairs  # noqa: E402
+import pattern_pairs
+from mutate import cloudtrail_mutant
 
 ACCOUNT = "111122223333"
 HOME = "eu-west-1"
@@ -61,7 +60,7 @@ def _forward_rules(forwarder_template, overrides, region="us-east-1"):
         account=ACCOUNT,
         region=region,
     )
-    rules = [r for r in eventbridge_rules(forwarder_template, deployment)]
+    rules = eventbridge_rules(forwarder_template, deployment)
     resources = forwarder_template["Resources"]
     return [r for r in rules if deployment.condition(resources[r.name]["Condition"])]
 
@@ -112,7 +111,7 @@ def _variants():
             read = _call(action, identity, eventName="Describe" + action.name, readOnly=True)
             out.append((f"read/{name}", read))
     rng = random.Random(1212)
-    samples = [e for e in _samples().values()]
+    samples = list(_samples().values())
     for i in range(2000):
         mutant = cloudtrail_mutant(rng, rng.choice(samples))
         if isinstance(mutant, dict):  # EventBridge events are JSON objects
@@ -325,7 +324,7 @@ def test_the_stackset_deploys_to_the_watched_regions_of_this_account(home_templa
 
 def test_the_forward_role_may_only_put_events_on_the_home_bus(home_template):
     role = home_template["Resources"]["ForwarderRole"]["Properties"]
-    ((policy,),) = [[p for p in role["Policies"]]]
+    (policy,) = role["Policies"]
     (statement,) = policy["PolicyDocument"]["Statement"]
     assert statement["Action"] == "events:PutEvents"
     assert statement["Resource"] == {
