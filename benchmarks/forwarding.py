@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from replay import ACCOUNT, make_records  # noqa: E402
+from replay import ACCOUNT, make_records
 
-from leash.events import wrap_record  # noqa: E402
-from leash_cli.template import APP_ROOT, Router, deployment_for, eventbridge_rules, load_template  # noqa: E402
+from leash.events import wrap_record
+from leash_cli.template import APP_ROOT, Router, deployment_for, eventbridge_rules, load_template
 
 PRICE_PER_MILLION = 1.00  # USD, cross-Region event delivery (billed as custom events)
 DATA_TRANSFER_PER_GB = 0.02  # USD, inter-Region data transfer out of most US/EU regions

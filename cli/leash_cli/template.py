@@ -32,6 +32,7 @@ def app_root() -> Path:
 APP_ROOT = app_root()
 TEMPLATE = APP_ROOT / "template.yaml"
 
+
 def load_template(path: Path | str = TEMPLATE) -> dict[str, Any]:
     """The template, parsed once per file version (the demo, replay and every test fixture read it).
 
