@@ -140,8 +140,12 @@ def _rule_specs(template: Mapping[str, Any]) -> Iterator[_RuleSpec]:
         if kind == "AWS::Events::Rule" and "EventPattern" in props:
             for target in props.get("Targets", []):
                 arn = target.get("Arn", {})
-                destination = (
-                    arn["Fn::GetAtt"][0] if isinstance(arn, dict) and "Fn::GetAtt" in arn else str(arn)
+                destination = (  # a logical ID: GetAtt's resource, or a Ref's (the alerts topic)
+                    arn["Fn::GetAtt"][0]
+                    if isinstance(arn, dict) and "Fn::GetAtt" in arn
+                    else str(arn["Ref"])
+                    if isinstance(arn, dict) and "Ref" in arn
+                    else str(arn)
                 )
                 yield _RuleSpec(logical_id, destination, kind, props["EventPattern"], props)
         elif kind in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):

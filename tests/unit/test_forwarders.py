@@ -279,7 +279,7 @@ def test_the_dead_letter_alarm_is_forwarded_and_reaches_the_alerts_topic(home_te
         home_template, deployment_for(home_template, {}, region=HOME, stack_name="leash")
     )
     (rule,) = [r for r in home if r.matches(event)]
-    assert rule.name == "ForwarderAlarmsRule" and rule.function == str({"Ref": "AlertsTopic"})
+    assert rule.name == "ForwarderAlarmsRule" and rule.function == "AlertsTopic"
     (target,) = home_template["Resources"]["ForwarderAlarmsRule"]["Properties"]["Targets"]
     message = _input_transformer(target["InputTransformer"], event)
     alert = alert_from_sns_message(message)
