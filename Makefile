@@ -74,7 +74,7 @@ lint: $(BIN)/.installed $(SAM).installed
 	$(BIN)/ruff format --check $(PY_SOURCES)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/cfn-lint template.yaml
+	$(BIN)/cfn-lint template.yaml forwarders.yaml
 	PATH="$(SAM_PATH)" $(SAM) validate --lint --region us-east-1
 
 # --no-cached: a layer cached by a plain `sam build` without python3.13 would come back without bytecode.

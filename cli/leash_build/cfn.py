@@ -12,8 +12,50 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import yaml
+
 NO_VALUE = object()
 _SUB = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+# --- reading a template: CloudFormation's short-form tags into their long form ---------------------------
+
+_SCALAR_TAGS = {
+    "Ref": "Ref",
+    "Condition": "Condition",
+    "ImportValue": "Fn::ImportValue",
+    "GetAZs": "Fn::GetAZs",
+    "Base64": "Fn::Base64",
+}
+_SEQUENCE_TAGS = ("If", "Not", "Equals", "And", "Or", "Join", "Split", "Select", "FindInMap", "Cidr")
+
+
+_BaseLoader: Any = getattr(
+    yaml, "CSafeLoader", yaml.SafeLoader
+)  # libyaml's parser, 7x faster, when PyYAML has it
+
+
+class CfnLoader(_BaseLoader):
+    """YAML with CloudFormation's short-form tags, read into their long form ({"Fn::If": [...]})."""
+
+
+def _construct(long_name: str):
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if long_name == "Fn::GetAtt":
+                value = value.split(".", 1)
+        else:
+            value = loader.construct_sequence(node, deep=True)
+        return {long_name: value}
+
+    return construct
+
+
+for _tag, _long in _SCALAR_TAGS.items():
+    CfnLoader.add_constructor(f"!{_tag}", _construct(_long))
+for _tag in (*_SEQUENCE_TAGS, "Sub", "GetAtt"):
+    CfnLoader.add_constructor(f"!{_tag}", _construct(f"Fn::{_tag}"))
 
 
 class TemplateError(ValueError):

@@ -193,6 +193,19 @@ def pattern_size(pattern: Mapping[str, Any], deployment: Deployment | None = Non
     return len(json.dumps(deployment.resolve(pattern), separators=(",", ":")))
 
 
+def _units(detail: dict[str, Any], members: list[CatalogAction]) -> list[list[CatalogAction]]:
+    """The actions of a family in packing units: one per service, or one per call where a service alone
+    would outgrow the quota."""
+    units: list[list[CatalogAction]] = []
+    for service in dict.fromkeys(a.service for a in members):
+        group = [a for a in members if a.service == service]
+        if pattern_size(_pattern({service}, detail, _call_clauses(group))) > _PACK_LIMIT:
+            units.extend([a] for a in group)
+        else:
+            units.append(group)
+    return units
+
+
 def _packed(
     prefix: str, description: str, detail: dict[str, Any], actions: list[CatalogAction]
 ) -> list[Rule]:
@@ -203,8 +216,7 @@ def _packed(
     rules: list[Rule] = []
     for family, members in by_family.items():
         parts: list[list[CatalogAction]] = [[]]
-        for service in dict.fromkeys(a.service for a in members):
-            group = [a for a in members if a.service == service]
+        for group in _units(detail, members):
             trial = parts[-1] + group
             pattern = _pattern({a.service for a in trial}, detail, _call_clauses(trial))
             if parts[-1] and pattern_size(pattern) > _PACK_LIMIT:
@@ -478,15 +490,23 @@ def main(argv: list[str] | None = None) -> int:
         for function in GENERATED:
             print(render_block(function))
         return 0
+    from leash_build import forwarders  # it builds on this module's rules
+
     path = Path(target)
     current = path.read_text()
-    wanted = rewrite_template(current)
+    wanted, body = forwarders.generate(rewrite_template(current))
+    forwarders_path = path.parent / forwarders.FORWARDERS.name
     if args.check:
-        if current != wanted:
-            print(f"{path}: generated rules are out of date; run `make patterns`")
-            return 1
-        return 0
+        stale = [
+            p
+            for p, text in ((path, wanted), (forwarders_path, body))
+            if not p.is_file() or p.read_text() != text
+        ]
+        for p in stale:
+            print(f"{p}: generated rules are out of date; run `make patterns`")
+        return 1 if stale else 0
     path.write_text(wanted)
+    forwarders_path.write_text(body)
     count = sum(len(rules()) for rules in (*RULES_BY_FUNCTION.values(), *RULES_BY_QUEUE.values()))
     print(f"{path}: wrote {count} rules")
     return 0

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from leash_build.cfn import CfnLoader as _CfnLoader
 from leash_build.cfn import Deployment
 from leash_build.matchgen import compile_fast
 from leash_build.prefilter import text_prefilter
@@ -30,43 +31,6 @@ def app_root() -> Path:
 
 APP_ROOT = app_root()
 TEMPLATE = APP_ROOT / "template.yaml"
-
-_SCALAR_TAGS = {
-    "Ref": "Ref",
-    "Condition": "Condition",
-    "ImportValue": "Fn::ImportValue",
-    "GetAZs": "Fn::GetAZs",
-    "Base64": "Fn::Base64",
-}
-_SEQUENCE_TAGS = ("If", "Not", "Equals", "And", "Or", "Join", "Split", "Select", "FindInMap", "Cidr")
-
-
-_BaseLoader: Any = getattr(
-    yaml, "CSafeLoader", yaml.SafeLoader
-)  # libyaml's parser, 7x faster, when PyYAML has it
-
-
-class _CfnLoader(_BaseLoader):
-    """YAML with CloudFormation's short-form tags, read into their long form ({"Fn::If": [...]})."""
-
-
-def _construct(long_name: str):
-    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
-        if isinstance(node, yaml.ScalarNode):
-            value: Any = loader.construct_scalar(node)
-            if long_name == "Fn::GetAtt":
-                value = value.split(".", 1)
-        else:
-            value = loader.construct_sequence(node, deep=True)
-        return {long_name: value}
-
-    return construct
-
-
-for _tag, _long in _SCALAR_TAGS.items():
-    _CfnLoader.add_constructor(f"!{_tag}", _construct(_long))
-for _tag in (*_SEQUENCE_TAGS, "Sub", "GetAtt"):
-    _CfnLoader.add_constructor(f"!{_tag}", _construct(f"Fn::{_tag}"))
 
 
 def load_template(path: Path | str = TEMPLATE) -> dict[str, Any]:
@@ -176,8 +140,12 @@ def _rule_specs(template: Mapping[str, Any]) -> Iterator[_RuleSpec]:
         if kind == "AWS::Events::Rule" and "EventPattern" in props:
             for target in props.get("Targets", []):
                 arn = target.get("Arn", {})
-                destination = (
-                    arn["Fn::GetAtt"][0] if isinstance(arn, dict) and "Fn::GetAtt" in arn else str(arn)
+                destination = (  # a logical ID: GetAtt's resource, or a Ref's (the alerts topic)
+                    arn["Fn::GetAtt"][0]
+                    if isinstance(arn, dict) and "Fn::GetAtt" in arn
+                    else str(arn["Ref"])
+                    if isinstance(arn, dict) and "Ref" in arn
+                    else str(arn)
                 )
                 yield _RuleSpec(logical_id, destination, kind, props["EventPattern"], props)
         elif kind in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):

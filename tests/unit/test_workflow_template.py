@@ -164,11 +164,20 @@ def topic_policy(template):
     return {st["Sid"]: st for st in res["Properties"]["PolicyDocument"]["Statement"]}
 
 
-def denied(deny: dict, principal_arn: str | None = None, service_name: str | None = None) -> bool:
+def denied(
+    deny: dict,
+    principal_arn: str | None = None,
+    service_name: str | None = None,
+    source_arn: str | None = None,
+) -> bool:
     """IAM's documented reading of the two negated operators the Deny uses: a key absent from the request
     makes ArnNotEquals / StringNotEquals true; the conditions of a statement all hold for it to apply.
     (moto does not evaluate SNS topic policies, so this reads the document, nothing more.)"""
-    context = {"aws:PrincipalArn": principal_arn, "aws:PrincipalServiceName": service_name}
+    context = {
+        "aws:PrincipalArn": principal_arn,
+        "aws:PrincipalServiceName": service_name,
+        "aws:SourceArn": source_arn,
+    }
     assert set(deny["Condition"]) == {"ArnNotEquals", "StringNotEquals"}
     for conditions in deny["Condition"].values():
         for key, values in conditions.items():
@@ -203,6 +212,11 @@ def test_anyone_else_in_the_account_is_denied_publishing(topic_policy):
     assert denied(deny, principal_arn=f"arn:aws:iam::{ACCT}:user/platform-admin")
     assert denied(deny, principal_arn=f"arn:aws:iam::{ACCT}:root")
     assert denied(deny, service_name="events.amazonaws.com")
+    # EventBridge publishes for the forwarders' alarm rule only (README "Every region"); any other rule is denied.
+    forwarder_alarms = _arn({"Fn::GetAtt": ["ForwarderAlarmsRule", "Arn"]})
+    assert not denied(deny, service_name="events.amazonaws.com", source_arn=forwarder_alarms)
+    other_rule = f"arn:aws:events:us-east-1:{ACCT}:rule/agent-made-rule"
+    assert denied(deny, service_name="events.amazonaws.com", source_arn=other_rule)
 
 
 def test_the_topic_policy_leaves_subscriptions_alone(template, topic_policy):
