@@ -592,3 +592,12 @@ def test_both_stores_count_an_agent_probing_in_three_regions_as_one(aws, store):
     assert {a.region for a in published} == {"ap-southeast-2, eu-west-1, us-east-1"}  # ties by name
     (request,) = requested
     assert request["evidence"]["regions"] == {"ap-southeast-2": 10, "eu-west-1": 10, "us-east-1": 10}
+
+
+def test_a_spike_alert_links_to_no_console_event():
+    """Its region is a list of the regions counted: no one CloudTrail event, so no console link to build."""
+    from leash.model import Severity
+
+    spike = Alert(Severity.HIGH, "t", {}, "leash:AccessDeniedSpike", "", ACCOUNT, "us-east-1, eu-west-1",
+                  "2026-11-22T21:00:00Z", "spike#k", kind="spike")  # fmt: skip
+    assert spike.console_url == "" and spike.to_dict()["console_url"] == ""
