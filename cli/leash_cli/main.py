@@ -146,6 +146,12 @@ def replay(
             refuse(f"--parameter takes Key=Value, not {item!r}")
         key, value = item.split("=", 1)
         overrides[key] = value
+    remote = [str(p) for p in paths if str(p).startswith("s3:")]
+    if remote:  # a Path keeps one slash of "s3://"
+        refuse(
+            f"{remote[0].replace('s3:/', 's3://', 1)} is in S3: replay reads local copies, "
+            "e.g. aws s3 sync s3://my-trail-bucket/AWSLogs/111122223333/ trail/ and then leash replay trail/"
+        )
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         refuse(f"no such file or directory: {', '.join(missing)}")
