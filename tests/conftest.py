@@ -107,6 +107,11 @@ class AlertInbox:
 @pytest.fixture
 def notify_stack(aws, monkeypatch):
     """The notify function's world on moto: alerts topic, idempotency table, an inbox; env as template.yaml sets it."""
+    return deploy_notify_stack(monkeypatch)
+
+
+def deploy_notify_stack(monkeypatch):
+    """notify_stack's world, in the region and the moto mock already set up (tests/functional/test_regions.py)."""
     topic_arn = boto3.client("sns").create_topic(Name="leash-alerts")["TopicArn"]
     from leash_cli.emulator import create_tables
 

@@ -2,7 +2,9 @@
 
 The agent assumes its role through STS and calls AWS with boto3 like any agent does. botocore's event
 hooks write, for every call, the record CloudTrail would deliver (identity, request parameters in
-CloudTrail's spelling, response, error code), which the demo routes by template.yaml's rules.
+CloudTrail's spelling, response, error code), which the demo routes by template.yaml's rules. A record's
+awsRegion is the region of the client that made the call, and us-east-1 for the global services (IAM's
+calls are recorded, and delivered to EventBridge, there only).
 
 moto does not enforce IAM, so the session applies its role's explicit denies itself before each
 call, as IAM would: the guardrail policy attached to the role, and the deny-all a lockdown adds.
@@ -18,8 +20,11 @@ import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from types import SimpleNamespace
 from typing import Any
+
+from leash_build.regions import GLOBAL_EVENT_SOURCES, GLOBAL_REGION
 
 Record = dict[str, Any]
 SOURCE_IP = "203.0.113.42"
@@ -84,7 +89,7 @@ class AgentSession:
         record: Callable[[Record], None],
         *,
         source_identity: str | None = None,
-        region: str = "us-east-1",
+        region: str | None = None,  # None: the environment's (AWS_DEFAULT_REGION)
     ):
         import boto3
 
@@ -94,6 +99,7 @@ class AgentSession:
         assumed = boto3.client("sts").assume_role(RoleArn=role["Arn"], RoleSessionName=session_name, **assume)
         credentials = assumed["Credentials"]
         self.role_name = role_name
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)  # the eventTime of each record
         self.arn = assumed["AssumedRoleUser"]["Arn"]
         self._record = record
         self._session = boto3.Session(
@@ -124,12 +130,13 @@ class AgentSession:
             },
         }
 
-    def client(self, service: str) -> Any:
-        client = self._session.client(service)
+    def client(self, service: str, region: str | None = None) -> Any:
+        """A client of the agent's session, in the session's region or another one."""
+        client = self._session.client(service, region_name=region or self._session.region_name)
         events = client.meta.events
         events.register("before-parameter-build.*.*", self._keep_parameters)
         events.register("before-call.*.*", self._apply_explicit_denies)
-        events.register("after-call.*.*", self._write_record)
+        events.register("after-call.*.*", partial(self._write_record, region=client.meta.region_name))
         return client
 
     # --- hooks --------------------------------------------------------------------------------
@@ -156,18 +163,26 @@ class AgentSession:
         )
 
     def _write_record(
-        self, http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
+        self,
+        http_response: Any,
+        parsed: dict[str, Any],
+        model: Any,
+        context: dict[str, Any],
+        region: str,
+        **_: Any,
     ) -> None:
         service = model.service_model.endpoint_prefix
+        if f"{service}.amazonaws.com" in GLOBAL_EVENT_SOURCES:
+            region = GLOBAL_REGION
         params = context.get("leash_parameters", {})
         error = parsed.get("Error") if isinstance(parsed, dict) else None
         record: Record = {
             "eventVersion": "1.10",
             "userIdentity": copy.deepcopy(self.identity),
-            "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "eventTime": self.clock().strftime("%Y-%m-%dT%H:%M:%SZ"),
             "eventSource": f"{service}.amazonaws.com",
             "eventName": model.name,
-            "awsRegion": self._session.region_name,
+            "awsRegion": region,
             "sourceIPAddress": SOURCE_IP,
             "userAgent": USER_AGENT,
             "requestParameters": request_parameters(model, params),

@@ -129,6 +129,11 @@ def _headline(report: Report) -> str:
         notes.append(f"{n:,} CloudTrail {kind} file{'s' if n != 1 else ''} skipped")
     if report.problem_count:
         notes.append(f"{report.problem_count:,} unreadable, listed on stderr")
+    if report.unseen:
+        regions = ", ".join(f"{region} ×{n:,}" for region, n in sorted(report.unseen.items()))
+        notes.append(
+            f"{sum(report.unseen.values()):,} calls in regions WatchedRegions leaves out not seen: {regions}"
+        )
     return line + (f" ({'; '.join(notes)})." if notes else ".")
 
 

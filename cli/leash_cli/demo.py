@@ -1,9 +1,12 @@
 """`leash demo`: an AI agent's incident on an emulated account, caught by Leash's real rules, handlers and ASL.
 
-An agent assumes its role and, with boto3 on moto, strips protections, opens a security group to the
-world, deletes a bucket, stops CloudTrail and probes its fence. Each call leaves the CloudTrail record
-AWS would deliver (leash_cli.agent); template.yaml's patterns route it to the real handlers, which act
-on moto; a lockdown they request runs the real state machine. Afterwards the account is read back.
+An agent assumes its role and, with boto3 on moto, strips protections (one in a second region), grants
+itself administrator access (an IAM call, recorded in us-east-1), opens a security group to the world,
+deletes a bucket, stops CloudTrail and probes its fence. Leash is deployed in eu-west-1, not us-east-1:
+the calls of other regions reach it as its forwarders deliver them, each with its own region. Each call
+leaves the CloudTrail record AWS would deliver (leash_cli.agent); template.yaml's patterns route it to
+the real handlers, which act on moto in the call's region; a lockdown they request runs the real state
+machine. Afterwards the account is read back.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from leash.alerts import Alert
@@ -26,6 +31,9 @@ from leash_cli.agent import AgentSession, Record
 from leash_cli.emulator import ACCOUNT, Workflows, create_tables, emulated_account
 from leash_cli.template import APP_ROOT, Router, deployment_for, function_environment, load_template
 
+# Where the demo's stack is deployed, and the second region the agent works in. The calls of us-east-1 (IAM's)
+# and of the second region reach the home region's rules as the forwarders deliver them: unchanged.
+HOME_REGION, SECOND_REGION = "eu-west-1", "us-west-2"
 # The deploy parameters of the demo's "stack"; the handlers get the environment template.yaml derives
 # from them, with the emulated account's table and bus names.
 GUARDRAIL = "agent-guardrail-deny"
@@ -47,7 +55,10 @@ DEMO_ENV = {
         DEMO_PARAMETERS,
         DEMO_RESOURCES,
         account=ACCOUNT,
+        region=HOME_REGION,
     ),
+    "AWS_DEFAULT_REGION": HOME_REGION,
+    "AWS_REGION": HOME_REGION,  # what Lambda sets: the functions' own region
     "POWERTOOLS_LOG_LEVEL": "ERROR",
     "POWERTOOLS_METRICS_DISABLED": "true",
 }
@@ -92,7 +103,7 @@ def _load_handler(function: str) -> Any:
 class _Context:
     function_name = "leash-notify-demo"
     memory_limit_in_mb = 256
-    invoked_function_arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:leash-notify-demo"
+    invoked_function_arn = f"arn:aws:lambda:{HOME_REGION}:{ACCOUNT}:function:leash-notify-demo"
     aws_request_id = "demo"
 
     @staticmethod
@@ -111,7 +122,8 @@ def create_leash_tables() -> str:
 
 
 def build_account() -> dict[str, str]:
-    """The account before the agent starts: every protection on. Returns the IDs moto chose."""
+    """The account before the agent starts: every protection on, in the home region but for an EC2 instance
+    in the second region. Returns the IDs moto chose."""
     import boto3
 
     iam = boto3.client("iam")
@@ -164,16 +176,16 @@ def build_account() -> dict[str, str]:
     )
     s3 = boto3.client("s3")
     for bucket in ("nightly-db-backups", "scratch-exports", "org-trail-logs"):
-        s3.create_bucket(Bucket=bucket)
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": HOME_REGION})
     s3.put_bucket_versioning(Bucket="nightly-db-backups", VersioningConfiguration={"Status": "Enabled"})
     cloudtrail = boto3.client("cloudtrail")
     cloudtrail.create_trail(Name="org-trail", S3BucketName="org-trail-logs", IsMultiRegionTrail=True)
     cloudtrail.start_logging(Name="org-trail")
     boto3.client("secretsmanager").create_secret(Name="prod/payments/stripe-key", SecretString="sk_live_demo")
 
-    ec2 = boto3.client("ec2")
-    ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    instance = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1, DisableApiTermination=True)[
+    ec2, elsewhere = boto3.client("ec2"), boto3.client("ec2", region_name=SECOND_REGION)
+    ami = elsewhere.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    instance = elsewhere.run_instances(ImageId=ami, MinCount=1, MaxCount=1, DisableApiTermination=True)[
         "Instances"
     ][0]
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
@@ -184,6 +196,7 @@ def build_account() -> dict[str, str]:
 def agent_incident(agent: AgentSession, ids: dict[str, str]) -> list[tuple[str, Callable[[], Any]]]:
     """The incidents of SPEC, in order, as the agent's own boto3 calls."""
     rds, s3, ec2 = agent.client("rds"), agent.client("s3"), agent.client("ec2")
+    ec2_elsewhere = agent.client("ec2", SECOND_REGION)
     cloudtrail, iam, secrets = agent.client("cloudtrail"), agent.client("iam"), agent.client("secretsmanager")
     calls: list[tuple[str, Callable[[], Any]]] = [
         (
@@ -193,9 +206,22 @@ def agent_incident(agent: AgentSession, ids: dict[str, str]) -> list[tuple[str, 
             ),
         ),
         (
-            "ec2:ModifyInstanceAttribute",
-            lambda: ec2.modify_instance_attribute(
+            f"ec2:ModifyInstanceAttribute in {SECOND_REGION}",
+            lambda: ec2_elsewhere.modify_instance_attribute(
                 InstanceId=ids["instance"], DisableApiTermination={"Value": False}
+            ),
+        ),
+        (
+            "iam:PutRolePolicy unblock-deploy",  # IAM: recorded in us-east-1, forwarded home
+            lambda: iam.put_role_policy(
+                RoleName=AGENT_ROLE,
+                PolicyName="unblock-deploy",
+                PolicyDocument=json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+                    }
+                ),
             ),
         ),
         (
@@ -239,7 +265,7 @@ def read_back(ids: dict[str, str]) -> dict[str, str]:
 
     rds, s3, ec2, iam = (boto3.client(s) for s in ("rds", "s3", "ec2", "iam"))
     db = rds.describe_db_instances(DBInstanceIdentifier="prod-db")["DBInstances"][0]
-    termination = ec2.describe_instance_attribute(
+    termination = boto3.client("ec2", region_name=SECOND_REGION).describe_instance_attribute(
         InstanceId=ids["instance"], Attribute="disableApiTermination"
     )
     rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [ids["group"]]}])
@@ -252,7 +278,9 @@ def read_back(ids: dict[str, str]) -> dict[str, str]:
     on_off = {True: "on", False: "off"}
     return {
         "RDS prod-db deletion protection": on_off[db["DeletionProtection"]],
-        "EC2 instance termination protection": on_off[termination["DisableApiTermination"]["Value"]],
+        f"EC2 instance termination protection ({SECOND_REGION})": on_off[
+            termination["DisableApiTermination"]["Value"]
+        ],
         "S3 nightly-db-backups versioning": s3.get_bucket_versioning(Bucket="nightly-db-backups").get(
             "Status", "never"
         ),
@@ -273,7 +301,7 @@ class Incident:
 
     def __init__(self, topic: str):
         self.steps: list[DemoStep] = []
-        self.router = Router.from_template(overrides=DEMO_PARAMETERS, account=ACCOUNT)
+        self.router = Router.from_template(overrides=DEMO_PARAMETERS, account=ACCOUNT, region=HOME_REGION)
         self.handlers = {fn: _load_handler(d) for fn, d in FUNCTION_DIRS.items()}
         for handler in self.handlers.values():
             if hasattr(handler, "_idempotency"):
@@ -351,7 +379,13 @@ def run_demo() -> DemoResult:
         incident = Incident(topic)
         agent = AgentSession(AGENT_ROLE, AGENT_SESSION, incident.records.append, source_identity=AGENT_SOURCE)
         denied = 0
-        for label, call in agent_incident(agent, ids):
+        calls = agent_incident(agent, ids)
+        for n, (label, call) in enumerate(calls):
+            if n == len(calls) - PROBES:
+                # The probes are one burst, recorded at the time of the first: an agent fires them within a
+                # second (CloudTrail's eventTime has one-second resolution), and the emulated calls, slower,
+                # must not straddle two spike windows, which would count them as two smaller spikes.
+                agent.clock = partial(_at, datetime.now(UTC))
             try:
                 call()
             except ClientError as exc:
@@ -364,6 +398,10 @@ def run_demo() -> DemoResult:
         result.steps = incident.steps
         result.account = read_back(ids)
     return result
+
+
+def _at(moment: datetime) -> datetime:
+    return moment
 
 
 class LockdownTap:
@@ -452,8 +490,7 @@ def print_demo(result: DemoResult, console: Any) -> None:
 
     steps = result.steps
     console.rule(
-        f"[bold]Leash demo[/] - agent {AGENT_ROLE}/{AGENT_SESSION} on an emulated AWS account "
-        "(moto, no credentials)"
+        f"[bold]Leash demo[/]: Leash in {HOME_REGION}, agent {AGENT_ROLE}/{AGENT_SESSION}, emulated account (moto)"
     )
     for step in steps:
         if step.alert:

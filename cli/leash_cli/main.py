@@ -96,6 +96,13 @@ def replay(
         help="A deploy parameter as Key=Value. Repeat it for more; it overrides samconfig.toml.",
     ),
     account: str = typer.Option("123456789012", help="The account ID the history comes from."),
+    region: str | None = typer.Option(
+        None,
+        "--region",
+        help="The region Leash is deployed in (default: samconfig.toml's region, else us-east-1). Calls of "
+        "other regions are seen as its forwarders send them: those of WatchedRegions, and the global "
+        "services' from us-east-1.",
+    ),
 ) -> None:
     """Backtest Leash on your CloudTrail history: the alerts, protections put back and lockdowns it would make.
 
@@ -117,9 +124,10 @@ def replay(
 
     from leash.settings import SettingsError
     from leash_build.cfn import parameter_problems
+    from leash_build.regions import WATCHED_REGIONS
     from leash_cli.backtest import Summary
     from leash_cli.replay import Replay, files
-    from leash_cli.samconfig import SamConfigError, deploy_parameters
+    from leash_cli.samconfig import SamConfigError, deploy_parameters, stack_defaults
     from leash_cli.template import TEMPLATE, load_template
 
     err = Console(stderr=True, soft_wrap=True)
@@ -138,6 +146,12 @@ def replay(
             refuse(f"--parameter takes Key=Value, not {item!r}")
         key, value = item.split("=", 1)
         overrides[key] = value
+    remote = [str(p) for p in paths if str(p).startswith("s3:")]
+    if remote:  # a Path keeps one slash of "s3://"
+        refuse(
+            f"{remote[0].replace('s3:/', 's3://', 1)} is in S3: replay reads local copies, "
+            "e.g. aws s3 sync s3://my-trail-bucket/AWSLogs/111122223333/ trail/ and then leash replay trail/"
+        )
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         refuse(f"no such file or directory: {', '.join(missing)}")
@@ -150,11 +164,16 @@ def replay(
     template_data = load_template(template or TEMPLATE)
     # The parameters as CloudFormation would check them, then as the functions check their settings
     # at start: a value either refuses is refused here, in the same words, before anything is read.
-    refusals = parameter_problems(template_data, overrides)
+    # WatchedRegions is read even from a template that does not declare it yet (the regions enabled by default).
+    declared = WATCHED_REGIONS in template_data.get("Parameters", {})
+    refusals = parameter_problems(
+        template_data, {k: v for k, v in overrides.items() if declared or k != WATCHED_REGIONS}
+    )
     if refusals:
         refuse(*refusals)
+    home = region or stack_defaults(samconfig, config_env)[1] or "us-east-1"
     try:
-        replayer = Replay(template or TEMPLATE, overrides, account=account)
+        replayer = Replay(template or TEMPLATE, overrides, account=account, home_region=home)
     except SettingsError as exc:
         refuse(f"{exc} (a deployed function would refuse to start with this value)")
     replayer.on_problem = lambda problem: err.print(

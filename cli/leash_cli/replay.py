@@ -4,6 +4,12 @@ Reads CloudTrail log files (`{"Records": [...]}` as .json or .json.gz, directori
 JSON lines of EventBridge events, routes each call by the rules of template.yaml with your deploy
 parameters, and runs the handlers' own decision code with recorders in place of AWS. Like the
 deployed stack, it decides each eventID once and locks a principal down once.
+
+A multi-region history (the trail bucket's AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/) is read as
+the one stack in the home region receives it: the calls of its own region, those of the WatchedRegions its
+forwarders send, and the global services' from us-east-1; the rest is counted as not seen. Log files are
+read in the order of the time in their names, whatever their region, so that spikes are counted across
+regions as the home stack counts them.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from leash.render import describe
 from leash.settings import ActorConfig, LockdownSettings, ReapplySettings, SpikeConfig
 from leash.spike_consumer import SpikeConsumer
 from leash.spikes import BatchAggregator
+from leash_build.regions import sees, watched_regions
 from leash_cli.template import (
     TEMPLATE,
     Router,
@@ -81,12 +88,25 @@ Item = tuple[str, dict[str, Any]] | Problem | Skipped | Companion
 
 
 def files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Every input file, CloudTrail log files in the order of the time in their names (across regions and
+    directories), any other file first, in the order given."""
+    found: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(SUFFIXES))
+            found += sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(SUFFIXES))
         else:
-            yield path
+            found.append(path)
+    yield from sorted(found, key=_delivery_time)  # stable: files of the same time stay in path order
+
+
+# CloudTrail names a log file <account>_CloudTrail_<region>_<YYYYMMDDTHHmmZ>_<unique>.json.gz
+_LOG_TIME = re.compile(r"_CloudTrail_[a-z0-9-]+_(\d{8}T\d{4}Z)_")
+
+
+def _delivery_time(path: Path) -> str:
+    match = _LOG_TIME.search(path.name)
+    return match.group(1) if match else ""
 
 
 def companion_kind(path: Path) -> str | None:
@@ -376,6 +396,9 @@ class Report:
     protections: Counter = field(default_factory=Counter)  # protection name -> times Leash would put it back
     fixes: dict[str, str] = field(default_factory=dict)  # protection name -> what putting it back does
     lockdowns: Counter = field(default_factory=Counter)  # principal -> 1: locked once, as the workflow does
+    unseen: Counter = field(
+        default_factory=Counter
+    )  # region -> calls no forwarder sends home (WatchedRegions)
     not_repeated: Counter = field(default_factory=Counter)  # principal -> later requests the workflow refuses
 
     MAX_PROBLEMS = 1000
@@ -404,16 +427,19 @@ def lock_subject(principal: str) -> str:
 class Replay:
     """Routes events like EventBridge and decides like the handlers, with no AWS call."""
 
-    SPIKE_BATCH = 1000  # records per spike batch and region (a call matched by both rules is two): BatchSize
-    SLACK_SECONDS = 3_600  # how late a call may arrive after its region's newest window (CloudTrail: ~15 min)
+    SPIKE_BATCH = 1000  # records per spike batch (a call matched by both rules is two): BatchSize
+    SLACK_SECONDS = 3_600  # how late a call may arrive after the newest window (CloudTrail: ~15 min)
 
     def __init__(
         self,
         template_path: Path = TEMPLATE,
         overrides: Mapping[str, str] | None = None,
         account: str = "123456789012",
+        home_region: str = "us-east-1",
     ):
         template = load_template(template_path)
+        self.home_region = home_region
+        self.watched = watched_regions(template, overrides)
         self.router = Router(
             eventbridge_rules(template, deployment_for(template, overrides, account=account))
         )
@@ -444,9 +470,18 @@ class Replay:
         self._actor_config = config
         self._spike_config = SpikeConfig.from_env(env)
         self._lockdown_kinds = lockdowns.kinds
-        # The spike function's own consumer, over counters in memory: one per region, as each regional
-        # stack counts its own. Windows an hour behind their region's newest call are forgotten.
-        self._spikes: dict[str, tuple[SpikeConsumer, InMemoryCounterStore, BatchAggregator]] = {}
+        # The spike function's own consumer, over counters in memory: one for every region, as the home
+        # stack counts the forwarded calls with its own. Windows an hour behind the newest call are forgotten.
+        self._spike_store = InMemoryCounterStore()
+        self._spike_consumer = SpikeConsumer(
+            config,
+            self._spike_config,
+            self._spike_store,
+            _published,
+            lockdown_kinds=self._lockdown_kinds,
+            request_lockdown=self._requests.append,
+        )
+        self._spike_batch = self._new_batch()
         self.spike_alerts: list[Alert] = []
         self.spike_windows_held = 0  # the most spike windows memory held at once
         self._seen: set[str] = set()  # eventIDs decided: the handlers' idempotency, over the history
@@ -492,10 +527,12 @@ class Replay:
     def decide(self, location: str, event: Mapping[str, Any]) -> list[Decision]:
         """Every decision for one event: one per function its rules reach, and any spikes it completes."""
         self.report.read += 1
+        detail = event.get("detail") or {}
+        if not self._seen_at_home(detail):
+            return []
         targets = self.router.targets(event)
         if not targets:
             return []
-        detail = event.get("detail") or {}
         event_id = detail.get("eventID") if isinstance(detail, Mapping) else None
         if isinstance(event_id, str) and event_id:
             if event_id in self._seen:  # delivered twice, or the same log file read twice
@@ -518,6 +555,16 @@ class Replay:
                 self.problem(Problem(location, outcome.reason))
             decisions.append(self._decision(event, rules, function, outcome))
         return decisions
+
+    def _seen_at_home(self, detail: Any) -> bool:
+        """Whether the home stack receives this call (a record without a region is decided, and refused, there)."""
+        region = detail.get("awsRegion") if isinstance(detail, Mapping) else None
+        if not isinstance(region, str) or not region:
+            return True
+        if sees(region, str(detail.get("eventSource") or ""), self.home_region, self.watched):
+            return True
+        self.report.unseen[region] += 1
+        return False
 
     def _decision(
         self, event: Mapping[str, Any], rules: tuple[str, ...], function: str, outcome: NotifyOutcome
@@ -602,41 +649,27 @@ class Replay:
 
     def _count_spike(self, location: str, event: Mapping[str, Any], copies: int = 1) -> list[Decision]:
         """Queue the event once per spike rule that matched it, as EventBridge does; the batch counts it once."""
-        detail = event.get("detail") or {}
-        region = str(detail.get("awsRegion", "")) if isinstance(detail, Mapping) else ""
-        if region not in self._spikes:
-            store = InMemoryCounterStore()
-            consumer = SpikeConsumer(
-                self._actor_config,
-                self._spike_config,
-                store,
-                _published,
-                lockdown_kinds=self._lockdown_kinds,
-                request_lockdown=self._requests.append,
-            )
-            self._spikes[region] = (consumer, store, self._new_batch())
-        consumer, store, batch = self._spikes[region]
+        batch = self._spike_batch
         try:
             for _ in range(copies):
                 batch.add(event, location)
         except ValueError as exc:
             self.problem(Problem(location, str(exc)))
             return []
-        return self._flush(region) if batch.calls + batch.copies >= self.SPIKE_BATCH else []
+        return self._flush() if batch.calls + batch.copies >= self.SPIKE_BATCH else []
 
     def _new_batch(self) -> BatchAggregator:
         return BatchAggregator(self._actor_config, self._spike_config, keep_message_ids=False)
 
-    def _flush(self, region: str) -> list[Decision]:
-        """Hand one region's batch to its consumer, as SQS hands a batch to the spike function."""
-        consumer, store, batch = self._spikes[region]
-        result = consumer.consume(batch)
+    def _flush(self) -> list[Decision]:
+        """Hand the batch to the consumer, as SQS hands a batch to the spike function."""
+        store, batch = self._spike_store, self._spike_batch
+        result = self._spike_consumer.consume(batch)
         self.spike_windows_held = max(self.spike_windows_held, store.windows)
         store.forget_before(store.newest_window - self.SLACK_SECONDS - self._spike_config.window_seconds)
-        self._spikes[region] = (consumer, store, self._new_batch())
+        self._spike_batch = self._new_batch()
         decisions = []
-        for alert in result.alerts:
-            alert = replace(alert, region=region)
+        for alert in result.alerts:  # its region: where the calls it counts were made, most first
             self.spike_alerts.append(alert)
             source, name = alert.action.split(":", 1)  # leash:AccessDeniedSpike
             rule = "DeniedCallsRule" if name == "AccessDeniedSpike" else "AgentCallsRule"
@@ -645,10 +678,7 @@ class Replay:
 
     def finish_spikes(self) -> list[Decision]:
         """The spikes of the calls still in a batch (windows as the deployed counters would have them)."""
-        decisions = []
-        for region in list(self._spikes):
-            decisions += self._flush(region)
-        return decisions
+        return self._flush()
 
 
 def _mapping(value: Any) -> Mapping[str, Any]:

@@ -16,6 +16,7 @@ from leash_cli.emulator import emulated_account
 
 
 def test_demo_catches_the_agent_puts_protections_back_and_locks_the_role(monkeypatch):
+    """Leash deployed in eu-west-1; the agent works there, in us-west-2, and on IAM (recorded in us-east-1)."""
     monkeypatch.setenv("AWS_PROFILE", "a-real-profile-that-must-not-be-used")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREALKEYNOTTOUSE")
     result = run_demo()
@@ -23,12 +24,13 @@ def test_demo_catches_the_agent_puts_protections_back_and_locks_the_role(monkeyp
     # Read back from moto after the incident: what Leash put back, what it could not, the role locked.
     assert result.account == {
         "RDS prod-db deletion protection": "on",
-        "EC2 instance termination protection": "on",
+        "EC2 instance termination protection (us-west-2)": "on",  # put back in the call's region
         "S3 nightly-db-backups versioning": "Enabled",
         "security group web open to 0.0.0.0/0": "no",
         "CloudTrail org-trail logging": "on",
         "S3 scratch-exports": "deleted (alerted; nothing can undo it)",
-        "role ai-agent-deploy inline policies": "LeashEmergencyDenyAll, LeashRevokeOlderSessions",
+        # The administrator policy the agent gave itself is alerted, not removed: the deny-all outweighs it.
+        "role ai-agent-deploy inline policies": "LeashEmergencyDenyAll, LeashRevokeOlderSessions, unblock-deploy",
         "role ai-agent-deploy guardrail": "attached",
     }
 
@@ -37,6 +39,17 @@ def test_demo_catches_the_agent_puts_protections_back_and_locks_the_role(monkeyp
         for s in result.steps
         if s.alert
     ]
+    # Each alert says where its call was made, whichever region delivered it to the stack in eu-west-1.
+    where = {s.event: s.alert.region for s in result.steps if s.alert and s.alert.kind == "api-call"}
+    assert where == {
+        "rds:ModifyDBInstance prod-db": "eu-west-1",
+        "ec2:ModifyInstanceAttribute in us-west-2": "us-west-2",
+        "iam:PutRolePolicy unblock-deploy": "us-east-1",
+        "s3:PutBucketVersioning nightly-db-backups": "eu-west-1",
+        "ec2:AuthorizeSecurityGroupIngress": "eu-west-1",
+        "s3:DeleteBucket scratch-exports": "eu-west-1",
+        "cloudtrail:StopLogging org-trail": "eu-west-1",
+    }
     by_call = {}
     for event, rules, severity, title, did in alerts:
         by_call.setdefault(event, []).append((rules, severity, title, did))
@@ -47,6 +60,15 @@ def test_demo_catches_the_agent_puts_protections_back_and_locks_the_role(monkeyp
         "agent ai-agent-deploy disabled deletion protection on prod-db",
     )
     assert did[0].startswith("Leash re-enabled deletion protection")
+    ((rules, severity, title, did),) = by_call["ec2:ModifyInstanceAttribute in us-west-2"]
+    assert (rules, severity) == (("ReapplyCompute",), "high")
+    assert did[0].startswith("Leash re-enabled termination protection")
+    ((rules, severity, title, did),) = by_call["iam:PutRolePolicy unblock-deploy"]
+    assert (rules, severity, title) == (
+        ("DestructiveIdentity",),
+        "high",
+        "agent ai-agent-deploy put inline administrator policy unblock-deploy (* on *) on role ai-agent-deploy",
+    )
     assert by_call["ec2:AuthorizeSecurityGroupIngress"][0][3][0].startswith(
         "Leash revoked the 1 rule(s) open to the world"
     )
@@ -77,15 +99,19 @@ def test_demo_catches_the_agent_puts_protections_back_and_locks_the_role(monkeyp
     assert spikes[0][2].startswith(
         "agent ai-agent-deploy: 60 denied calls in 5 min: iam:AttachRolePolicy ×20"
     )
+    spike_alerts = [s.alert for s in result.steps if s.alert and s.alert.kind == "spike"]
+    assert [a.region for a in spike_alerts] == ["us-east-1, eu-west-1"] * 2  # IAM's 40, Secrets Manager's 20
     assert spikes[2][2] == "LOCKDOWN not repeated: role ai-agent-deploy is already locked down"
 
     console = Console(record=True, width=160)
     print_demo(result, console)
     text = console.export_text()
     assert "[CRITICAL] agent ai-agent-deploy stopped CloudTrail logging of org-trail" in text
+    assert "Leash in eu-west-1, agent ai-agent-deploy" in text
+    assert "Where:     account 111122223333, us-west-2" in text and "region=us-west-2#/events/" in text
     assert "iam:CreateAccessKey (denied) x20" in text
     assert (
-        "10 alerts, 5 protections put back, 1 lockdown, 60 denied calls counted by the spike detector."
+        "11 alerts, 5 protections put back, 1 lockdown, 60 denied calls counted by the spike detector."
         in text
     )
     assert os.environ["AWS_PROFILE"] == "a-real-profile-that-must-not-be-used"  # restored afterwards
@@ -120,7 +146,11 @@ def test_agent_session_records_calls_as_cloudtrail_writes_them():
         agent.client("s3").put_bucket_versioning(
             Bucket="nightly-db-backups", VersioningConfiguration={"Status": "Suspended"}
         )
-    rds, ec2, s3 = records
+        agent.client("iam", "eu-west-1").list_role_policies(RoleName=demo.AGENT_ROLE)
+        agent.client("ec2", "us-west-2").describe_instances()
+    rds, ec2, s3, iam, ec2_elsewhere = records
+    # Each call is recorded in the region of its client (the stack's, eu-west-1, by default); IAM's in us-east-1.
+    assert [r["awsRegion"] for r in records] == ["eu-west-1"] * 3 + ["us-east-1", "us-west-2"]
     sample = samples["rds-modify-db-instance-disable-deletion-protection-by-agent"]
     assert rds["requestParameters"] == sample["requestParameters"]
     assert rds["userIdentity"]["sessionContext"]["sessionIssuer"]["userName"] == "ai-agent-deploy"

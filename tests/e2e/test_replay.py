@@ -11,7 +11,7 @@ from sample_expectations import EXPECTED
 from typer.testing import CliRunner
 
 from leash_cli.main import app
-from leash_cli.replay import Problem, Replay, events
+from leash_cli.replay import Problem, Replay, events, files
 
 PARAMETERS = SAMPLE_PARAMETERS
 
@@ -381,3 +381,117 @@ def test_replay_of_many_accounts_decides_each_record_as_its_account_would(tmp_pa
             "agent platform-admin",
             records[n]["recipientAccountId"],
         )
+
+
+# --- a multi-region history, as one stack homed in eu-west-1 receives it (issue #12) -----------------------
+
+
+def in_region(name: str, region: str, event_id: str) -> dict:
+    return {**dict(samples())[name]["detail"], "awsRegion": region, "eventID": event_id}
+
+
+def write_trail(root, account: str, region: str, stamp: str, records: list[dict]) -> None:
+    """One log file where CloudTrail puts it: AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/."""
+    folder = root / "AWSLogs" / account / "CloudTrail" / region / stamp[:4] / stamp[4:6] / stamp[6:8]
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{account}_CloudTrail_{region}_{stamp}_{len(records)}x.json.gz"
+    with gzip.open(folder / name, "wt") as f:
+        json.dump({"Records": records}, f)
+
+
+@pytest.fixture
+def multi_region_trail(tmp_path):
+    """Calls in four regions: eu-west-1 (home), us-east-1 (IAM, global; and S3), ap-southeast-2 (watched by
+    default) and ap-east-1 (an opt-in region, not watched unless named)."""
+    account = "111122223333"
+    write_trail(tmp_path, account, "eu-west-1", "20261122T2105Z", [
+        in_region("rds-modify-db-instance-disable-deletion-protection-by-agent", "eu-west-1", "home-rds"),
+    ])  # fmt: skip
+    write_trail(tmp_path, account, "us-east-1", "20261122T2105Z", [
+        in_region("iam-detach-role-policy-guardrail-by-agent", "us-east-1", "global-iam"),
+        in_region("s3-put-bucket-versioning-suspended-by-agent", "us-east-1", "regional-s3"),
+    ])  # fmt: skip
+    write_trail(tmp_path, account, "ap-southeast-2", "20261122T2105Z", [
+        in_region("dynamodb-update-table-disable-deletion-protection-by-agent", "ap-southeast-2", "sydney-ddb"),
+    ])  # fmt: skip
+    write_trail(tmp_path, account, "ap-east-1", "20261122T2105Z", [
+        in_region("kms-schedule-key-deletion-by-agent", "ap-east-1", "hong-kong-kms"),
+    ])  # fmt: skip
+    return tmp_path / "AWSLogs"
+
+
+def decided(replayer, trail) -> dict[str, tuple[str, str | None, tuple[str, ...]]]:
+    return {
+        d.event_id: (d.region, d.severity, d.would_reapply)
+        for d in replayer.run([trail])
+        if d.function != "SpikeFunction"
+    }
+
+
+def test_replay_of_a_multi_region_trail_decides_as_the_home_stack_and_its_forwarders_would(
+    multi_region_trail,
+):
+    replayer = Replay(overrides=PARAMETERS, account="111122223333", home_region="eu-west-1")
+    got = decided(replayer, multi_region_trail)
+    # The default WatchedRegions: every region enabled by default, so all but the opt-in ap-east-1.
+    assert got == {
+        "home-rds": ("eu-west-1", "high", ("rds-instance-deletion-protection",)),
+        "global-iam": ("us-east-1", "high", ("agent-guardrail-policy",)),
+        "regional-s3": ("us-east-1", "high", ("s3-versioning",)),
+        "sydney-ddb": ("ap-southeast-2", "high", ("dynamodb-deletion-protection",)),
+    }
+    assert replayer.report.unseen == {"ap-east-1": 1} and replayer.report.read == 5
+
+
+def test_watched_regions_decides_what_is_seen_and_iam_from_us_east_1_is_seen_wherever_leash_lives(
+    multi_region_trail,
+):
+    replayer = Replay(
+        overrides={**PARAMETERS, "WatchedRegions": "ap-east-1,us-west-2"},
+        account="111122223333",
+        home_region="eu-west-1",
+    )
+    got = decided(replayer, multi_region_trail)
+    # Its own region, the regions named, and the global services' calls from us-east-1; not us-east-1's S3
+    # call, nor Sydney's, which no forwarder sends home.
+    assert set(got) == {"home-rds", "global-iam", "hong-kong-kms"}
+    assert got["hong-kong-kms"][:2] == ("ap-east-1", "critical")
+    assert replayer.report.unseen == {"us-east-1": 1, "ap-southeast-2": 1}
+
+
+def test_a_denial_burst_split_across_three_regions_is_one_spike_in_replay(tmp_path):
+    """The history read region folder by region folder still counts as the home stack does: log files in the
+    order of their times, one counter for every region. 30 denials, 10 in each of three regions, with a
+    warning level of 20: one spike alert that names the three regions (none when each region counted alone)."""
+    probe = dict(samples())["dynamodb-delete-table-denied"]["detail"]
+    for r, region in enumerate(("eu-west-1", "us-west-2", "ap-southeast-2")):
+        for minute in (0, 1):  # two files per region, five calls each, interleaved in time across regions
+            write_trail(tmp_path, "111122223333", region, f"20261122T21{minute:02d}Z", [
+                {**probe, "awsRegion": region, "eventID": f"probe-{region}-{minute}-{n}",
+                 "eventTime": f"2026-11-22T21:{minute:02d}:{r * 10 + n:02d}Z"}
+                for n in range(5)
+            ])  # fmt: skip
+    stamps = [path.name.split("_")[3] for path in files([tmp_path])]
+    assert stamps == ["20261122T2100Z"] * 3 + ["20261122T2101Z"] * 3  # by time, whatever the region's folder
+    replayer = Replay(
+        overrides={**PARAMETERS, "DeniedThresholdsAgent": "20,100"},
+        account="111122223333",
+        home_region="eu-west-1",
+    )
+    spikes = [d for d in replayer.run([tmp_path]) if d.function == "SpikeFunction"]
+    assert [(d.event_name, d.severity) for d in spikes] == [("AccessDeniedSpike", "high")]
+    (alert,) = replayer.spike_alerts
+    assert alert.title.startswith("agent ai-agent-deploy: 30 denied calls in 5 min")
+    assert alert.region == "ap-southeast-2, eu-west-1, us-west-2"
+    assert spikes[0].region == alert.region
+
+
+def test_cli_replay_reads_the_home_region_and_says_what_it_did_not_see(multi_region_trail):
+    runner = CliRunner()
+    args = ["replay", str(multi_region_trail), *[f"-p{k}={v}" for k, v in PARAMETERS.items()]]
+    result = runner.invoke(app, [*args, "--region", "eu-west-1", "-pWatchedRegions=us-west-2"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "3 calls in regions WatchedRegions leaves out not seen: ap-east-1 ×1, ap-southeast-2 ×1, us-east-1 ×1"
+        in (" ".join(result.stdout.split()))
+    )

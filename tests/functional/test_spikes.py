@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from conftest import ACCOUNT, bus_tap, load_event, load_handler
 
 from leash.alerts import Alert
-from leash.render import what_leash_did
+from leash.render import render_text, what_leash_did
 from leash_cli.emulator import create_tables
 from leash_cli.template import Router
 
@@ -539,3 +539,65 @@ def test_an_event_id_cloudtrail_could_not_have_written_fails_alone_and_the_rest_
             "batchItemFailures": [{"itemIdentifier": "m-0"}, {"itemIdentifier": "m-1"}]
         }
     assert _window_item() == {"denied": 1, "calls": 1, "markers": 1}
+
+
+REGIONS = ("eu-west-1", "us-east-1", "ap-southeast-2")
+
+
+def forwarded(event: dict, region: str) -> dict:
+    """The call as the home region's bus receives it from another region's forwarder: the event's `region`
+    and the record's awsRegion are those of the call (EventBridge keeps the originating region)."""
+    event["region"] = event["detail"]["awsRegion"] = region
+    return event
+
+
+def test_a_denial_burst_split_across_three_regions_is_one_spike_that_names_its_regions(
+    spikes, lambda_context
+):
+    """1,600 denials by one agent, 800 in eu-west-1, 480 in us-east-1 (IAM, global) and 320 in ap-southeast-2,
+    forwarded to one home stack: one window of one principal, one warning alert (1,500), naming the three
+    regions; in no region alone would the agent have reached the warning level."""
+    handler, inbox, writes, requests = spikes
+    events = [
+        forwarded(denied(i, seconds=i * 0.1), REGIONS[(0, 0, 0, 0, 0, 1, 1, 1, 2, 2)[i % 10]])
+        for i in range(1600)
+    ]
+    for start in range(0, 1600, 400):
+        assert handler.lambda_handler(batch(events[start : start + 400], start), lambda_context) == {
+            "batchItemFailures": []
+        }
+
+    assert _window_item()["denied"] == 1600  # one item: the principal's window, whatever the region
+    (message,) = inbox.drain()
+    alert = Alert.from_dict(json.loads(message["Message"]))
+    assert (str(alert.severity), alert.action) == ("high", "leash:AccessDeniedSpike")
+    assert alert.title.startswith("agent ai-agent-deploy: 1600 denied calls in 5 min")
+    assert alert.region == "eu-west-1, us-east-1, ap-southeast-2"  # most calls first
+    assert "Where:     account 111122223333, eu-west-1, us-east-1, ap-southeast-2" in render_text(alert)
+    assert (
+        "counted across 3 regions, as one principal: eu-west-1 ×800, us-east-1 ×480, ap-southeast-2 ×320"
+        in alert.reasons
+    )
+
+
+@pytest.mark.parametrize("store", ["dynamodb", "memory"])
+def test_both_stores_count_an_agent_probing_in_three_regions_as_one(aws, store):
+    """The same calls through the DynamoDB and the in-memory store (replay's): one critical crossing, the
+    lockdown request's evidence names the regions."""
+    consumer, published, requested = _consumer(store, 20, 30)
+    calls = [forwarded(denied(i, seconds=i), REGIONS[i % 3]) for i in range(30)]
+    for start in (0, 15):
+        consumer.handle(batch(as_eventbridge_delivers(calls[start : start + 15]), start * 2))
+    assert [str(a.severity) for a in published] == ["high", "critical"]
+    assert {a.region for a in published} == {"ap-southeast-2, eu-west-1, us-east-1"}  # ties by name
+    (request,) = requested
+    assert request["evidence"]["regions"] == {"ap-southeast-2": 10, "eu-west-1": 10, "us-east-1": 10}
+
+
+def test_a_spike_alert_links_to_no_console_event():
+    """Its region is a list of the regions counted: no one CloudTrail event, so no console link to build."""
+    from leash.model import Severity
+
+    spike = Alert(Severity.HIGH, "t", {}, "leash:AccessDeniedSpike", "", ACCOUNT, "us-east-1, eu-west-1",
+                  "2026-11-22T21:00:00Z", "spike#k", kind="spike")  # fmt: skip
+    assert spike.console_url == "" and spike.to_dict()["console_url"] == ""

@@ -35,6 +35,10 @@ class Alert:
 
     @property
     def console_url(self) -> str:
+        """The call's CloudTrail event in the console of the call's region; none for an alert about no one call
+        (a spike names the regions of its calls, a workflow notice has no CloudTrail event)."""
+        if self.kind != "api-call":
+            return ""
         return (
             f"https://{self.region}.console.aws.amazon.com/cloudtrailv2/home"
             f"?region={self.region}#/events/{self.event_id}"

@@ -3,8 +3,9 @@
 Every call is counted once, by its CloudTrail eventID: an agent's denied call reaches the queue
 once per spike rule, a batch may be delivered again, a failed group is retried. Both stores count
 a group in runs of at most PART calls, in the order the batch first saw them; a run adds only its
-calls not counted before, the top TOP actions and resources by name and the rest as "(other)".
-So both keep the same numbers, and a test feeds the same calls through both and asserts the same
+calls not counted before, the top TOP actions, resources and regions by name and the rest as
+"(other)". A window is a principal's, whatever the region of its calls (forwarded to the home region's
+bus, they are counted together). So both keep the same numbers, and a test feeds the same calls through both and asserts the same
 alerts.
 """
 
@@ -42,10 +43,18 @@ class CounterStore(Protocol):
         ...
 
 
+# What a window counts besides its totals, by the letter of its attributes ("denied:g:eu-west-1").
+ACTIONS, RESOURCES, REGIONS = "a", "r", "g"
+
+
 def batch_counts(group: Group) -> Iterator[tuple[str, str, str, int]]:
-    """(counter, "a" for actions | "r" for resources, name, count): what one write adds, top TOP plus "(other)"."""
+    """(counter, ACTIONS | RESOURCES | REGIONS, name, count): what one write adds, top TOP plus "(other)"."""
     for counter in group.counts:
-        for kind, counts in (("a", group.actions[counter]), ("r", group.resources[counter])):
+        for kind, counts in (
+            (ACTIONS, group.actions[counter]),
+            (RESOURCES, group.resources[counter]),
+            (REGIONS, group.regions[counter]),
+        ):
             top = counts.most_common(TOP)
             other = sum(counts.values()) - sum(c for _, c in top)
             for name, c in [*top, *([(OTHER, other)] if other else [])]:
@@ -198,21 +207,28 @@ def _flag(counter: str, level: str) -> str:
 
 
 def _totals(item: Mapping[str, Any], counters: Mapping[str, int], added: Mapping[str, int]) -> WindowTotals:
-    """The window's totals from its DynamoDB item (attributes "denied", "denied:a:iam:PassRole", ...,
-    and the flags "alerted:denied:warning" of the levels already alerted)."""
-    actions: dict[str, dict[str, int]] = {counter: {} for counter in counters}
-    resources: dict[str, dict[str, int]] = {counter: {} for counter in counters}
+    """The window's totals from its DynamoDB item (attributes "denied", "denied:a:iam:PassRole",
+    "denied:g:eu-west-1", ..., and the flags "alerted:denied:warning" of the levels already alerted)."""
+    named: dict[str, dict[str, dict[str, int]]] = {
+        kind: {counter: {} for counter in counters} for kind in (ACTIONS, RESOURCES, REGIONS)
+    }
     alerted: set[tuple[str, str]] = set()
     for key, value in item.items():
         counter, sep, rest = key.partition(":")
-        if sep and counter in actions and rest[:2] in ("a:", "r:"):
-            (actions if rest[0] == "a" else resources)[counter][rest[2:]] = int(value["N"])
+        kind, sep2, name = rest.partition(":")
+        if sep and sep2 and counter in counters and kind in named:
+            named[kind][counter][name] = int(value["N"])
         elif counter == ALERTED and rest.count(":") == 1:
             flagged, level = rest.split(":")
             alerted.add((flagged, level))
     totals = {counter: int(item[counter]["N"]) if counter in item else 0 for counter in counters}
     return WindowTotals(
-        totals, actions, resources, frozenset(alerted), {c: added.get(c, 0) for c in counters}
+        totals,
+        named[ACTIONS],
+        named[RESOURCES],
+        frozenset(alerted),
+        {c: added.get(c, 0) for c in counters},
+        named[REGIONS],
     )
 
 
@@ -221,14 +237,17 @@ class InMemoryCounterStore:
 
     def __init__(self) -> None:
         self.writes = 0
-        self._windows: dict[str, tuple[Counter[str], dict[str, Counter[str]], dict[str, Counter[str]]]] = {}
+        # window key -> (totals, {ACTIONS | RESOURCES | REGIONS: {counter: name -> count}})
+        self._windows: dict[str, tuple[Counter[str], dict[str, dict[str, Counter[str]]]]] = {}
         self._starts: dict[str, int] = {}
         self._claimed: dict[str, set[tuple[str, str]]] = {}  # window key -> (counter, level) alerted
         self._counted: dict[str, set[str]] = {}  # window key -> eventIDs counted (DynamoDB's markers)
         self.newest_window = 0  # start of the latest window counted (epoch seconds)
 
     def add(self, group: Group, window_seconds: int) -> WindowTotals:
-        totals, actions, resources = self._windows.setdefault(group.key, (Counter(), {}, {}))
+        totals, named = self._windows.setdefault(
+            group.key, (Counter(), {ACTIONS: {}, RESOURCES: {}, REGIONS: {}})
+        )
         counted = self._counted.setdefault(group.key, set())
         self._starts[group.key] = group.window_start
         self.newest_window = max(self.newest_window, group.window_start)
@@ -241,14 +260,19 @@ class InMemoryCounterStore:
             totals.update(part.counts)
             added.update(part.counts)
             for counter, kind, name, c in batch_counts(part):
-                (actions if kind == "a" else resources).setdefault(counter, Counter())[name] += c
+                named[kind].setdefault(counter, Counter())[name] += c
             self.writes += 1
+
+        def counts(kind: str) -> dict[str, dict[str, int]]:
+            return {counter: dict(named[kind].get(counter, {})) for counter in group.counts}
+
         return WindowTotals(
             {counter: totals[counter] for counter in group.counts},
-            {counter: dict(actions.get(counter, {})) for counter in group.counts},
-            {counter: dict(resources.get(counter, {})) for counter in group.counts},
+            counts(ACTIONS),
+            counts(RESOURCES),
             frozenset(self._claimed.get(group.key, ())),
             {counter: added[counter] for counter in group.counts},
+            counts(REGIONS),
         )
 
     def claim(self, group: Group, counter: str, level: str) -> bool:

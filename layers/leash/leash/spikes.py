@@ -46,6 +46,7 @@ class Hit:
     action: str
     resource: str | None
     counters: tuple[str, ...]  # denied, calls or both: one call, counted once in each
+    region: str = ""  # where the call was made (detail.awsRegion): a principal is counted across regions
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Group:
     counts: Counter[str] = field(default_factory=Counter)  # denied / calls
     actions: dict[str, Counter[str]] = field(default_factory=lambda: {DENIED: Counter(), CALLS: Counter()})
     resources: dict[str, Counter[str]] = field(default_factory=lambda: {DENIED: Counter(), CALLS: Counter()})
+    regions: dict[str, Counter[str]] = field(default_factory=lambda: {DENIED: Counter(), CALLS: Counter()})
     message_ids: list[str] = field(default_factory=list)
     hits: dict[str, Hit] = field(default_factory=dict)  # eventID -> the call, in the order first seen
 
@@ -75,6 +77,8 @@ class Group:
             self.actions[counter][hit.action] += 1
             if hit.resource:
                 self.resources[counter][hit.resource] += 1
+            if hit.region:
+                self.regions[counter][hit.region] += 1
         return True
 
     def part(self, hits: Iterable[Hit]) -> Group:
@@ -147,11 +151,12 @@ class BatchAggregator:
         if not counters:
             return
         window = int(call.time.timestamp()) // self._config.window_seconds * self._config.window_seconds
+        # The key names no region: an agent probing in three regions (forwarded to the home region) is one spike.
         key = (_principal_key(actor), window)
         group = self.groups.get(key)
         if group is None:
             group = self.groups[key] = Group(actor, key[0], window)
-        if group.add(Hit(call.event_id, call.action, _resource_of(call), tuple(counters))):
+        if group.add(Hit(call.event_id, call.action, _resource_of(call), tuple(counters), call.region)):
             self.calls += 1
         else:
             self.copies += 1
@@ -170,6 +175,7 @@ class Crossing:
     top_actions: list[tuple[str, int]]
     top_resources: list[tuple[str, int]]
     threshold: int
+    regions: list[tuple[str, int]] = field(default_factory=list)  # every region counted, most calls first
 
 
 @dataclass(frozen=True)
@@ -181,11 +187,12 @@ class WindowTotals:
     resources: Mapping[str, Mapping[str, int]]
     alerted: frozenset[tuple[str, str]] = frozenset()  # (counter, level) already alerted in this window
     added: Mapping[str, int] = field(default_factory=dict)  # calls this batch counted (none counted before)
+    regions: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # counter -> region -> count
 
 
-def _top(counts: Mapping[str, int]) -> list[tuple[str, int]]:
+def _top(counts: Mapping[str, int], limit: int | None = 5) -> list[tuple[str, int]]:
     found = ((name, n) for name, n in counts.items() if name != OTHER)
-    return sorted(found, key=lambda kv: (-kv[1], kv[0]))[:5]
+    return sorted(found, key=lambda kv: (-kv[1], kv[0]))[:limit]
 
 
 def crossings(group: Group, window: WindowTotals, config: SpikeConfig) -> list[Crossing]:
@@ -209,6 +216,7 @@ def crossings(group: Group, window: WindowTotals, config: SpikeConfig) -> list[C
                         _top(window.actions.get(counter, {})),
                         _top(window.resources.get(counter, {})),
                         threshold,
+                        _top(window.regions.get(counter, {}), None),
                     )
                 )
     return out
@@ -230,6 +238,13 @@ def spike_alert(crossing: Crossing, window_seconds: int) -> Alert:
     )
     window = datetime.fromtimestamp(group.window_start, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     kind = "AccessDenied spike" if crossing.counter == DENIED else "call volume spike"
+    reasons = [
+        f"{kind}: {crossing.level} level ({crossing.threshold} {what} per {minutes} min for "
+        f"{actor.kind} principals) crossed in the window starting {window}"
+    ]
+    if len(crossing.regions) > 1:
+        spread = ", ".join(f"{r} ×{n}" for r, n in crossing.regions)
+        reasons.append(f"counted across {len(crossing.regions)} regions, as one principal: {spread}")
     return Alert(
         severity=severity,
         title=f"{actor.label}: {crossing.total} {what} in {minutes} min: {detail}",
@@ -237,13 +252,10 @@ def spike_alert(crossing: Crossing, window_seconds: int) -> Alert:
         action=f"leash:{'AccessDeniedSpike' if crossing.counter == DENIED else 'CallVolumeSpike'}",
         resource=crossing.top_resources[0][0] if crossing.top_resources else "",
         account=actor.account,
-        region="",
+        region=", ".join(region for region, _ in crossing.regions),  # where the calls were made, most first
         time=window,
         event_id=f"spike#{group.key}#{crossing.counter}#{crossing.level}",
-        reasons=(
-            f"{kind}: {crossing.level} level ({crossing.threshold} {what} per {minutes} min for "
-            f"{actor.kind} principals) crossed in the window starting {window}",
-        ),
+        reasons=tuple(reasons),
         kind="spike",
     )
 
@@ -274,5 +286,6 @@ def lockdown_for_spike(
             "windowStart": alert.time,
             "topActions": dict(crossing.top_actions),
             "topResources": dict(crossing.top_resources),
+            "regions": dict(crossing.regions),
         },
     }
