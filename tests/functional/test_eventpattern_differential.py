@@ -15,7 +15,7 @@ import pytest
 from pattern_pairs import pairs
 
 from leash.eventpattern import InvalidEventPattern
-from leash_build.matchgen import compile_fast
+from leash.matchgen import compile_fast
 
 ROOT = Path(__file__).resolve().parents[2]
 ORACLE_PYTHON = Path(os.environ.get("LEASH_LOCALSTACK_PYTHON", ROOT / ".venv-localstack" / "bin" / "python"))
