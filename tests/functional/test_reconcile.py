@@ -222,7 +222,7 @@ def test_digest_files_other_accounts_and_unwanted_records_are_skipped(reconcile)
     assert alerts(inbox) == []
 
 
-def test_a_malformed_file_is_reported_not_retried_and_a_missing_one_is_retried(reconcile, caplog):
+def test_a_malformed_file_is_reported_not_retried_and_a_missing_one_is_retried(reconcile, capsys):
     handler, inbox, context = reconcile
     s3 = boto3.client("s3")
     bad = [LOG_KEY.replace("a1b2", n) for n in ("trunc", "json", "norec")]
@@ -238,6 +238,8 @@ def test_a_malformed_file_is_reported_not_retried_and_a_missing_one_is_retried(r
 
     result = handler.lambda_handler(batch, context)
 
+    metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [(sum(m["MalformedLogFiles"]), sum(m["MalformedMessages"])) for m in metrics] == [(3, 1)]
     # Only the file that could not be fetched is retried (SQS redrives it to the DLQ after 5 receives).
     assert result == {"batchItemFailures": [{"itemIdentifier": batch["Records"][4]["messageId"]}]}
     for key in bad:
@@ -261,6 +263,26 @@ def test_a_disabled_rule_still_reconciles_what_it_would_match(reconcile):
 
 
 # --- the pieces ---------------------------------------------------------------------------------------
+
+
+def test_slack_and_email_say_the_call_came_late():
+    from leash.slack_blocks import render_slack
+
+    alert = Alert.from_dict({**json.loads(json.dumps(_sample_alert().to_dict())), "caught_late_seconds": 425})
+    said = "from the trail's log file 7 min after the call; EventBridge never delivered it"
+    assert said in json.dumps(render_slack(alert)) and f"Delivered: {said}" in render_text(alert)
+    assert "Delivered" not in render_text(_sample_alert())  # EventBridge's own deliveries say nothing
+
+
+def _sample_alert() -> Alert:
+    from leash.notify import Notifier
+    from leash.settings import ActorConfig
+
+    outcome = Notifier(ActorConfig.from_env({"LEASH_AGENT_ROLE_PREFIX": "ai-agent-"}), lambda a: "id").handle(
+        load_event(DELETE)
+    )
+    assert outcome.alert is not None
+    return outcome.alert
 
 
 def test_messages_from_s3_eventbridge_and_sns_name_the_same_object():
