@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 from conftest import ACCOUNT, ROOT, SAMPLE_PARAMETERS, ledger_records, load_event, load_handler
 from test_reapply import rds_instance
 
@@ -260,6 +261,21 @@ def test_a_disabled_rule_still_reconciles_what_it_would_match(reconcile):
     assert handler.lambda_handler(sqs_batch(s3_notification()), context) == {"batchItemFailures": []}
     (text,) = alerts(inbox)
     assert "deleted DB instance prod-db" in text and "EventBridge never delivered it" in text
+
+
+def test_rules_whose_targets_were_removed_make_the_files_wait_in_the_dead_letter_queue(reconcile):
+    """Blind is loud: with no rule sending to the notify function, every file fails (SQS retries, then the DLQ alarm)."""
+    handler, inbox, context = reconcile
+    events = boto3.client("events")
+    for name, target in handler.rules.items():
+        if target == NOTIFY_ARN:
+            events.remove_targets(Rule=name, Ids=["target"])
+    write_log_file([record(DELETE)])
+    # Every record of the batch failed: Powertools fails the invocation, and SQS makes them all visible again.
+    with pytest.raises(BatchProcessingError, match="All records failed") as failed:
+        handler.lambda_handler(sqs_batch(s3_notification()), context)
+    assert "NoDeployedRules" in str(failed.value) and NOTIFY_ARN in str(failed.value)
+    assert alerts(inbox) == []
 
 
 # --- the pieces ---------------------------------------------------------------------------------------

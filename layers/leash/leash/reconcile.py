@@ -14,7 +14,7 @@ import json
 import re
 import zlib
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -35,6 +35,10 @@ FileKind = Literal["log", "digest", "insights", "other-account", "not-a-log"]
 
 class MalformedLogFile(ValueError):
     """The object is not a CloudTrail log file (not gzip, not JSON, no Records): reported, never retried."""
+
+
+class NoDeployedRules(RuntimeError):
+    """No rule sends events to the notify or reapply function: the files are retried, then parked (alarm)."""
 
 
 class MalformedMessage(ValueError):
@@ -245,15 +249,19 @@ class Reconciler:
                 report.problems.append(f"{event.get('id')}: {outcome.reason}")
 
 
-def deployed_rules(events_client: Any, targets: Mapping[str, str]) -> list[RoutedRule]:
+def deployed_rules(events_client: Any, targets: Iterable[str]) -> list[RoutedRule]:
     """The rules on the default bus that send events to these targets (ARNs), with their patterns as deployed.
 
-    A disabled rule is still read: the reconciler catches what it would have matched.
+    A disabled rule is still read: the reconciler catches what it would have matched. A target no rule
+    sends to any more (its rules deleted, or their targets removed) fails loudly: NoDeployedRules.
     """
     rules = []
     for target in targets:
         pages = events_client.get_paginator("list_rule_names_by_target").paginate(TargetArn=target)
-        for name in (n for page in pages for n in page.get("RuleNames", [])):
+        names = [n for page in pages for n in page.get("RuleNames", [])]
+        if not names:
+            raise NoDeployedRules(f"no EventBridge rule on the default bus sends events to {target}")
+        for name in names:
             rule = events_client.describe_rule(Name=name)
             if rule.get("EventPattern"):
                 rules.append(RoutedRule(name, target, json.loads(rule["EventPattern"])))
