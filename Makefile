@@ -88,6 +88,7 @@ bench: $(BIN)/.installed $(LOCALSTACK_VENV)/.installed
 	$(BIN)/python benchmarks/replay.py 200000 typical
 	$(BIN)/python benchmarks/replay.py 200000 stress
 	$(BIN)/python benchmarks/matcher.py
+	$(BIN)/python benchmarks/reconcile.py
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) $(LOCALSTACK_VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache

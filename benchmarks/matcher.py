@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
-    from leash_build.matchgen import compile_fast
+    from leash.matchgen import compile_fast
     from leash_cli.template import Router
 
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000

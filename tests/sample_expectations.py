@@ -14,21 +14,21 @@ EXPECTED = {
         ["DestructiveData1"], "published", "critical",
         ["agent developer-sandbox deleted bucket nightly-db-backups", "called through the AWS MCP server"]),
     "iam-attach-role-policy-by-agent": (
-        ["DestructiveIdentity"], "published", "high",
+        ["DestructiveIdentity1"], "published", "high",
         ["agent ai-agent-deploy attached AdministratorAccess to role ai-agent-deploy", "role name starts with ai-agent-",
          "full administrator access granted"]),
     # Privilege changes are routed for every caller; the handler reads the Usage=Agent tag (moto IAM) and decides.
     "iam-attach-role-policy-by-tagged-agent-role": (
-        ["DestructiveIdentity"], "published", "high",
+        ["DestructiveIdentity1"], "published", "high",
         ["agent data-pipeline-bot attached AdministratorAccess to role data-pipeline-bot (arn:aws:iam::aws:policy/AdministratorAccess)",
          "role tag Usage=Agent", "full administrator access granted"]),
     # An inline policy allowing * on *: the document is a JSON string no pattern can read, so the handler parses it.
     "iam-put-role-policy-admin-by-agent": (
-        ["DestructiveIdentity"], "published", "high",
+        ["DestructiveIdentity1"], "published", "high",
         ["agent ai-agent-deploy put inline administrator policy unblock-deploy (* on *) on role ai-agent-deploy",
          "full administrator access granted (Action * on Resource *)"]),
     "iam-attach-role-policy-by-human": (
-        ["DestructiveIdentity"], "ignored", None, ["iam:AttachRolePolicy is sensitive only when an agent"]),
+        ["DestructiveIdentity1"], "ignored", None, ["iam:AttachRolePolicy is sensitive only when an agent"]),
     "cloudtrail-stop-logging-by-agent": (
         ["ReapplyAudit"], "published", "critical",
         ["stopped CloudTrail logging of arn:aws:cloudtrail:us-east-1:111122223333:trail/org-trail", "covering tracks",
@@ -50,7 +50,7 @@ EXPECTED = {
         ["AgentSensitiveIdentityIam"], "published", "medium",
         ["agent ci-agent-bot created IAM user backup-operator", "user ci-agent-bot is a named agent user"]),
     "secretsmanager-delete-secret-force-by-iam-user": (
-        ["DestructiveIdentity"], "published", "critical",
+        ["DestructiveIdentity1"], "published", "critical",
         ["human bob deleted secret prod/payments/stripe-key without a recovery window"]),
     "ec2-terminate-instances-by-autoscaling": (
         ["DestructiveCompute1"], "ignored", None, ["made by aws-service autoscaling.amazonaws.com"]),
@@ -141,7 +141,7 @@ EXPECTED = {
         ["AgentSensitiveIdentityRolesanywhere"], "published", "medium",
         ["agent ai-agent-deploy created IAM Roles Anywhere trust anchor build-runner-anchor"]),
     "kms-disable-key-rotation-by-agent": (
-        ["DestructiveIdentity"], "published", "high",
+        ["DestructiveIdentity1"], "published", "high",
         ["agent ai-agent-deploy disabled automatic rotation of KMS key arn:aws:kms:us-east-1:111122223333:key/1234abcd"]),
     "redshift-delete-cluster-snapshot-by-agent": (
         ["DestructiveData2"], "published", "critical",

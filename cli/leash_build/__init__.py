@@ -1,6 +1,6 @@
 """Leash's build-time tools: what generates and checks the deployable artefacts from the catalog.
 
 EventBridge rules for template.yaml (patterns), the offline CloudFormation resolver (cfn), the
-generated docs (docs), and replay's fast matcher and text prefilter (matchgen, prefilter). The Lambda
+generated docs (docs). The Lambda
 layer never imports this package; an import contract in `make lint` keeps it so.
 """

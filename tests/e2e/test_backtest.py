@@ -262,7 +262,7 @@ def test_the_table_shows_the_worst_principals_and_all_with_all(tmp_path):
     assert "external account 444455556666: 1 alert (1 critical)" in everything  # another account, no ARN
     # Per rule, in the rule's own words, not only its name.
     assert (
-        "ReapplyData1 4 calls that strip a protection by anyone but Leash and AWS services (rds, dynamodb)"
+        "ReapplyData1 6 calls that strip a protection by anyone but Leash and AWS services (rds, dynamodb, s3)"
         in everything
     )
     assert all(len(line) <= 80 for line in top.stdout.splitlines())

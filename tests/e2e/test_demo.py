@@ -65,7 +65,7 @@ def test_demo_catches_the_agent_puts_protections_back_and_locks_the_role(monkeyp
     assert did[0].startswith("Leash re-enabled termination protection")
     ((rules, severity, title, did),) = by_call["iam:PutRolePolicy unblock-deploy"]
     assert (rules, severity, title) == (
-        ("DestructiveIdentity",),
+        ("DestructiveIdentity1",),
         "high",
         "agent ai-agent-deploy put inline administrator policy unblock-deploy (* on *) on role ai-agent-deploy",
     )

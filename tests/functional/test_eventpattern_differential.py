@@ -15,7 +15,7 @@ import pytest
 from pattern_pairs import pairs
 
 from leash.eventpattern import InvalidEventPattern
-from leash_build.matchgen import compile_fast
+from leash.matchgen import compile_fast
 
 ROOT = Path(__file__).resolve().parents[2]
 ORACLE_PYTHON = Path(os.environ.get("LEASH_LOCALSTACK_PYTHON", ROOT / ".venv-localstack" / "bin" / "python"))
@@ -77,7 +77,9 @@ def test_matcher_agrees_with_localstack_on_the_rules_identity_clause():
     from leash_build.patterns import ANYONE
 
     clause = Deployment(
-        parameters={"ResourcePrefix": "leash"}, account=ACCOUNT, conditions={"HasSlackInteractivity": True}
+        parameters={"ResourcePrefix": "leash"},
+        account=ACCOUNT,
+        conditions={"HasSlackInteractivity": True, "HasTrailBucket": True},
     ).resolve(ANYONE)
     leash = {
         "type": "AssumedRole",

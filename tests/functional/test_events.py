@@ -7,6 +7,7 @@ which rules of template.yaml match it, what the handler does, and what the alert
 from __future__ import annotations
 
 import json
+import re
 
 import boto3
 import pytest
@@ -28,12 +29,18 @@ def router():
     return Router.from_template(overrides=SAMPLE_PARAMETERS)
 
 
+def _rule(name: str) -> str:
+    """A packed rule without its part number (DestructiveData2 -> DestructiveData): which part of a family
+    holds a service moves as the catalog and Leash's roles grow, the family a call belongs to does not."""
+    return re.sub(r"^((?:Destructive|Reapply)[A-Z][a-z]+)\d+$", r"\1", name)
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_template_rules_route_the_event(router, name):
     rules, *_ = EXPECTED[name]
     event = load_event(name)
     routed = router.route(event)
-    assert [r.name for r in routed if r.function != "SpikeQueue"] == rules
+    assert [_rule(r.name) for r in routed if r.function != "SpikeQueue"] == [_rule(r) for r in rules]
     # The spike detector's queue gets every agent call and every denied call (tests/functional/test_spikes.py).
     spike = {r.name for r in routed if r.function == "SpikeQueue"}
     detail = event.get("detail", {})

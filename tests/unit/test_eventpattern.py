@@ -8,8 +8,8 @@ import pytest
 from pattern_pairs import pairs
 
 from leash.eventpattern import InvalidEventPattern, compile_pattern, matches
-from leash_build.matchgen import compile_fast
-from leash_build.prefilter import text_prefilter
+from leash.matchgen import compile_fast
+from leash.prefilter import text_prefilter
 
 EVENT = {
     "source": "aws.ec2",

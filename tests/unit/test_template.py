@@ -351,6 +351,25 @@ def test_reapply_role_grants_exactly_what_the_protections_declare(template):
     assert granted == required_permissions()
 
 
+def test_reconcile_role_puts_protections_back_with_exactly_the_reapply_roles_grants(template):
+    """The reconciler runs the reapply function's logic: the same permissions, word for word, no more."""
+
+    def protections(role):
+        policies = template["Resources"][role]["Properties"]["Policies"]
+        return next(p for p in policies if p["PolicyName"] == "reapply-protections")
+
+    assert protections("ReconcileRole") == protections("ReapplyRole")
+
+
+def test_the_reconciler_is_deployed_only_with_a_trail_bucket(template):
+    reconciler = [
+        k for k in template["Resources"] if k.startswith("Reconcile") or k == "MalformedLogFilesAlarm"
+    ]
+    assert len(reconciler) == 8
+    for logical_id in reconciler:
+        assert template["Resources"][logical_id].get("Condition") == "HasTrailBucket", logical_id
+
+
 def test_every_protection_is_reachable_from_the_catalog():
     from leash.protections import PROTECTIONS
 

@@ -31,6 +31,9 @@ class Alert:
     # Tampering with Leash and failed health checks: also sent straight to Slack by the sender, a second path
     # that does not depend on the alerts topic (which may be what was tampered with).
     second_path: bool = False
+    # Read from the trail's log file by the reconciler this many seconds after the call: EventBridge never
+    # delivered it (leash.reconcile). None: delivered by EventBridge as usual.
+    caught_late_seconds: int | None = None
     schema: int = field(default=2)
 
     @property

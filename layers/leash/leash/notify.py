@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from leash.actors import Actor, ActorCache, TagLookup, classify_actor
@@ -107,7 +108,9 @@ class Notifier:
         self._request_lockdown = request_lockdown
         self._actors = actors  # many events by few identities (replay): classify each once; no tag lookups
 
-    def handle(self, event: Mapping[str, Any]) -> Outcome:
+    def handle(self, event: Mapping[str, Any], *, caught_late_at: datetime | None = None) -> Outcome:
+        """At most one alert for the event. `caught_late_at`: when the reconciler read it from the trail's log
+        file (leash.reconcile); an alert it publishes says how late, and that EventBridge never delivered it."""
         try:
             call = parse_event(event)
         except MalformedEvent as exc:
@@ -130,6 +133,10 @@ class Notifier:
         alert, reason = assess(call, actor, entry)
         if alert is None:
             return Outcome("ignored", reason)
+        if caught_late_at is not None:
+            alert = replace(
+                alert, caught_late_seconds=max(0, int((caught_late_at - call.time).total_seconds()))
+            )
 
         def act() -> Outcome:
             final = alert

@@ -68,8 +68,18 @@ def facts(alert: Alert) -> list[tuple[str, str]]:
         ("Resource", alert.resource),
         ("Where", where),
         ("When", alert.time),
+        ("Delivered", caught_late(alert)),
     ]
     return [(label, value) for label, value in facts if value]
+
+
+def caught_late(alert: Alert) -> str:
+    """How a call EventBridge never delivered reached Leash; empty for every other alert."""
+    if alert.caught_late_seconds is None:
+        return ""
+    minutes = round(alert.caught_late_seconds / 60)
+    after = f"{minutes} min" if minutes else f"{alert.caught_late_seconds} s"
+    return f"from the trail's log file {after} after the call; EventBridge never delivered it"
 
 
 def render_text(alert: Alert) -> str:

@@ -1,4 +1,4 @@
-"""A faster matcher for replay and the demo: each event pattern compiled into one generated Python function.
+"""A faster matcher for replay, the demo and the reconciler: each event pattern compiled into one generated Python function.
 
 The runtime interpreter (leash.eventpattern) validates the pattern and stays the general case; the
 generated code only takes the shape nearly every event has.
@@ -54,7 +54,7 @@ class _Generator:
         source = f"def match(e):\n    return {body} if type(e) is dict else interpreted(e)\n"
         namespace = {**self.namespace, "interpreted": interpreted, "MISSING": MISSING}
         exec(compile(source, "<event pattern>", "exec"), namespace)
-        match = namespace["match"]
+        match: Callable[[Any], bool] = namespace["match"]
         match.__doc__ = f"Generated from an event pattern:\n\n{source}"
         return match
 
