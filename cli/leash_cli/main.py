@@ -394,6 +394,63 @@ def status(
     out.print(ledger_table(records, f"Leash ledger - {stack.name} ({stack.region}){window}", out.width))
 
 
+@app.command(short_help="Print an SCP that lets only the deployers change Leash's resources.")
+def scp(
+    deployer: list[str] = typer.Option(
+        ...,
+        "--deployer",
+        help="A principal ARN allowed to change Leash: the role that runs sam deploy (or CloudFormation's "
+        "service role), the break-glass role. Repeat it for more; wildcards as in ArnLike.",
+    ),
+    account: str = typer.Option(..., help="The account ID Leash is deployed in."),
+    stack_name: str | None = typer.Option(
+        None, "--stack-name", help="Default: samconfig.toml's, else 'leash'."
+    ),
+    region: str | None = typer.Option(None, "--region", help="Default: samconfig.toml's, else us-east-1."),
+    samconfig: Path = typer.Option(Path("samconfig.toml"), help="Read the deploy parameters from this file."),
+    config_env: str = typer.Option("default", "--config-env", help="The samconfig.toml environment to read."),
+    parameter: list[str] = typer.Option(
+        [], "--parameter", "-p", help="A deploy parameter as Key=Value; it overrides samconfig.toml."
+    ),
+    pretty: bool = typer.Option(False, "--pretty", help="Indent the JSON (an SCP counts the whitespace)."),
+) -> None:
+    """Print a service control policy that denies changes to Leash's resources except by its deployers.
+
+    Its one Deny statement covers the stack, functions, rules, bus, topic, queues, tables, log groups,
+    state machines, alarms, the Slack webhook secret and every role named like Leash's; CloudFormation
+    acting for a deployer is allowed. Attach it in AWS Organizations, or put the statement into your
+    agents' permissions boundary. It is built offline from template.yaml and the deploy parameters.
+    """
+    from leash_cli.guard import SCP_CHARACTERS, protection_policy, render
+    from leash_cli.samconfig import SamConfigError, deploy_parameters, stack_defaults
+    from leash_cli.template import TEMPLATE, load_template
+
+    try:
+        overrides = deploy_parameters(samconfig, config_env) if samconfig.exists() else {}
+        default_stack, default_region = (
+            stack_defaults(samconfig, config_env) if samconfig.exists() else (None, None)
+        )
+    except SamConfigError as exc:
+        raise _fail(str(exc)) from exc
+    for item in parameter:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise _fail(f"--parameter {item!r} is not Key=Value")
+        overrides[key] = value
+    policy = protection_policy(
+        load_template(TEMPLATE),
+        overrides,
+        account=account,
+        region=region or default_region or "us-east-1",
+        stack_name=stack_name or default_stack or "leash",
+        deployers=deployer,
+    )
+    text = render(policy, pretty=pretty)
+    typer.echo(text)
+    if len(render(policy)) > SCP_CHARACTERS:
+        raise _fail(f"the policy has {len(render(policy))} characters, over an SCP's {SCP_CHARACTERS}")
+
+
 @app.command(short_help="List the EventBridge rules Leash deploys.")
 def rules() -> None:
     """List every EventBridge rule template.yaml deploys: what it watches and where it sends it."""

@@ -12,6 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from leash.aws import boto3_clients
 from leash.health import HealthCheck, HealthSettings, wants_heartbeat
 from leash.publish import SnsPublisher
+from leash.wiring import alert_sender_from_env
 
 logger = Logger()
 metrics = Metrics()
@@ -19,10 +20,17 @@ metrics = Metrics()
 _settings = HealthSettings.from_env(os.environ)
 _alerts = SnsPublisher(boto3.client("sns"), _settings.alerts_topic_arn)
 
-# SECOND PATH SEAM (#16): failed checks carry Alert.second_path=True and must also reach Slack without the
-# alerts topic (which may be what failed). Until the sender that posts such an alert straight to Slack and to
-# SNS exists, they go through the alerts topic like every alert: replace this one assignment with it.
-send_failure = _alerts
+_invocation: dict = {}
+
+
+def _time_left() -> float:
+    context = _invocation.get("context")
+    return float(context.get_remaining_time_in_millis()) / 1000 if context else float("inf")
+
+
+# Failed checks carry Alert.second_path=True: posted straight to Slack as well as published to the alerts topic
+# (which may be what failed), as tamper alerts are (leash.second_path).
+send_failure = alert_sender_from_env(os.environ, time_left=_time_left)
 
 health = HealthCheck(boto3_clients(), _settings, send_failure=send_failure, send_heartbeat=_alerts)
 
@@ -30,6 +38,7 @@ health = HealthCheck(boto3_clients(), _settings, send_failure=send_failure, send
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event, context):
+    _invocation["context"] = context
     heartbeat = wants_heartbeat(event)
     report = health.run(heartbeat=heartbeat)
     metrics.add_metric(name="HealthCheckFailures", unit=MetricUnit.Count, value=len(report.alerts))

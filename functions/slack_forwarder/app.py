@@ -7,25 +7,16 @@ import os
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities import parameters
 
 from leash.aws import LazyClient
 from leash.inbox import alerts_from_sns
 from leash.settings import required, text
-from leash.slack import SlackDelivery, SqsDeadLetter, webhook_url_from_secret
+from leash.slack import SlackDelivery, SqsDeadLetter, webhook_url_reader
 
 logger = Logger()
 metrics = Metrics()
 
-SECRET_ARN = text(os.environ, "SLACK_WEBHOOK_SECRET_ARN")
 _warned_unconfigured = False
-
-
-def _webhook_url():
-    if not SECRET_ARN:
-        return None
-    return webhook_url_from_secret(parameters.get_secret(SECRET_ARN, max_age=300))
-
 
 _METRIC = {
     "posted": "SlackPosted",
@@ -33,7 +24,8 @@ _METRIC = {
     "not-configured": "SlackNotConfigured",
 }
 delivery = SlackDelivery(
-    _webhook_url, SqsDeadLetter(LazyClient("sqs"), required(os.environ, "SLACK_DEAD_LETTER_QUEUE_URL"))
+    webhook_url_reader(text(os.environ, "SLACK_WEBHOOK_SECRET_ARN")),
+    SqsDeadLetter(LazyClient("sqs"), required(os.environ, "SLACK_DEAD_LETTER_QUEUE_URL")),
 )
 
 
@@ -47,7 +39,8 @@ def lambda_handler(event, context):
     def time_left() -> float:
         return float(context.get_remaining_time_in_millis()) / 1000
 
-    for alert in alerts_from_sns(event):
+    # A second-path alert its sender already posted (the subscription's filter policy drops it too).
+    for alert in alerts_from_sns(event, skip_posted_to_slack=True):
         result = delivery.deliver(alert, time_left)
         results.append(result.status)
         metrics.add_metric(name=_METRIC[result.status], unit=MetricUnit.Count, value=1)

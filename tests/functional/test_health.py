@@ -17,7 +17,6 @@ from conftest import ACCOUNT, AlertInbox, load_handler
 
 STACK = "leash"
 REGION = "us-east-1"
-WEBHOOK = "https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX"
 FORWARDER_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:leash-SlackForwarderFunction-EXAMPLE"
 
 
@@ -45,7 +44,7 @@ STACK_TEMPLATE = {
 
 
 @pytest.fixture
-def world(aws, monkeypatch):
+def world(aws, monkeypatch, slack):
     """A healthy Leash on moto: its rules with targets, a complete trail, a confirmed subscriber, a Slack secret."""
     events = boto3.client("events", REGION)
     events.create_event_bus(Name="leash-leash")
@@ -82,7 +81,7 @@ def world(aws, monkeypatch):
         "publish",
         lambda self, *a, **kw: None if self.protocol == "lambda" else deliver(self, *a, **kw),
     )
-    secret = boto3.client("secretsmanager", REGION).create_secret(Name="leash/slack", SecretString=WEBHOOK)[
+    secret = boto3.client("secretsmanager", REGION).create_secret(Name="leash/slack", SecretString=slack.url)[
         "ARN"
     ]
     from leash_cli.emulator import create_tables
@@ -96,7 +95,10 @@ def world(aws, monkeypatch):
         "LEASH_ACCOUNT_ID": ACCOUNT,
         "ALERTS_TOPIC_ARN": topic,
         "LEDGER_TABLE": "leash-ledger",
-        "SLACK_WEBHOOK_SECRET_ARN": secret,
+        "SLACK_WEBHOOK_SECRET_ARN": secret,  # the fake Slack: the second path posts failed checks there
+        "SLACK_DEAD_LETTER_QUEUE_URL": boto3.client("sqs", REGION).create_queue(QueueName="slack-dlq")[
+            "QueueUrl"
+        ],
         "LEASH_SLACK_FORWARDER_ARN": FORWARDER_ARN,
         "LEASH_ALL_EVENTS_RULES": rules["DeniedCallsRule"],
         "LEASH_FORWARDERS_STACK_SET": f"{STACK}-forwarders",
@@ -104,7 +106,7 @@ def world(aws, monkeypatch):
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     inbox = AlertInbox(topic)  # an SQS subscriber: what the on-call's Slack and e-mail receive
-    return {"rules": rules, "topic": topic, "secret": secret, "inbox": inbox}
+    return {"rules": rules, "topic": topic, "secret": secret, "inbox": inbox, "slack": slack}
 
 
 def run(lambda_context, heartbeat=False):
@@ -145,6 +147,17 @@ def test_a_disabled_rule_is_critical(world, lambda_context):
     assert alert["title"] == f"Leash health check failed: rule {rule} is DISABLED"
     assert alert["reasons"] == ["Leash does not see the calls this rule matches"]
     assert alert["resource"] == rule
+
+
+def test_a_failed_check_reaches_slack_straight_even_with_the_alerts_topic_deleted(world, lambda_context):
+    """The second path: the topic that carries every alert may be what was broken."""
+    rule = world["rules"]["NotifyFunctionDestructiveData1"]
+    boto3.client("events", REGION).disable_rule(Name=rule)
+    boto3.client("sns", REGION).delete_topic(TopicArn=world["topic"])
+    run(lambda_context)
+    posts = [json.dumps(r) for r in world["slack"].requests]  # straight from the health function
+    assert sum(f"rule {rule} is DISABLED" in p for p in posts) == 1
+    assert any("alerts topic" in p for p in posts)  # the topic's own check fails too, and says so in Slack
 
 
 def test_a_rule_without_its_target_is_critical(world, lambda_context):

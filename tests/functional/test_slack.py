@@ -128,6 +128,31 @@ def test_webhook_secret_must_be_a_url():
         webhook_url_from_secret("xoxb-not-a-webhook")
 
 
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "https://attacker.example/services/T/B/X",  # any other https host would redirect every alert
+        "https://hooks.slack.com.attacker.example/services/T/B/X",
+        "https://hooks.slack.com@attacker.example/services/T/B/X",
+        "https://user@hooks.slack.com/services/T/B/X",
+        "http://hooks.slack.com/services/T/B/X",  # not https
+        "https://hooks.slack.com:8443/services/T/B/X",
+        "https://hooks.slack.com/",
+        '{"webhook_url": "https://attacker.example/hook"}',
+    ],
+)
+def test_webhook_secret_must_be_a_slack_url(secret):
+    with pytest.raises(
+        ValueError, match=r"must hold a Slack incoming-webhook URL \(https://hooks\.slack\.com/"
+    ):
+        webhook_url_from_secret(secret)
+
+
+def test_govslack_webhook_is_a_slack_url():
+    url = "https://hooks.slack-gov.com/services/T/B/X"
+    assert webhook_url_from_secret(url) == url
+
+
 def test_cloudwatch_alarm_on_the_topic_becomes_a_readable_alert():
     alarm = {
         "AlarmName": "leash-UndeliveredEventsAlarm",

@@ -311,7 +311,7 @@ def test_functions_build_without_python313_by_copying_their_handler(template, tm
     """`sam build` needs no python3.13 on PATH: each function's Makefile copies app.py, nothing else."""
     import subprocess
 
-    assert len(_functions(template)) == 6
+    assert len(_functions(template)) == 7
     for logical_id, function in _functions(template).items():
         assert function["Metadata"] == {"BuildMethod": "makefile"}, logical_id
         code = TEMPLATE.parent / function["Properties"]["CodeUri"]
@@ -365,7 +365,7 @@ def test_the_reconciler_is_deployed_only_with_a_trail_bucket(template):
     reconciler = [
         k for k in template["Resources"] if k.startswith("Reconcile") or k == "MalformedLogFilesAlarm"
     ]
-    assert len(reconciler) == 8
+    assert len(reconciler) == 11  # function, role, log group, 2 queues, queue policy, 5 alarms
     for logical_id in reconciler:
         assert template["Resources"][logical_id].get("Condition") == "HasTrailBucket", logical_id
 

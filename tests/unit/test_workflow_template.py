@@ -222,8 +222,14 @@ def test_anyone_else_in_the_account_is_denied_publishing(topic_policy):
     assert denied(deny, service_name="events.amazonaws.com", source_arn=other_rule)
 
 
-def test_the_topic_policy_leaves_subscriptions_alone(template, topic_policy):
-    assert {st["Action"] for st in topic_policy.values()} == {"sns:Publish"}
+def test_the_topic_policy_governs_publishing_and_leaves_subscriptions_to_the_deployers(
+    template, topic_policy
+):
+    # Subscriptions and attributes: only the break-glass principal and the deployer (tests/unit/test_hardening.py).
+    publishing = dict(topic_policy)
+    changes = publishing.pop("OnlyBreakGlassOrDeployerChangesTheTopic")
+    assert changes["Effect"] == "Deny" and "sns:Publish" not in changes["Action"]
+    assert {st["Action"] for st in publishing.values()} == {"sns:Publish"}
     # The alarms can still encrypt for the KMS-encrypted topic.
     key = template["Resources"]["LeashKey"]["Properties"]["KeyPolicy"]["Statement"]
     (alarms,) = [st for st in key if st["Sid"] == "AlarmsPublishToEncryptedTopic"]

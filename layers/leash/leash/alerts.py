@@ -8,6 +8,10 @@ from typing import Any
 
 from leash.model import ActionKind, LeashAction, Severity
 
+# The SNS message attribute (value "true") of a second-path alert its sender already posted to Slack:
+# the Slack forwarder's subscription filters it out and the forwarder skips it, so Slack gets it once.
+POSTED_TO_SLACK = "posted_to_slack"
+
 
 @dataclass(frozen=True, slots=True)
 class Alert:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from leash.alerts import Alert
+from leash.alerts import POSTED_TO_SLACK, Alert
 from leash.model import ActionKind, LeashAction, Severity
 
 SUBJECT_LIMIT = 100  # SNS refuses a longer Subject: a longer one is not from SNS
@@ -20,11 +20,12 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def alerts_from_sns(event: Any) -> list[Alert]:
+def alerts_from_sns(event: Any, *, skip_posted_to_slack: bool = False) -> list[Alert]:
     """The alerts in an SNS -> Lambda event: Leash's own JSON, a CloudWatch alarm, or anything else as text.
 
     Total on any input: what is not shaped as SNS delivers it is skipped, and a message that only looks
-    like Leash's (or an alarm's) is shown as the text it is, never trusted field by field.
+    like Leash's (or an alarm's) is shown as the text it is, never trusted field by field. With
+    skip_posted_to_slack, a message its sender already posted to Slack (leash.second_path) is left out.
     """
     records = _object(event).get("Records")
     alerts = []
@@ -37,6 +38,8 @@ def alerts_from_sns(event: Any) -> list[Alert]:
             for k, v in _object(sns.get("MessageAttributes")).items()
             if isinstance(k, str) and isinstance(v, Mapping) and isinstance(v.get("Value"), str)
         }
+        if skip_posted_to_slack and attributes.get(POSTED_TO_SLACK) == "true":
+            continue
         timestamp = _text(sns.get("Timestamp"))
         if attributes.get("workflow") in WORKFLOWS:
             alerts.append(workflow_alert(attributes, timestamp))

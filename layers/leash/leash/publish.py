@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Protocol
 
-from leash.alerts import Alert
+from leash.alerts import POSTED_TO_SLACK, Alert
 from leash.fit import SNS_MESSAGE_BYTES, fit
 from leash.render import describe, render_text, subject
 
@@ -49,6 +49,10 @@ class SnsPublisher:
         self._sns = sns_client
         self._topic_arn = topic_arn
 
-    def __call__(self, alert: Alert) -> str:
-        response = self._sns.publish(TopicArn=self._topic_arn, **sns_message(alert))
+    def __call__(self, alert: Alert, /, *, posted_to_slack: bool = False) -> str:
+        args: dict[str, Any] = dict(sns_message(alert))
+        if posted_to_slack:
+            marker = {"DataType": "String", "StringValue": "true"}
+            args["MessageAttributes"] = {**args.get("MessageAttributes", {}), POSTED_TO_SLACK: marker}
+        response = self._sns.publish(TopicArn=self._topic_arn, **args)
         return str(response["MessageId"])

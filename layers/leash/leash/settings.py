@@ -214,3 +214,20 @@ class SlackUsers:
     @classmethod
     def from_env(cls, env: Env) -> SlackUsers:
         return cls(names(env, "LEASH_SLACK_LOCKDOWN_USERS"), names(env, "LEASH_SLACK_RELEASE_USERS"))
+
+
+@dataclass(frozen=True, slots=True)
+class SlackWebhook:
+    """Where alerts are posted (SlackWebhookSecretArn; empty: no Slack) and where what fails is parked."""
+
+    secret_arn: str = ""
+    dead_letter_queue_url: str = ""
+
+    @classmethod
+    def from_env(cls, env: Env) -> SlackWebhook:
+        arn = text(env, "SLACK_WEBHOOK_SECRET_ARN")
+        # Without Slack nothing is ever parked; with it, an alert that cannot be posted must have a place.
+        queue = (
+            required(env, "SLACK_DEAD_LETTER_QUEUE_URL") if arn else text(env, "SLACK_DEAD_LETTER_QUEUE_URL")
+        )
+        return cls(arn, queue)

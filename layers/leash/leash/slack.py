@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from http.client import RemoteDisconnected
 from typing import Any
 from urllib.error import URLError
+from urllib.parse import urlsplit
 
 from slack_sdk.http_retry.handler import RetryHandler
 from slack_sdk.http_retry.state import RetryState
@@ -19,6 +20,8 @@ from leash.fit import fit, json_size
 from leash.slack_blocks import render_slack
 
 Sleep = Callable[[float], None]
+DeadLetter = Callable[[Mapping[str, Any]], None]
+"""Takes an undeliverable alert: {"reason": ..., "alert": ..., "slack": the payload, ready to re-post}."""
 TimeLeft = Callable[[], float]
 """Seconds the invocation has left (the Lambda context's get_remaining_time_in_millis() / 1000)."""
 
@@ -124,15 +127,50 @@ class Delivery:
     detail: str
 
 
+SLACK_WEBHOOK_HOSTS = ("hooks.slack.com", "hooks.slack-gov.com")  # Slack's incoming webhooks (and GovSlack's)
+LOCAL_STAND_INS = ("127.0.0.1", "localhost")  # `leash demo` and the tests' fake Slack, over plain http
+
+
 def webhook_url_from_secret(secret: str) -> str:
-    """The secret holds the plain webhook URL, or JSON with a "webhook_url" (or "url") key."""
+    """The secret holds the plain webhook URL, or JSON with a "webhook_url" (or "url") key.
+
+    Only a Slack webhook (https://hooks.slack.com/...) is accepted: a value written into the secret that
+    points anywhere else would redirect every alert, so it is refused and the alert dead-lettered instead.
+    """
     secret = secret.strip()
     if secret.startswith("{"):
         data = json.loads(secret)
         secret = data.get("webhook_url") or data.get("url") or ""
-    if not secret.startswith(("https://", "http://127.0.0.1", "http://localhost")):  # local stand-ins only
-        raise ValueError("the Slack secret does not hold an https:// webhook URL")
+    try:
+        url = urlsplit(secret)
+        host, port = url.hostname, url.port
+    except ValueError:
+        host = port = None
+        url = urlsplit("")
+    slack = url.scheme == "https" and host in SLACK_WEBHOOK_HOSTS and port in (None, 443)
+    local = url.scheme == "http" and host in LOCAL_STAND_INS
+    if not (slack or local) or url.username is not None or not url.path.strip("/"):
+        shown = f"{url.scheme}://{host}" if host else "a value that is not a URL"
+        raise ValueError(
+            f"the Slack secret must hold a Slack incoming-webhook URL (https://hooks.slack.com/services/...),"
+            f" not {shown}"
+        )
     return secret
+
+
+def webhook_url_reader(secret_arn: str, max_age_seconds: int = 300) -> Callable[[], str | None]:
+    """Reads the webhook URL from the Secrets Manager secret (cached max_age_seconds); None when no secret is set."""
+
+    def webhook_url() -> str | None:
+        if not secret_arn:
+            return None
+        from aws_lambda_powertools.utilities import (
+            parameters,
+        )  # a cold start without Slack does not pay for it
+
+        return webhook_url_from_secret(str(parameters.get_secret(secret_arn, max_age=max_age_seconds)))
+
+    return webhook_url
 
 
 class SlackDelivery:
@@ -145,7 +183,7 @@ class SlackDelivery:
     def __init__(
         self,
         webhook_url: Callable[[], str | None],
-        dead_letter: Callable[[Mapping[str, Any]], None],
+        dead_letter: DeadLetter,
         *,
         sleep: Sleep = real_sleep,
         timeout_seconds: int = 5,
@@ -157,19 +195,25 @@ class SlackDelivery:
         self._timeout = timeout_seconds
         self._max_retries = max_retries
 
-    def deliver(self, alert: Alert, time_left: TimeLeft = unlimited) -> Delivery:
-        """Post one alert; time_left bounds every retry (pass the Lambda context's remaining time)."""
+    def deliver(
+        self, alert: Alert, time_left: TimeLeft = unlimited, *, dead_letter: DeadLetter | None = None
+    ) -> Delivery:
+        """Post one alert; time_left bounds every retry (pass the Lambda context's remaining time).
+
+        dead_letter, when given, takes what could not be posted instead of the delivery's own sink.
+        """
         budget = Budget(time_left, self._timeout)
+        park = dead_letter or self._dead_letter
         try:
             url = self._webhook_url()
         except Exception as exc:  # noqa: BLE001 - a broken secret must not lose the alert
-            return self._give_up(alert, f"could not read the Slack webhook URL: {exc}")
+            return self._give_up(alert, f"could not read the Slack webhook URL: {exc}", park)
         if not url:
             return Delivery(
                 "not-configured", "no Slack webhook configured; SNS subscribers still get the alert"
             )
         if not budget.allows(0, "no time left to try Slack"):
-            return self._give_up(alert, budget.refusal)
+            return self._give_up(alert, budget.refusal, park)
         payload = render_slack(alert)
         client = WebhookClient(
             url,
@@ -184,18 +228,20 @@ class SlackDelivery:
         except Exception as exc:  # noqa: BLE001 - network errors after retries
             error = f"{type(exc).__name__}: {exc}"
             if budget.refusal:
-                return self._give_up(alert, f"{budget.refusal}; last error {error}")
-            return self._give_up(alert, f"Slack unreachable after retries: {error}")
+                return self._give_up(alert, f"{budget.refusal}; last error {error}", park)
+            return self._give_up(alert, f"Slack unreachable after retries: {error}", park)
         if response.status_code == 200:
             return Delivery("posted", "posted to Slack")
         return self._give_up(
             alert,
             budget.refusal or f"Slack answered HTTP {response.status_code}: {str(response.body)[:200]}",
+            park,
         )
 
-    def _give_up(self, alert: Alert, reason: str) -> Delivery:
+    @staticmethod
+    def _give_up(alert: Alert, reason: str, dead_letter: DeadLetter) -> Delivery:
         kept = fit(alert, Alert.to_dict, json_size, DEAD_LETTER_ALERT_CHARS)
-        self._dead_letter({"reason": reason, "alert": kept, "slack": render_slack(alert)})
+        dead_letter({"reason": reason, "alert": kept, "slack": render_slack(alert)})
         return Delivery("dead-lettered", reason)
 
 

@@ -9,7 +9,8 @@ import boto3
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
 from leash.actors import RoleTagCache, TagLookup
-from leash.aws import boto3_clients
+from leash.alerts import Alert
+from leash.aws import LazyClient, boto3_clients
 from leash.claims import DynamoDbClaims
 from leash.idempotency import once_per_event
 from leash.ledger import Ledger
@@ -18,14 +19,61 @@ from leash.notify import Notifier, Respond
 from leash.protections import PROTECTION_NAMES
 from leash.publish import SnsPublisher
 from leash.reapply import Reapplier
+from leash.second_path import POSTED, AlertSender, Report
 from leash.settings import (
     ActorConfig,
     LockdownSettings,
     ReapplySettings,
     SettingsError,
+    SlackWebhook,
     required,
     whole_number,
 )
+from leash.slack import SlackDelivery, SqsDeadLetter, TimeLeft, unlimited, webhook_url_reader
+
+
+def alert_sender_from_env(
+    env: Mapping[str, str],
+    *,
+    time_left: TimeLeft = unlimited,
+    sns_client: Any = None,
+    report: Report | None = None,
+) -> AlertSender:
+    """How every Leash sender sends an alert: to the alerts topic, and a second-path one to Slack directly too.
+
+    The health check calls it like the Notifier does: `alert_sender_from_env(os.environ)(alert)`. It needs
+    ALERTS_TOPIC_ARN and, for the second path, SLACK_WEBHOOK_SECRET_ARN and SLACK_DEAD_LETTER_QUEUE_URL.
+    """
+    slack = SlackWebhook.from_env(env)
+    dead_letter = SqsDeadLetter(LazyClient("sqs"), slack.dead_letter_queue_url)
+    delivery = SlackDelivery(webhook_url_reader(slack.secret_arn), dead_letter) if slack.secret_arn else None
+    return AlertSender(
+        SnsPublisher(sns_client or boto3.client("sns"), required(env, "ALERTS_TOPIC_ARN")),
+        delivery,
+        dead_letter,
+        time_left=time_left,
+        report=report or log_and_count,
+    )
+
+
+def log_and_count(metric: str, alert: Alert, detail: str) -> None:
+    """The second path's report: one metric and one log line (an error when a path failed)."""
+    from aws_lambda_powertools import Logger, Metrics  # the handler's own: same service, shared metric set
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    Metrics().add_metric(name=metric, unit=MetricUnit.Count, value=1)
+    log = Logger().info if metric == POSTED else Logger().error
+    log(detail, extra={"secondPath": metric, "eventId": alert.event_id, "severity": str(alert.severity)})
+
+
+def _time_left(idempotency: IdempotencyConfig) -> TimeLeft:
+    """The invocation's remaining seconds, from the Lambda context the handler registers on its config."""
+
+    def left() -> float:
+        context = idempotency.lambda_context
+        return float(context.get_remaining_time_in_millis()) / 1000 if context else float("inf")
+
+    return left
 
 
 def notifier_from_env(
@@ -36,7 +84,7 @@ def notifier_from_env(
     tag_lookup: TagLookup | None = None,
     dynamodb_client: Any = None,
 ) -> tuple[Notifier, IdempotencyConfig]:
-    """A Notifier publishing to the alerts topic, once per eventID, requesting lockdowns on Leash's bus.
+    """A Notifier sending alerts (leash.second_path), once per eventID, requesting lockdowns on Leash's bus.
 
     Returns it with the IdempotencyConfig, on which the handler registers each Lambda context.
     """
@@ -45,7 +93,7 @@ def notifier_from_env(
     once, idempotency = once_per_event(table, key_prefix=key_prefix, dynamodb_client=dynamodb_client)
     notifier = Notifier(
         ActorConfig.from_env(env),
-        SnsPublisher(boto3.client("sns"), required(env, "ALERTS_TOPIC_ARN")),
+        alert_sender_from_env(env, time_left=_time_left(idempotency)),
         tag_lookup or RoleTagCache(lambda: boto3.client("iam")),
         respond=respond,
         once=once,
