@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities import parameters
 
 from leash.aws import LazyClient
 from leash.inbox import alerts_from_sns
-from leash.settings import required, text
+from leash.settings import required, slack_buttons, text
 from leash.slack import SlackDelivery, SqsDeadLetter, webhook_url_from_secret
 
 logger = Logger()
@@ -33,7 +33,9 @@ _METRIC = {
     "not-configured": "SlackNotConfigured",
 }
 delivery = SlackDelivery(
-    _webhook_url, SqsDeadLetter(LazyClient("sqs"), required(os.environ, "SLACK_DEAD_LETTER_QUEUE_URL"))
+    _webhook_url,
+    SqsDeadLetter(LazyClient("sqs"), required(os.environ, "SLACK_DEAD_LETTER_QUEUE_URL")),
+    buttons=slack_buttons(os.environ),  # no buttons without the interaction endpoint to receive them
 )
 
 

@@ -31,6 +31,8 @@ class Alert:
     # Tampering with Leash and failed health checks: also sent straight to Slack by the sender, a second path
     # that does not depend on the alerts topic (which may be what was tampered with).
     second_path: bool = False
+    impact: str = ""  # for kind "api-call": the catalog's Impact of the call (leash.model.Impact)
+    regions: tuple[str, ...] = ()  # for kind "spike": the regions the counted calls came from
     schema: int = field(default=2)
 
     @property
@@ -45,6 +47,7 @@ class Alert:
         data["severity"] = str(self.severity)
         data["actor"] = dict(self.actor)
         data["reasons"] = list(self.reasons)
+        data["regions"] = list(self.regions)
         data["leash_did"] = [action.to_dict() for action in self.leash_did]
         data["console_url"] = self.console_url
         return data
@@ -54,6 +57,7 @@ class Alert:
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         fields["severity"] = Severity(fields["severity"])
         fields["reasons"] = tuple(fields.get("reasons") or ())
+        fields["regions"] = tuple(fields.get("regions") or ())
         fields["leash_did"] = tuple(_action(a) for a in fields.get("leash_did") or ())
         return cls(**fields)
 

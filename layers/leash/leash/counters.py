@@ -43,9 +43,14 @@ class CounterStore(Protocol):
 
 
 def batch_counts(group: Group) -> Iterator[tuple[str, str, str, int]]:
-    """(counter, "a" for actions | "r" for resources, name, count): what one write adds, top TOP plus "(other)"."""
+    """(counter, "a" for actions | "r" for resources | "g" for regions, name, count): what one write adds, top
+    TOP plus "(other)"."""
     for counter in group.counts:
-        for kind, counts in (("a", group.actions[counter]), ("r", group.resources[counter])):
+        for kind, counts in (
+            ("a", group.actions[counter]),
+            ("r", group.resources[counter]),
+            ("g", group.regions[counter]),
+        ):
             top = counts.most_common(TOP)
             other = sum(counts.values()) - sum(c for _, c in top)
             for name, c in [*top, *([(OTHER, other)] if other else [])]:
@@ -200,19 +205,23 @@ def _flag(counter: str, level: str) -> str:
 def _totals(item: Mapping[str, Any], counters: Mapping[str, int], added: Mapping[str, int]) -> WindowTotals:
     """The window's totals from its DynamoDB item (attributes "denied", "denied:a:iam:PassRole", ...,
     and the flags "alerted:denied:warning" of the levels already alerted)."""
-    actions: dict[str, dict[str, int]] = {counter: {} for counter in counters}
-    resources: dict[str, dict[str, int]] = {counter: {} for counter in counters}
+    named: dict[str, dict[str, dict[str, int]]] = {kind: {c: {} for c in counters} for kind in "arg"}
     alerted: set[tuple[str, str]] = set()
     for key, value in item.items():
         counter, sep, rest = key.partition(":")
-        if sep and counter in actions and rest[:2] in ("a:", "r:"):
-            (actions if rest[0] == "a" else resources)[counter][rest[2:]] = int(value["N"])
+        if sep and counter in counters and rest[:2] in ("a:", "r:", "g:"):
+            named[rest[0]][counter][rest[2:]] = int(value["N"])
         elif counter == ALERTED and rest.count(":") == 1:
             flagged, level = rest.split(":")
             alerted.add((flagged, level))
     totals = {counter: int(item[counter]["N"]) if counter in item else 0 for counter in counters}
     return WindowTotals(
-        totals, actions, resources, frozenset(alerted), {c: added.get(c, 0) for c in counters}
+        totals,
+        named["a"],
+        named["r"],
+        frozenset(alerted),
+        {c: added.get(c, 0) for c in counters},
+        named["g"],
     )
 
 
@@ -221,14 +230,15 @@ class InMemoryCounterStore:
 
     def __init__(self) -> None:
         self.writes = 0
-        self._windows: dict[str, tuple[Counter[str], dict[str, Counter[str]], dict[str, Counter[str]]]] = {}
+        # window key -> (totals, {kind ("a", "r", "g") -> counter -> name -> count}), as batch_counts writes them
+        self._windows: dict[str, tuple[Counter[str], dict[str, dict[str, Counter[str]]]]] = {}
         self._starts: dict[str, int] = {}
         self._claimed: dict[str, set[tuple[str, str]]] = {}  # window key -> (counter, level) alerted
         self._counted: dict[str, set[str]] = {}  # window key -> eventIDs counted (DynamoDB's markers)
         self.newest_window = 0  # start of the latest window counted (epoch seconds)
 
     def add(self, group: Group, window_seconds: int) -> WindowTotals:
-        totals, actions, resources = self._windows.setdefault(group.key, (Counter(), {}, {}))
+        totals, named = self._windows.setdefault(group.key, (Counter(), {}))
         counted = self._counted.setdefault(group.key, set())
         self._starts[group.key] = group.window_start
         self.newest_window = max(self.newest_window, group.window_start)
@@ -241,14 +251,18 @@ class InMemoryCounterStore:
             totals.update(part.counts)
             added.update(part.counts)
             for counter, kind, name, c in batch_counts(part):
-                (actions if kind == "a" else resources).setdefault(counter, Counter())[name] += c
+                named.setdefault(kind, {}).setdefault(counter, Counter())[name] += c
             self.writes += 1
+        def of(kind: str) -> dict[str, dict[str, int]]:
+            return {counter: dict(named.get(kind, {}).get(counter, {})) for counter in group.counts}
+
         return WindowTotals(
             {counter: totals[counter] for counter in group.counts},
-            {counter: dict(actions.get(counter, {})) for counter in group.counts},
-            {counter: dict(resources.get(counter, {})) for counter in group.counts},
+            of("a"),
+            of("r"),
             frozenset(self._claimed.get(group.key, ())),
             {counter: added[counter] for counter in group.counts},
+            of("g"),
         )
 
     def claim(self, group: Group, counter: str, level: str) -> bool:

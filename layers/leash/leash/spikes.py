@@ -46,6 +46,7 @@ class Hit:
     action: str
     resource: str | None
     counters: tuple[str, ...]  # denied, calls or both: one call, counted once in each
+    region: str = ""  # where the call was made: a spike alert names its regions
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Group:
     counts: Counter[str] = field(default_factory=Counter)  # denied / calls
     actions: dict[str, Counter[str]] = field(default_factory=lambda: {DENIED: Counter(), CALLS: Counter()})
     resources: dict[str, Counter[str]] = field(default_factory=lambda: {DENIED: Counter(), CALLS: Counter()})
+    regions: dict[str, Counter[str]] = field(default_factory=lambda: {DENIED: Counter(), CALLS: Counter()})
     message_ids: list[str] = field(default_factory=list)
     hits: dict[str, Hit] = field(default_factory=dict)  # eventID -> the call, in the order first seen
 
@@ -75,6 +77,8 @@ class Group:
             self.actions[counter][hit.action] += 1
             if hit.resource:
                 self.resources[counter][hit.resource] += 1
+            if hit.region:
+                self.regions[counter][hit.region] += 1
         return True
 
     def part(self, hits: Iterable[Hit]) -> Group:
@@ -151,7 +155,7 @@ class BatchAggregator:
         group = self.groups.get(key)
         if group is None:
             group = self.groups[key] = Group(actor, key[0], window)
-        if group.add(Hit(call.event_id, call.action, _resource_of(call), tuple(counters))):
+        if group.add(Hit(call.event_id, call.action, _resource_of(call), tuple(counters), call.region)):
             self.calls += 1
         else:
             self.copies += 1
@@ -170,6 +174,7 @@ class Crossing:
     top_actions: list[tuple[str, int]]
     top_resources: list[tuple[str, int]]
     threshold: int
+    regions: tuple[str, ...] = ()  # where the window's calls were made, most calls first
 
 
 @dataclass(frozen=True)
@@ -181,6 +186,7 @@ class WindowTotals:
     resources: Mapping[str, Mapping[str, int]]
     alerted: frozenset[tuple[str, str]] = frozenset()  # (counter, level) already alerted in this window
     added: Mapping[str, int] = field(default_factory=dict)  # calls this batch counted (none counted before)
+    regions: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # counter -> region -> count
 
 
 def _top(counts: Mapping[str, int]) -> list[tuple[str, int]]:
@@ -209,6 +215,7 @@ def crossings(group: Group, window: WindowTotals, config: SpikeConfig) -> list[C
                         _top(window.actions.get(counter, {})),
                         _top(window.resources.get(counter, {})),
                         threshold,
+                        tuple(name for name, _ in _top(window.regions.get(counter, {}))),
                     )
                 )
     return out
@@ -237,7 +244,8 @@ def spike_alert(crossing: Crossing, window_seconds: int) -> Alert:
         action=f"leash:{'AccessDeniedSpike' if crossing.counter == DENIED else 'CallVolumeSpike'}",
         resource=crossing.top_resources[0][0] if crossing.top_resources else "",
         account=actor.account,
-        region="",
+        region=crossing.regions[0] if len(crossing.regions) == 1 else "",
+        regions=crossing.regions,
         time=window,
         event_id=f"spike#{group.key}#{crossing.counter}#{crossing.level}",
         reasons=(
