@@ -421,19 +421,19 @@ CASES = {
         "security-group-open-ingress",
         open_security_group,
         "high",
-        "revoked the 1 rule(s) open to the world",
+        "revoked the rule open to the world",
     ),
     "ec2-authorize-security-group-ingress-flat-cidr-by-agent": (
         "security-group-open-ingress",
         open_security_group,
         "high",
-        "revoked the 1 rule(s) open to the world",
+        "revoked the rule open to the world",
     ),
     "ec2-authorize-security-group-ingress-ipv6-by-agent": (
         "security-group-open-ingress",
         open_security_group,
         "high",
-        "revoked the 1 rule(s) open to the world",
+        "revoked the rule open to the world",
     ),
     "kms-schedule-key-deletion-by-agent": (
         "kms-key-deletion",
@@ -628,7 +628,7 @@ def test_flat_call_revokes_its_own_rule_and_leaves_an_older_world_rule_alone(rea
     (record,) = ledger_records(event["detail"]["eventID"])
     assert record["outcome"] == "reapplied"
     assert (
-        f"revoked the 1 rule(s) open to the world ({added['securityGroupRuleId']})"
+        f"revoked the rule open to the world ({added['securityGroupRuleId']})"
         in inbox.drain()[0]["Message"]
     )
 
@@ -645,7 +645,7 @@ def test_nested_call_revokes_its_ipv4_and_ipv6_world_rules_and_keeps_its_private
     assert handler.lambda_handler(event, context)["severity"] == "high"
 
     assert world_closed_private_kept()
-    assert "revoked the 2 rule(s) open to the world" in inbox.drain()[0]["Message"]
+    assert "revoked the 2 rules open to the world" in inbox.drain()[0]["Message"]
 
 
 # --- the reapply step without Lambda: timing words and failure reasons --------------------------

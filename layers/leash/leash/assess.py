@@ -82,7 +82,9 @@ def severity_reasons(impact: Impact, actor: Actor) -> list[str]:
         case ActorKind.AGENT:
             why.append("agent identity (" + "; ".join(actor.signals) + ")")
             if impact is Impact.SENSITIVE:
-                why.append("alerted because an agent made it: no one reviewed it (a person's would not alert)")
+                why.append(
+                    "alerted because an agent made it: no one reviewed it (a person's would not alert)"
+                )
             elif not worst:
                 why.append("an agent's call is rated a level above a person's: no one reviewed it")
         case ActorKind.EXTERNAL:

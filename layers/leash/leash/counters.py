@@ -253,6 +253,7 @@ class InMemoryCounterStore:
             for counter, kind, name, c in batch_counts(part):
                 named.setdefault(kind, {}).setdefault(counter, Counter())[name] += c
             self.writes += 1
+
         def of(kind: str) -> dict[str, dict[str, int]]:
             return {counter: dict(named.get(kind, {}).get(counter, {})) for counter in group.counts}
 

@@ -15,7 +15,9 @@ from leash.alerts import Alert
 from leash.model import ActionKind, Impact, LeashAction
 
 LOCKDOWN_APPLIED = "lockdown-applied"  # the workflow notice (kind) after which a Release button is offered
-SSO_REVOKE_DOC = "https://docs.aws.amazon.com/singlesignon/latest/userguide/useraccess.html#revoke-user-permissions"
+SSO_REVOKE_DOC = (
+    "https://docs.aws.amazon.com/singlesignon/latest/userguide/useraccess.html#revoke-user-permissions"
+)
 
 
 def after(seconds: int | None) -> str:
@@ -170,9 +172,7 @@ _NEXT_BY_IMPACT = {
         "check the audit or detection is back on (What Leash did), then review in CloudTrail what {person}"
         " did while it was off"
     ),
-    Impact.DESTRUCTIVE: (
-        "ask {person} whether it was intended; if not, rebuild what was removed and {stop}"
-    ),
+    Impact.DESTRUCTIVE: ("ask {person} whether it was intended; if not, rebuild what was removed and {stop}"),
     Impact.SENSITIVE: (
         "review the change (privilege, exposure or cost) in the console with {person}; revert it if it"
         " was not planned"

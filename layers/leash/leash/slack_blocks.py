@@ -58,7 +58,9 @@ def _render(alert: Alert, buttons: bool, now: datetime) -> dict[str, Any]:
     ]
     if shows_leash_did(alert):  # first: "put back" means intent, not damage
         blocks.append(_section(f"*What Leash did*\n{leash_did_text(alert)}"))
-    blocks.append({"type": "section", "fields": [{"type": "mrkdwn", "text": clip(f, 2000)} for f in fields[:10]]})
+    blocks.append(
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": clip(f, 2000)} for f in fields[:10]]}
+    )
     step = next_step(alert)
     if step:
         blocks.append(_section(f"*Next step*: {step}"))
