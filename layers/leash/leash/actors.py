@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from leash.agents import MCP_MARKER, agent_signals
-from leash.model import ActorKind
+from leash.model import ActorKind, permission_set_of
 from leash.settings import ActorConfig
 
 
@@ -102,17 +101,6 @@ class Actor:
             "label": self.label,
             "display": self.display,
         }
-
-
-# IAM Identity Center's roles: /aws-reserved/sso.amazonaws.com/[<region>/]AWSReservedSSO_<set>_<16 hex>; IAM
-# reserves the /aws-reserved/ path, so a role of that name elsewhere is an ordinary role.
-_SSO_ROLE = re.compile(r":role/aws-reserved/sso\.amazonaws\.com/(?:[^/]+/)?AWSReservedSSO_(.+)_[0-9a-f]{16}$")
-
-
-def permission_set_of(role_arn: str) -> str | None:
-    """The permission set of an IAM Identity Center role ARN, else None."""
-    match = _SSO_ROLE.search(role_arn)
-    return match.group(1) if match else None
 
 
 TagLookup = Callable[[str], Mapping[str, str] | None]

@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from leash.actors import permission_set_of
 from leash.alerts import Alert
 from leash.fit import fit
-from leash.model import ACKNOWLEDGE, LOCKDOWN, RELEASE, ActionKind
+from leash.model import ACKNOWLEDGE, LOCKDOWN, RELEASE, ActionKind, permission_set_of
 from leash.render import (
-    LOCKDOWN_APPLIED,
+    LOCKDOWN_APPLIED as LOCKDOWN_APPLIED,  # the workflow notice after which a Release button is offered
+)
+from leash.render import (
     clip,
     facts,
     leash_did_text,
