@@ -63,6 +63,10 @@ def test_what_leash_did_comes_first_and_the_time_is_in_words():
     )
     assert "*When*\\n21:04 UTC, 2 min ago" in json.dumps(blocks, ensure_ascii=False)
     assert "0 s" not in text + slack_text(alert)
+    assert (
+        "Next step: it is back as it was: ask jordan@example.com why it was changed; if nobody meant it, lock"
+        in text
+    )
 
 
 @pytest.mark.parametrize(

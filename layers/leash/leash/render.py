@@ -218,10 +218,16 @@ def next_step(alert: Alert) -> str:
             " credentials if nobody owns up"
         )
     try:
-        template = _NEXT_BY_IMPACT[Impact(alert.impact)]
+        impact = Impact(alert.impact)
     except ValueError:
         return f"open the CloudTrail event and ask {person} what it was for"
-    return template.format(person=person, stop=_stop(actor))
+    put_back = any(a.kind is ActionKind.REAPPLIED and not a.dry_run for a in alert.leash_did)
+    if put_back and impact in (
+        Impact.DESTRUCTIVE,
+        Impact.SENSITIVE,
+    ):  # the damage is undone: the intent is left
+        return f"it is back as it was: ask {person} why it was changed; if nobody meant it, {_stop(actor)}"
+    return _NEXT_BY_IMPACT[impact].format(person=person, stop=_stop(actor))
 
 
 def sso_guidance(alert: Alert) -> str:
