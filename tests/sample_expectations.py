@@ -6,10 +6,10 @@ EXPECTED = {
     "rds-delete-db-instance-skip-final-snapshot-by-agent": (
         ["DestructiveData1"], "published", "critical",
         ["agent ai-agent-deploy deleted DB instance prod-db", "final snapshot skipped", "us-east-1",
-         "session sess_a8f3b21c", "source identity jordan@example.com"]),
+         "session sess_a8f3b21c", "for jordan@example.com (source identity)"]),
     "ec2-terminate-instances-by-human": (
         ["DestructiveCompute1"], "published", "medium",
-        ["terminated instance i-0a1b2c3d4e5f60718", "session alice@example.com", "eu-west-1"]),
+        ["terminated instance i-0a1b2c3d4e5f60718", "human alice@example.com (via SSO permission set AdministratorAccess)", "eu-west-1"]),
     "s3-delete-bucket-via-mcp": (
         ["DestructiveData1"], "published", "critical",
         ["agent developer-sandbox deleted bucket nightly-db-backups", "called through the AWS MCP server"]),

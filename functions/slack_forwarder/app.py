@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from leash.aws import LazyClient
 from leash.inbox import alerts_from_sns
-from leash.settings import required, text
+from leash.settings import required, slack_buttons, text
 from leash.slack import SlackDelivery, SqsDeadLetter, webhook_url_reader
 
 logger = Logger()
@@ -26,6 +26,7 @@ _METRIC = {
 delivery = SlackDelivery(
     webhook_url_reader(text(os.environ, "SLACK_WEBHOOK_SECRET_ARN")),
     SqsDeadLetter(LazyClient("sqs"), required(os.environ, "SLACK_DEAD_LETTER_QUEUE_URL")),
+    buttons=slack_buttons(os.environ),  # no buttons without the interaction endpoint to receive them
 )
 
 

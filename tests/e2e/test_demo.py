@@ -70,7 +70,7 @@ def test_demo_catches_the_agent_puts_protections_back_and_locks_the_role(monkeyp
         "agent ai-agent-deploy put inline administrator policy unblock-deploy (* on *) on role ai-agent-deploy",
     )
     assert by_call["ec2:AuthorizeSecurityGroupIngress"][0][3][0].startswith(
-        "Leash revoked the 1 rule(s) open to the world"
+        "Leash revoked the rule open to the world"
     )
     assert by_call["s3:DeleteBucket scratch-exports"][0][1:3] == (
         "critical",

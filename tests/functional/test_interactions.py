@@ -203,6 +203,18 @@ def test_same_user_clicking_lock_down_twice_starts_one_execution(buttons, lambda
     assert "was already started" in slack.requests[-1]["blocks"][-1]["elements"][0]["text"]
 
 
+def test_lock_down_of_an_identity_center_role_starts_nothing_and_says_why(buttons, lambda_context):
+    """A Lock down button from an old message on an AWSReservedSSO_* role: the workflow is not started."""
+    handler, workflows, iam, slack = buttons
+    role = f"arn:aws:iam::{ACCOUNT}:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_AdministratorAccess_4f2a9c1e7b3d5a60"
+    reply = handler.lambda_handler(click(LOCKDOWN, "U0ONCALL", slack.url, principal=role), lambda_context)
+    assert reply["statusCode"] == 200 and executions(workflows) == []
+    (update,) = slack.requests
+    assert update["blocks"][-1]["elements"][0]["text"].startswith(
+        ":no_entry: Not locked down: AWSReservedSSO_AdministratorAccess_4f2a9c1e7b3d5a60 is an IAM Identity Center"
+    )
+
+
 def test_release_button_releases(buttons, lambda_context):
     handler, workflows, iam, slack = buttons
     workflows.start("lockdown", {"principal": ROLE, "reason": "x", "requestedBy": "y", "trigger": "test"})

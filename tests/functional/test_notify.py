@@ -43,7 +43,8 @@ def test_agent_deleting_database_without_final_snapshot_is_critical_with_readabl
     email = render_text(alert)
     assert email.startswith("[CRITICAL] agent ai-agent-deploy deleted DB instance prod-db\n")
     assert (
-        "Who:       agent ai-agent-deploy, session sess_a8f3b21c, source identity jordan@example.com" in email
+        "Who:       agent ai-agent-deploy for jordan@example.com (source identity), session sess_a8f3b21c"
+        in email
     )
     assert "Where:     account 111122223333, us-east-1" in email
     assert "final snapshot skipped" in email
@@ -146,7 +147,8 @@ def test_thousand_instance_termination_is_delivered_within_sns_and_slack_limits(
     # moto refuses a message over 262,144 characters; SNS counts bytes, and this one needs no clipping.
     assert len(params["Message"].encode()) + len(params["Subject"].encode()) < SNS_MESSAGE_BYTES // 50
     assert (
-        params["Subject"].startswith("[Leash MEDIUM] human AWSReservedSSO_") and len(params["Subject"]) < 100
+        params["Subject"].startswith("[Leash MEDIUM] human alice@example.com (via SSO permission set")
+        and len(params["Subject"]) < 100
     )
     (envelope,) = inbox.drain()
     alert = Alert.from_dict(json.loads(envelope["Message"]))

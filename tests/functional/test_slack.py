@@ -215,6 +215,34 @@ def test_forwarder_reads_webhook_from_secret_and_dead_letters_failures(
     assert "HTTP 403: invalid_token" in json.loads(message["Body"])["reason"]
 
 
+@pytest.mark.parametrize(
+    ("setting", "buttons"), [(None, []), ("off", []), ("on", ["Lock down ai-agent-deploy", "Acknowledge"])]
+)
+def test_forwarder_offers_buttons_only_with_the_interaction_endpoint(
+    forwarder_env, monkeypatch, slack, alert, lambda_context, setting, buttons
+):
+    """template.yaml sets LEASH_SLACK_BUTTONS=on only when SlackSigningSecretArn is set: else a click goes nowhere."""
+    arn = boto3.client("secretsmanager").create_secret(Name="leash/slack", SecretString=slack.url)["ARN"]
+    monkeypatch.setenv("SLACK_WEBHOOK_SECRET_ARN", arn)
+    if setting:
+        monkeypatch.setenv("LEASH_SLACK_BUTTONS", setting)
+    handler = load_handler("slack_forwarder")
+    assert handler.lambda_handler(sns_event(alert), lambda_context) == {"results": ["posted"]}
+    (posted,) = slack.requests
+    actions = [b for b in posted["blocks"] if b["type"] == "actions"]
+    assert [e["text"]["text"] for a in actions for e in a["elements"]] == buttons
+    assert posted["blocks"][1]["text"]["text"].startswith("*What Leash did*")  # first, under the header
+
+
+def test_the_template_turns_buttons_on_with_the_signing_secret():
+    env = load_template()["Resources"]["SlackForwarderFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["LEASH_SLACK_BUTTONS"] == {"Fn::If": ["HasSlackInteractivity", "on", "off"]}
+    conditions = load_template()["Conditions"]
+    assert conditions["HasSlackInteractivity"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "SlackSigningSecretArn"}, ""]}]
+    }
+
+
 class Clock:
     """The invocation's time left, spent by the (fake) sleeps: tests model a Lambda timeout without waiting."""
 

@@ -149,7 +149,7 @@ def test_burst_of_10000_denied_calls_alerts_once_per_level_and_requests_one_lock
         "agent ai-agent-deploy: 5000 denied calls in 5 min: iam:PassRole ×3000, s3:GetObject ×1500, "
         "secretsmanager:GetSecretValue ×500 on role/admin ×3000, prod-backups ×1500, prod/db-AbCdEf ×500",
     ]
-    assert "source identity jordan@example.com" in alerts[0][1]["actor"]["display"]
+    assert "for jordan@example.com (source identity)" in alerts[0][1]["actor"]["display"]
     assert (
         "Leash requested a lockdown of arn:aws:iam::111122223333:role/ai-agent-deploy"
         in what_leash_did(Alert.from_dict(alerts[1][1]))[0]
@@ -573,7 +573,7 @@ def test_a_denial_burst_split_across_three_regions_is_one_spike_that_names_its_r
     assert (str(alert.severity), alert.action) == ("high", "leash:AccessDeniedSpike")
     assert alert.title.startswith("agent ai-agent-deploy: 1600 denied calls in 5 min")
     assert alert.region == "eu-west-1, us-east-1, ap-southeast-2"  # most calls first
-    assert "Where:     account 111122223333, eu-west-1, us-east-1, ap-southeast-2" in render_text(alert)
+    assert "Where:     account 111122223333, regions eu-west-1, us-east-1 and ap-southeast-2" in render_text(alert)
     assert (
         "counted across 3 regions, as one principal: eu-west-1 ×800, us-east-1 ×480, ap-southeast-2 ×320"
         in alert.reasons

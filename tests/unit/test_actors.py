@@ -122,7 +122,10 @@ def test_mcp_marker_in_additional_event_data_marks_an_agent():
 def test_display_names_the_human_behind_the_agent_session():
     call = load_event("rds-delete-db-instance-skip-final-snapshot-by-agent")["detail"]
     actor = classify_actor(call["userIdentity"], CONFIG)
-    assert actor.display == "agent ai-agent-deploy, session sess_a8f3b21c, source identity jordan@example.com"
+    assert (
+        actor.display
+        == "agent ai-agent-deploy for jordan@example.com (source identity), session sess_a8f3b21c"
+    )
 
 
 def test_from_env_reads_template_variables():

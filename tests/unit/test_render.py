@@ -15,7 +15,7 @@ from leash.slack_blocks import render_slack
 
 PRINCIPAL = "arn:aws:iam::111122223333:role/ai-agent-deploy"
 ACTIONS = {
-    "Leash re-enabled versioning 0 s later.": LeashAction(
+    "Leash re-enabled versioning within a second of the call.": LeashAction(
         ActionKind.REAPPLIED, protection="s3-versioning", fix="re-enabled versioning", seconds=0
     ),
     "would put back: re-enabled versioning": LeashAction(ActionKind.REAPPLIED, fix="re-enabled versioning", dry_run=True),

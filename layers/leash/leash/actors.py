@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from leash.agents import MCP_MARKER, agent_signals
-from leash.model import ActorKind
+from leash.model import ActorKind, permission_set_of
 from leash.settings import ActorConfig
 
 
@@ -26,34 +26,60 @@ class Actor:
     source_identity: str | None = None
     signals: tuple[str, ...] = field(default=())  # why Leash calls it an agent
     principal_id: str | None = None  # userIdentity.principalId of an identity without an ARN
+    on_behalf_of: str | None = None  # the IAM Identity Center user ID of an identity-enhanced session
+
+    @property
+    def permission_set(self) -> str | None:
+        """The IAM Identity Center permission set whose AWS-managed role made the call, else None."""
+        return permission_set_of(self.role_arn or "") if self.identity_type == "AssumedRole" else None
+
+    @property
+    def person(self) -> str | None:
+        """The human behind the session, as the event names them: the source identity, the Identity Center
+        user name (an SSO role's session name), or the Identity Center user ID (onBehalfOf)."""
+        if self.source_identity:
+            return self.source_identity
+        if self.permission_set and self.session_name:
+            return self.session_name
+        return self.on_behalf_of
 
     @property
     def label(self) -> str:
-        """Kind and name, as an alert's title starts: "agent ai-agent-deploy", "root user"."""
+        """Kind and name, as an alert's title starts: "agent ai-agent-deploy", "root user",
+        "human alice@example.com (via SSO permission set AdministratorAccess)"."""
         if self.kind is ActorKind.ROOT:
             return "root user"
         if self.kind is ActorKind.EXTERNAL:
             return f"external account {self.name}"
+        if self.permission_set:  # the role is shared by everyone given the set: name the person
+            return f"{self.kind} {self.person or self.name} (via SSO permission set {self.permission_set})"
         return f"{self.kind} {self.name}"
 
     @property
     def display(self) -> str:
-        """One line for an alert: "agent ai-agent-deploy, session sess_a8f3b21c, source identity jordan"."""
+        """One line for an alert: "agent ai-agent-deploy for jordan (source identity), session sess_a8f3b21c"."""
         parts = [self.label]
-        if self.session_name:
-            parts.append(f"session {self.session_name}")
-        if self.source_identity:
-            parts.append(f"source identity {self.source_identity}")
-        if self.principal_id and self.principal_id != self.name:
-            parts.append(f"principal {self.principal_id}")
+        named = {self.name, self.person if self.permission_set else None}  # already in the label
+        if self.source_identity and self.source_identity not in named:
+            parts[0] += f" for {self.source_identity} (source identity)"
+        for value, words in (
+            (self.on_behalf_of, "for Identity Center user {}"),
+            (self.session_name, "session {}"),
+            (self.principal_id, "principal {}"),
+        ):
+            if value and value not in named | {self.source_identity}:
+                parts.append(words.format(value))
+                named.add(value)
         return ", ".join(parts)
 
     @property
     def lockable(self) -> bool:
-        """Whether a lockdown of this principal makes sense (Leash refuses the others)."""
-        return self.kind in (ActorKind.AGENT, ActorKind.HUMAN) and self.identity_type in (
-            "AssumedRole",
-            "IAMUser",
+        """Whether a lockdown of this principal makes sense (Leash refuses the others). Not an Identity Center
+        permission set's role: AWS manages it (IAM refuses to change it) and every user of the set shares it."""
+        return (
+            self.kind in (ActorKind.AGENT, ActorKind.HUMAN)
+            and self.identity_type in ("AssumedRole", "IAMUser")
+            and not self.permission_set
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -68,6 +94,10 @@ class Actor:
             "sourceIdentity": self.source_identity,
             "signals": list(self.signals),
             "principalId": self.principal_id,
+            "onBehalfOf": self.on_behalf_of,
+            "permissionSet": self.permission_set,
+            "person": self.person,
+            "lockable": self.lockable,
             "label": self.label,
             "display": self.display,
         }
@@ -171,6 +201,7 @@ def classify_actor(
             source_identity=source_identity,
             signals=signals,
             principal_id=principal_id,
+            on_behalf_of=_text(_object(identity, "onBehalfOf"), "userId") or None,
         )
 
     if identity_type == "Root":

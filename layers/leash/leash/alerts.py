@@ -38,6 +38,8 @@ class Alert:
     # Read from the trail's log file by the reconciler this many seconds after the call: EventBridge never
     # delivered it (leash.reconcile). None: delivered by EventBridge as usual.
     caught_late_seconds: int | None = None
+    impact: str = ""  # for kind "api-call": the catalog's Impact of the call (leash.model.Impact)
+    regions: tuple[str, ...] = ()  # for kind "spike": the regions the counted calls came from
     schema: int = field(default=2)
 
     @property
@@ -56,6 +58,7 @@ class Alert:
         data["severity"] = str(self.severity)
         data["actor"] = dict(self.actor)
         data["reasons"] = list(self.reasons)
+        data["regions"] = list(self.regions)
         data["leash_did"] = [action.to_dict() for action in self.leash_did]
         data["console_url"] = self.console_url
         return data
@@ -65,6 +68,7 @@ class Alert:
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         fields["severity"] = Severity(fields["severity"])
         fields["reasons"] = tuple(fields.get("reasons") or ())
+        fields["regions"] = tuple(fields.get("regions") or ())
         fields["leash_did"] = tuple(_action(a) for a in fields.get("leash_did") or ())
         return cls(**fields)
 

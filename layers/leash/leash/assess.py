@@ -55,26 +55,59 @@ def assess(call: ApiCall, actor: Actor, entry: CatalogAction | None) -> tuple[Al
     if severity is None:  # pragma: no cover - excluded above; kept as a guard for new actor kinds
         return None, f"no severity for {impact} by {actor.kind}"
 
-    why = list(reasons)
-    if impact is Impact.COVER_UP:
-        why.append("covering tracks: audit or detection turned off")
-    if actor.kind is ActorKind.ROOT:
-        why.append("root activity: root cannot be restricted by IAM")
-    elif actor.kind is ActorKind.AGENT:
-        why.append("agent identity (" + "; ".join(actor.signals) + ")")
-    elif actor.kind is ActorKind.EXTERNAL:
-        why.append(
-            f"another AWS account ({actor.name}), let in by a resource policy: Leash cannot lock it down"
-        )
-    elif actor.kind is ActorKind.EXEMPT:
-        why.append("exempt principal: alert only, never remediated")
-
+    why = [*reasons, *severity_reasons(impact, actor)]
     title = " ".join(part for part in (actor.label, did, resource, detail) if part)
-    return _alert(call, actor, severity, title, resource, why), f"{severity} {call.action} by {actor.kind}"
+    return (
+        _alert(call, actor, severity, title, resource, why, impact),
+        f"{severity} {call.action} by {actor.kind}",
+    )
+
+
+# Why a call has its severity, in words: what the call did by nature, then who made it (SPEC's table).
+IMPACT_WHY = {
+    Impact.IRREVERSIBLE: "irreversible: what it destroyed cannot be brought back",
+    Impact.COVER_UP: "covering tracks: audit or detection turned off",
+    Impact.DESTRUCTIVE: "destructive: something deleted or disabled that can be rebuilt",
+    Impact.SENSITIVE: "a change of privilege, exposure or cost",
+}
+
+
+def severity_reasons(impact: Impact, actor: Actor) -> list[str]:
+    """The severity explained for the on-call: the call's nature, and what the kind of caller adds."""
+    worst = impact in (Impact.IRREVERSIBLE, Impact.COVER_UP)
+    why = [IMPACT_WHY[impact]]
+    match actor.kind:
+        case ActorKind.ROOT:
+            why.append("root activity: root cannot be restricted by IAM, so anything root does is critical")
+        case ActorKind.AGENT:
+            why.append("agent identity (" + "; ".join(actor.signals) + ")")
+            if impact is Impact.SENSITIVE:
+                why.append(
+                    "alerted because an agent made it: no one reviewed it (a person's would not alert)"
+                )
+            elif not worst:
+                why.append("an agent's call is rated a level above a person's: no one reviewed it")
+        case ActorKind.EXTERNAL:
+            why.append(
+                f"another AWS account ({actor.name}), let in by a resource policy: Leash cannot lock it down"
+            )
+        case ActorKind.HUMAN if worst:
+            why.append("made by a person: as critical as an agent's, the damage is the same")
+        case ActorKind.HUMAN:
+            why.append("made by a person, who is accountable and can be asked: a level below an agent's")
+        case ActorKind.EXEMPT:
+            why.append("exempt principal: alert only, never remediated")
+    return why
 
 
 def _alert(
-    call: ApiCall, actor: Actor, severity: Severity, title: str, resource: str, why: list[str]
+    call: ApiCall,
+    actor: Actor,
+    severity: Severity,
+    title: str,
+    resource: str,
+    why: list[str],
+    impact: Impact | None = None,
 ) -> Alert:
     """The alert about one call: who, what, where and why, as the call recorded them."""
     return Alert(
@@ -90,6 +123,7 @@ def _alert(
         reasons=tuple(why),
         source_ip=call.source_ip,
         user_agent=call.user_agent,
+        impact=str(impact or ""),
     )
 
 

@@ -93,7 +93,9 @@ def alert_from_sns_message(message: Any, subject: str | None = None, timestamp: 
     )
 
 
-_ALERT_TEXT = ("title", "action", "resource", "account", "region", "time", "event_id", "kind", "notice")
+_ALERT_TEXT = (
+    "title", "action", "resource", "account", "region", "time", "event_id", "kind", "notice", "impact",
+)  # fmt: skip
 _ACTOR_VALUE = (str, bool, type(None))
 
 
@@ -109,8 +111,9 @@ def _leash_alert(data: Mapping[str, Any]) -> Alert | None:
         for v in actor.values()
     ):
         return None
-    if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
-        return None
+    for texts in (reasons, data.get("regions", [])):
+        if not isinstance(texts, list) or not all(isinstance(r, str) for r in texts):
+            return None
     if not isinstance(did, list) or not all(isinstance(a, str) or _leash_action(a) for a in did):
         return None
     try:

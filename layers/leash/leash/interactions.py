@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import parse_qs
 
-from leash.model import ACKNOWLEDGE, LOCKDOWN, RELEASE
+from leash.model import ACKNOWLEDGE, LOCKDOWN, RELEASE, permission_set_of
 from leash.settings import SlackUsers
 
 PATH = "/slack/interactions"  # the Function URL path the Slack app's Request URL names (slack/manifest.yaml)
@@ -209,6 +209,13 @@ class Interactions:
                 line = (
                     f":eyes: Already acknowledged by {by} at {_when(record.get('time'))}; nothing more to do."
                 )
+        elif action_id == LOCKDOWN and permission_set_of(value["principal"]):
+            # A button from before Leash stopped offering it: AWS manages the role and IAM refuses to change it.
+            line = (
+                f":no_entry: Not locked down: {value['principal'].rsplit('/', 1)[-1]} is an IAM Identity Center"
+                " permission set's role, shared by every user of the set; revoke the user's access in IAM"
+                " Identity Center (see the alert)."
+            )
         else:
             workflow = "lockdown" if action_id == LOCKDOWN else "release"
             name = _execution_name(workflow, value)

@@ -7,6 +7,7 @@ about a call (LeashAction): data only, turned into sentences by leash.render alo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -181,3 +182,15 @@ class NotApplicable:
     """The call is not Leash's business after all (a guardrail detached from a role that is no agent's)."""
 
     reason: str
+
+
+# IAM Identity Center's roles: /aws-reserved/sso.amazonaws.com/[<region>/]AWSReservedSSO_<set>_<16 hex>. The name
+# alone is not enough: a role of that name on another path is an ordinary role (and lockable). Whether IAM
+# refuses a customer role on the /aws-reserved/ path is not verified here.
+_SSO_ROLE = re.compile(r":role/aws-reserved/sso\.amazonaws\.com/(?:[^/]+/)?AWSReservedSSO_(.+)_[0-9a-f]{16}$")
+
+
+def permission_set_of(role_arn: str) -> str | None:
+    """The permission set of an IAM Identity Center role ARN, else None."""
+    match = _SSO_ROLE.search(role_arn)
+    return match.group(1) if match else None

@@ -216,7 +216,8 @@ def _open_ingress(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:
     # The response names the group by ID even when the request named it by groupName (default VPC).
     group = rules[0].get("groupId") or _param(call, "groupId")
     clients("ec2", call.region).revoke_security_group_ingress(GroupId=group, SecurityGroupRuleIds=rule_ids)
-    return Fix(f"revoked the {len(rule_ids)} rule(s) open to the world ({', '.join(rule_ids)})", rule_ids, [])
+    rules_open = "the rule" if len(rule_ids) == 1 else f"the {len(rule_ids)} rules"
+    return Fix(f"revoked {rules_open} open to the world ({', '.join(rule_ids)})", rule_ids, [])
 
 
 def _kms_deletion(clients: Clients, call: ApiCall, _: ReapplySettings) -> Fix:

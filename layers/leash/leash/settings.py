@@ -204,6 +204,12 @@ class SpikeConfig:
 # --- Slack --------------------------------------------------------------------------------------
 
 
+def slack_buttons(env: Env) -> bool:
+    """Whether Slack alerts carry buttons: only when the interaction endpoint is deployed (template.yaml sets
+    LEASH_SLACK_BUTTONS=on when SlackSigningSecretArn is set); a button nobody receives would only fail."""
+    return choice(env, "LEASH_SLACK_BUTTONS", ("on", "off"), "off") == "on"
+
+
 @dataclass(frozen=True, slots=True)
 class SlackUsers:
     """Slack user IDs allowed per button (deploy parameters)."""

@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.client import RemoteDisconnected
 from typing import Any
 from urllib.error import URLError
@@ -188,12 +189,16 @@ class SlackDelivery:
         sleep: Sleep = real_sleep,
         timeout_seconds: int = 5,
         max_retries: int = 3,
+        buttons: bool = False,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
         self._webhook_url = webhook_url
         self._dead_letter = dead_letter
         self._sleep = sleep
         self._timeout = timeout_seconds
         self._max_retries = max_retries
+        self._buttons = buttons  # only with an interaction endpoint to receive the clicks
+        self._clock = clock
 
     def deliver(
         self, alert: Alert, time_left: TimeLeft = unlimited, *, dead_letter: DeadLetter | None = None
@@ -214,7 +219,7 @@ class SlackDelivery:
             )
         if not budget.allows(0, "no time left to try Slack"):
             return self._give_up(alert, budget.refusal, park)
-        payload = render_slack(alert)
+        payload = self._render(alert)
         client = WebhookClient(
             url,
             timeout=self._timeout,
@@ -238,10 +243,12 @@ class SlackDelivery:
             park,
         )
 
-    @staticmethod
-    def _give_up(alert: Alert, reason: str, dead_letter: DeadLetter) -> Delivery:
+    def _render(self, alert: Alert) -> dict[str, Any]:
+        return render_slack(alert, buttons=self._buttons, now=self._clock())
+
+    def _give_up(self, alert: Alert, reason: str, dead_letter: DeadLetter) -> Delivery:
         kept = fit(alert, Alert.to_dict, json_size, DEAD_LETTER_ALERT_CHARS)
-        dead_letter({"reason": reason, "alert": kept, "slack": render_slack(alert)})
+        dead_letter({"reason": reason, "alert": kept, "slack": self._render(alert)})
         return Delivery("dead-lettered", reason)
 
 

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from leash.alerts import Alert
 from leash.fit import fit
-from leash.model import ACKNOWLEDGE, LOCKDOWN, RELEASE
-from leash.render import clip, facts, leash_did_text
+from leash.model import ACKNOWLEDGE, LOCKDOWN, RELEASE, ActionKind, permission_set_of
+from leash.render import (
+    LOCKDOWN_APPLIED as LOCKDOWN_APPLIED,  # the workflow notice after which a Release button is offered
+)
+from leash.render import (
+    clip,
+    facts,
+    leash_did_text,
+    next_step,
+    shows_leash_did,
+    sso_guidance,
+    why,
+)
 
 LOCKABLE_KINDS = ("agent", "human")
-LOCKDOWN_APPLIED = "lockdown-applied"  # the workflow notice (kind) after which a Release button is offered
 
 
 # Slack's limits: a header 150 characters, a section's text 3,000, its fields 10 of 2,000 each, a button's
@@ -22,34 +34,40 @@ SLACK_BLOCKS_CHARS = 12_000
 BUTTON_VALUE_CHARS = 2000
 
 
-def render_slack(alert: Alert) -> dict[str, Any]:
-    """Slack Block Kit payload for an incoming webhook, within Slack's limits (the alert clipped if need be)."""
-    return fit(alert, _render, _blocks_chars, SLACK_BLOCKS_CHARS)
+def render_slack(alert: Alert, *, buttons: bool = True, now: datetime | None = None) -> dict[str, Any]:
+    """Slack Block Kit payload for an incoming webhook, within Slack's limits (the alert clipped if need be).
+
+    buttons: whether Slack can send the clicks anywhere (the interaction endpoint is deployed, i.e.
+    SlackSigningSecretArn is set: leash.settings.slack_buttons); without it a button would only fail.
+    """
+    now = now or datetime.now(UTC)  # one `now` for every form fit() tries
+    return fit(alert, lambda a: _render(a, buttons, now), _blocks_chars, SLACK_BLOCKS_CHARS)
 
 
 def _blocks_chars(payload: dict[str, Any]) -> int:
     return len(json.dumps(payload["blocks"], ensure_ascii=False))
 
 
-def _render(alert: Alert) -> dict[str, Any]:
+def _render(alert: Alert, buttons: bool, now: datetime) -> dict[str, Any]:
     header = f"{alert.severity.upper()}: {alert.title}"
-    fields = [f"*{label}*\n{f'`{value}`' if label == 'Action' else value}" for label, value in facts(alert)]
-    if alert.reasons:
-        fields.append(f"*Why {alert.severity}*\n{'; '.join(alert.reasons)}")
+    fields = [
+        f"*{label}*\n{f'`{value}`' if label == 'Action' else value}" for label, value in facts(alert, now)
+    ]
+    fields.append(f"*Why {alert.severity}*\n{why(alert)}")
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": clip(header, 150), "emoji": True}}
     ]
-    if fields:
-        blocks.append(
-            {"type": "section", "fields": [{"type": "mrkdwn", "text": clip(f, 2000)} for f in fields[:10]]}
-        )
-    if alert.kind == "api-call" or alert.leash_did:
-        blocks.append(
-            {
-                "type": "section",
-                "text": {"type": "mrkdwn", "text": clip(f"*What Leash did*\n{leash_did_text(alert)}", 3000)},
-            }
-        )
+    if shows_leash_did(alert):  # first: "put back" means intent, not damage
+        blocks.append(_section(f"*What Leash did*\n{leash_did_text(alert)}"))
+    blocks.append(
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": clip(f, 2000)} for f in fields[:10]]}
+    )
+    step = next_step(alert)
+    if step:
+        blocks.append(_section(f"*Next step*: {step}"))
+    guidance = sso_guidance(alert)
+    if guidance:
+        blocks.append(_section(guidance))
     if alert.event_id and alert.kind == "api-call":
         blocks.append(
             {
@@ -65,10 +83,29 @@ def _render(alert: Alert) -> dict[str, Any]:
                 ],
             }
         )
-    buttons = action_buttons(alert)
-    if buttons:
-        blocks.append(buttons)
+    actions = action_buttons(alert) if buttons else None
+    if actions:
+        blocks.append(actions)
     return {"text": clip(f"{alert.severity.emoji} {header}", 3000), "blocks": blocks}
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, 3000)}}
+
+
+def lockable(alert: Alert) -> bool:
+    """Whether Lock down is offered: an agent or a human that the workflow can lock (not root, another account,
+    an AWS service, an IAM Identity Center permission set's role), and not already being locked down."""
+    actor: Mapping[str, Any] = alert.actor
+    if any(a.kind is ActionKind.LOCKDOWN_REQUESTED for a in alert.leash_did):
+        return False
+    if "lockable" in actor:  # alerts written since Leash says so (leash.actors.Actor.lockable)
+        return actor["lockable"] is True
+    return (  # an alert from before: the same rule from its fields
+        actor.get("kind") in LOCKABLE_KINDS
+        and actor.get("identityType") in ("AssumedRole", "IAMUser")
+        and not permission_set_of(str(actor.get("roleArn") or ""))
+    )
 
 
 def button_value(principal: str, event_id: str, title: str) -> str:
@@ -96,7 +133,7 @@ def action_buttons(alert: Alert) -> dict[str, Any] | None:
             )
         )
     else:
-        if actor.get("kind") in LOCKABLE_KINDS and actor.get("identityType") in ("AssumedRole", "IAMUser"):
+        if lockable(alert):
             principal = actor.get("roleArn") or actor.get("arn") or ""
             name = actor.get("name") or principal.rsplit("/", 1)[-1]
             elements.append(

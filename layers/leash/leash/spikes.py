@@ -253,6 +253,7 @@ def spike_alert(crossing: Crossing, window_seconds: int) -> Alert:
         resource=crossing.top_resources[0][0] if crossing.top_resources else "",
         account=actor.account,
         region=", ".join(region for region, _ in crossing.regions),  # where the calls were made, most first
+        regions=tuple(region for region, _ in crossing.regions),
         time=window,
         event_id=f"spike#{group.key}#{crossing.counter}#{crossing.level}",
         reasons=tuple(reasons),
