@@ -17,7 +17,7 @@ def severity_for(impact: Impact, actor: ActorKind) -> Severity | None:
     """SPEC's severity table: how bad, not how rare. None means: no alert."""
     if actor in (ActorKind.LEASH, ActorKind.AWS_SERVICE):
         return None
-    if actor is ActorKind.ROOT or impact in (Impact.IRREVERSIBLE, Impact.COVER_UP):
+    if actor is ActorKind.ROOT or impact in (Impact.IRREVERSIBLE, Impact.COVER_UP, Impact.TAMPER):
         return Severity.CRITICAL
     if impact is Impact.DESTRUCTIVE:
         if actor in UNACCOUNTABLE:
@@ -56,6 +56,8 @@ def assess(call: ApiCall, actor: Actor, entry: CatalogAction | None) -> tuple[Al
         return None, f"no severity for {impact} by {actor.kind}"
 
     why = list(reasons)
+    if impact is Impact.TAMPER:
+        why.append("tampering with Leash itself: what watches the agents is being switched off or rewritten")
     if impact is Impact.COVER_UP:
         why.append("covering tracks: audit or detection turned off")
     if actor.kind is ActorKind.ROOT:
@@ -70,11 +72,19 @@ def assess(call: ApiCall, actor: Actor, entry: CatalogAction | None) -> tuple[Al
         why.append("exempt principal: alert only, never remediated")
 
     title = " ".join(part for part in (actor.label, did, resource, detail) if part)
-    return _alert(call, actor, severity, title, resource, why), f"{severity} {call.action} by {actor.kind}"
+    alert = _alert(call, actor, severity, title, resource, why, second_path=impact is Impact.TAMPER)
+    return alert, f"{severity} {call.action} by {actor.kind}"
 
 
 def _alert(
-    call: ApiCall, actor: Actor, severity: Severity, title: str, resource: str, why: list[str]
+    call: ApiCall,
+    actor: Actor,
+    severity: Severity,
+    title: str,
+    resource: str,
+    why: list[str],
+    *,
+    second_path: bool = False,
 ) -> Alert:
     """The alert about one call: who, what, where and why, as the call recorded them."""
     return Alert(
@@ -90,6 +100,7 @@ def _alert(
         reasons=tuple(why),
         source_ip=call.source_ip,
         user_agent=call.user_agent,
+        second_path=second_path,  # tampering: the sender also posts it straight to Slack
     )
 
 
