@@ -49,8 +49,10 @@ EXPECTED = {
     "iam-create-user-by-agent-user": (
         ["AgentSensitiveIdentityIam"], "published", "medium",
         ["agent ci-agent-bot created IAM user backup-operator", "user ci-agent-bot is a named agent user"]),
+    # A secret named without its ARN may be Leash's (its ARN's random suffix hides the name from a pattern):
+    # the tamper rules route it too, and the handler finds it is not Leash's.
     "secretsmanager-delete-secret-force-by-iam-user": (
-        ["DestructiveIdentity"], "published", "critical",
+        ["DestructiveIdentity", "Tamper9"], "published", "critical",
         ["human bob deleted secret prod/payments/stripe-key without a recovery window"]),
     "ec2-terminate-instances-by-autoscaling": (
         ["DestructiveCompute1"], "ignored", None, ["made by aws-service autoscaling.amazonaws.com"]),
@@ -100,7 +102,7 @@ EXPECTED = {
         ["ReapplyAudit"], "published", "critical",
         ["stopped AWS Config recorder default", "covering tracks", "Leash requested a lockdown"]),
     "dynamodb-update-table-disable-deletion-protection-by-agent": (
-        ["ReapplyData1"], "published", "high", ["disabled deletion protection on orders"]),
+        ["ReapplyData"], "published", "high", ["disabled deletion protection on orders"]),
     "ec2-disable-ebs-encryption-by-default-by-agent": (
         ["ReapplyCompute"], "published", "high", ["disabled EBS encryption by default", "eu-west-1"]),
     "ec2-modify-instance-attribute-disable-termination-protection-by-agent": (
@@ -114,21 +116,21 @@ EXPECTED = {
         ["ReapplyIdentity"], "published", "medium", ["replaced the permissions boundary of role ai-agent-deploy"]),
     "kms-disable-key-by-agent": (["ReapplyIdentity"], "published", "high", ["disabled KMS key"]),
     "rds-modify-db-cluster-disable-deletion-protection-by-agent": (
-        ["ReapplyData1"], "published", "high", ["disabled deletion protection on prod-aurora"]),
+        ["ReapplyData"], "published", "high", ["disabled deletion protection on prod-aurora"]),
     "rds-modify-db-instance-disable-deletion-protection-by-agent": (
-        ["ReapplyData1"], "published", "high", ["agent ai-agent-deploy disabled deletion protection on prod-db"]),
+        ["ReapplyData"], "published", "high", ["agent ai-agent-deploy disabled deletion protection on prod-db"]),
     "rds-modify-db-instance-disable-deletion-protection-by-exempt-role": (
-        ["ReapplyData1"], "published", "low", ["Exempt principal: Leash did not touch"]),
+        ["ReapplyData"], "published", "low", ["Exempt principal: Leash did not touch"]),
     "s3-delete-account-public-access-block-by-agent": (
-        ["ReapplyData2"], "published", "high", ["removed the account-wide S3 public access block"]),
+        ["ReapplyData"], "published", "high", ["removed the account-wide S3 public access block"]),
     "s3-delete-bucket-public-access-block-by-agent": (
-        ["ReapplyData2"], "published", "high", ["removed the public access block of customer-uploads"]),
+        ["ReapplyData"], "published", "high", ["removed the public access block of customer-uploads"]),
     "s3-put-bucket-public-access-block-weakened-by-human": (
-        ["ReapplyData2"], "published", "medium", ["weakened the public access block of customer-uploads"]),
+        ["ReapplyData"], "published", "medium", ["weakened the public access block of customer-uploads"]),
     "s3-put-bucket-versioning-suspended-by-agent": (
-        ["ReapplyData2"], "published", "high", ["suspended versioning on nightly-db-backups"]),
+        ["ReapplyData"], "published", "high", ["suspended versioning on nightly-db-backups"]),
     "secretsmanager-delete-secret-with-recovery-window-by-agent": (
-        ["ReapplyIdentity"], "published", "high",
+        ["ReapplyIdentity", "ReapplyTamper2"], "published", "high",
         ["deleted secret prod/payments/stripe-key (recovery window 7 days)"]),
     # The catalog's completeness (cli/leash_build/triage.yaml): one sample per newly watched class of call.
     "route53resolver-delete-resolver-query-log-config-by-agent": (

@@ -42,7 +42,7 @@ def test_demo_catches_the_agent_puts_protections_back_and_locks_the_role(monkeyp
         by_call.setdefault(event, []).append((rules, severity, title, did))
     ((rules, severity, title, did),) = by_call["rds:ModifyDBInstance prod-db"]
     assert (rules, severity, title) == (
-        ("ReapplyData1",),
+        ("ReapplyData",),
         "high",
         "agent ai-agent-deploy disabled deletion protection on prod-db",
     )

@@ -305,16 +305,21 @@ PAB_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "Restri
 def _tamper(service: str, kind: str, *rows: tuple[Any, ...]) -> list[CatalogAction]:
     """Calls on one kind of Leash's resources. A form that also strips a protection (a key's deletion
     scheduled) keeps it, so the reapply function puts it back and sends the one alert; the call's other forms
-    stay tampering for the notify function. (Leash's roles carry no agent guardrail to put back.)"""
+    (`otherwise`, the complement, so that one function gets each call) stay tampering for the notify function.
+    (Leash's roles carry no agent guardrail to put back.)"""
     out = []
     for name, did, resource, *extra in rows:
         kwargs = {"leash_kind": kind, **(extra[0] if extra else {})}
+        otherwise = kwargs.pop("otherwise", None)
         owner = next((a for a in _PLAIN if (a.service, a.name) == (service, name) and a.protection), None)
         if owner is not None and service != "iam":
             out += _actions(service, TAMPER, (name, did, resource,
                                               {**kwargs, "protection": owner.protection, "only_when": owner.only_when}))
             if owner.only_when is None:
                 continue
+            if not otherwise:
+                raise ValueError(f"{service}:{name}: say which forms strip no protection (otherwise=)")
+            kwargs["only_when"] = otherwise
         out += _actions(service, TAMPER, (name, did, resource, kwargs))
     return out  # fmt: skip
 
@@ -867,7 +872,9 @@ TAMPERING: tuple[CatalogAction, ...] = tuple(
     )
     + _tamper("dynamodb", "table",
         ("DeleteTable", "deleted Leash's DynamoDB table", ["tableName"]),
-        ("UpdateTable", "changed Leash's DynamoDB table", ["tableName"]),
+        ("UpdateTable", "changed Leash's DynamoDB table", ["tableName"],
+         {"otherwise": {"$or": [{"deletionProtectionEnabled": [True]},
+                                {"deletionProtectionEnabled": [{"exists": False}]}]}}),
         ("UpdateTimeToLive", "changed the expiry of Leash's DynamoDB table", ["tableName"]),
     )
     + _tamper("states", "state-machine",
@@ -894,7 +901,8 @@ TAMPERING: tuple[CatalogAction, ...] = tuple(
     + _tamper("secretsmanager", "secret",
         ("PutSecretValue", "wrote a new value into Leash's secret", ["secretId"]),
         ("UpdateSecret", "changed Leash's secret", ["secretId"]),
-        ("DeleteSecret", "deleted Leash's secret", ["secretId"]),
+        ("DeleteSecret", "deleted Leash's secret", ["secretId"],
+         {"otherwise": {"forceDeleteWithoutRecovery": [True]}}),
     )
     + _tamper("logs", "log-group",
         ("DeleteLogGroup", "deleted Leash's log group", ["logGroupName"]),
@@ -906,7 +914,8 @@ TAMPERING: tuple[CatalogAction, ...] = tuple(
         ("UpdateStack", "updated Leash's stack", ["stackName"]),
         ("CreateChangeSet", "created a change set for Leash's stack", ["stackName"]),
         ("ExecuteChangeSet", "executed a change set on Leash's stack", ["stackName"]),
-        ("UpdateTerminationProtection", "disabled termination protection of Leash's stack", ["stackName"]),
+        ("UpdateTerminationProtection", "changed termination protection of Leash's stack", ["stackName"],
+         {"otherwise": {"enableTerminationProtection": [True]}}),
         ("SetStackPolicy", "replaced the stack policy of Leash's stack", ["stackName"]),
     )
     + _tamper("cloudformation", "stack-set",
