@@ -165,10 +165,20 @@ def routing_forms(action: CatalogAction) -> list[dict[str, Any]]:
     A tampering row's forms also name Leash's own resources in the field the call names them by."""
     form = action.route_when or action.only_when
     forms = [] if not form else [dict(f) for f in form["$or"]] if set(form) == {"$or"} else [dict(form)]
-    values = leash_values(action.leash_kind) if action.leash_kind else None
+    if not action.leash_kind:
+        if action.protection and (action.service, action.name) in _ON_LEASH_ROLES:
+            # An agent guardrail stripped from one of Leash's roles is tampering (the notify function's):
+            # the reapply rules leave Leash's roles out, so that each call reaches one function.
+            not_leash = [{"anything-but": leash_values("role")}]
+            return [{**f, "roleName": not_leash} for f in forms or [{}]]
+        return forms
+    values = leash_values(action.leash_kind)
     if values is None:
         return forms
     return [{**f, action.resource[0]: values} for f in forms or [{}]]
+
+
+_ON_LEASH_ROLES = {(a.service, a.name) for a in CATALOG if a.leash_kind == "role"}
 
 
 def _deployed(logical_id: str, value: Any) -> Any:

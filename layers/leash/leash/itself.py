@@ -44,7 +44,7 @@ def short_name(kind: str, value: str) -> str:
             return value if value.count(":") <= 5 else value.rsplit(":", 1)[0]
         case "queue" | "table" | "key" | "rule":  # URL, ARN ending in /name, "bus|name" physical IDs
             return value.rsplit("/", 1)[-1].rsplit("|", 1)[-1]
-        case "state-machine":  # a state machine's ARN, or an execution's (...:execution:<machine>:<name>)
+        case "state-machine" | "release-workflow":  # a state machine's ARN, or an execution's (...:execution:<machine>:<name>)
             for marker in (":stateMachine:", ":execution:", ":express:"):
                 if marker in value:
                     return value.split(marker, 1)[1].split(":")[0]
