@@ -158,4 +158,16 @@ EXPECTED = {
          "opened a console session"]),
     "malformed-ec2-state-change-notification": (
         [], "rejected", None, ["detail-type is 'EC2 Instance State-change Notification'"]),
+    # Tampering with Leash (#16): critical for anyone, also straight to Slack; an agent is locked down.
+    "sns-unsubscribe-alerts-topic-by-agent": (
+        ["Tamper3"], "published", "critical",
+        ["agent ai-agent-deploy removed a subscription of Leash's alerts topic",
+         "tampering with Leash itself", "lockdown"]),
+    "lambda-put-function-concurrency-zero-by-human": (
+        ["Tamper2"], "published", "critical",
+        ["set the reserved concurrency of Leash's Lambda function leash-NotifyFunction-072A9B5D142D to 0",
+         "tampering with Leash itself"]),
+    "iam-create-role-leash-named-by-agent": (
+        ["AgentSensitiveIdentityIam", "Tamper11"], "published", "critical",
+        ["agent ai-agent-deploy created a role named like Leash's leash-backdoor", "tampering with Leash itself"]),
 }  # fmt: skip
