@@ -39,6 +39,7 @@ from leash_cli.template import (
     TEMPLATE,
     Router,
     deployment_for,
+    leash_resources,
     eventbridge_rules,
     function_environment,
     load_template,
@@ -414,9 +415,10 @@ class Replay:
         account: str = "123456789012",
     ):
         template = load_template(template_path)
-        self.router = Router(
-            eventbridge_rules(template, deployment_for(template, overrides, account=account))
-        )
+        deployment = deployment_for(template, overrides, account=account)
+        self.router = Router(eventbridge_rules(template, deployment))
+        # Leash's own resources, as the deployed stack would list them: tampering is judged by them.
+        own = leash_resources(template, deployment)
         # The environment the deployed functions would have: the same parameters, resolved by the template.
         env = function_environment(template, list(HANDLED), overrides, account=account)
         config = ActorConfig.from_env(env)
@@ -430,7 +432,12 @@ class Replay:
         actors = ActorCache(config)  # replay looks no tags up: an identity is classified once
         self._handlers = {
             "NotifyFunction": Notifier(
-                config, _published, auto_lockdown=auto, request_lockdown=self._requests.append, actors=actors
+                config,
+                _published,
+                auto_lockdown=auto,
+                request_lockdown=self._requests.append,
+                actors=actors,
+                leash=lambda: own,
             ),
             "ReapplyFunction": Notifier(
                 config,
@@ -439,6 +446,7 @@ class Replay:
                 auto_lockdown=auto,
                 request_lockdown=self._requests.append,
                 actors=actors,
+                leash=lambda: own,
             ),
         }
         self._actor_config = config
