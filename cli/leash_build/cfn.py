@@ -320,7 +320,9 @@ def offline_resources(
             "AWS::Events::EventBus": f"arn:{p}:events:{r}:{a}:event-bus/{name}",
             "AWS::Events::Rule": f"arn:{p}:events:{r}:{a}:rule/{name}",
         }.get(kind)
-        key_id = "{}-{}-{}-{}-{}".format(*(_suffix(lid, 32).lower()[i:j] for i, j in ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))))
+        key_id = "{}-{}-{}-{}-{}".format(
+            *(_suffix(lid, 32).lower()[i:j] for i, j in ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32)))
+        )
         if kind == "AWS::KMS::Key":
             refs[lid], arn = key_id, f"arn:{p}:kms:{r}:{a}:key/{key_id}"
         elif kind in ("AWS::SNS::Topic", "AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"):
@@ -330,7 +332,9 @@ def offline_resources(
         elif kind == "AWS::Lambda::EventSourceMapping":
             refs[lid] = key_id
         elif kind == "AWS::Events::Rule" and props.get("EventBusName"):
-            bus = named.resolve(props["EventBusName"])  # a rule on a custom bus: CloudFormation says "bus|name"
+            bus = named.resolve(
+                props["EventBusName"]
+            )  # a rule on a custom bus: CloudFormation says "bus|name"
             refs[lid] = f"{bus}|{name}"
         else:
             refs[lid] = name

@@ -519,18 +519,10 @@ _SIZING_STACK = Deployment(
 )
 # Every resource under CloudFormation's generated name (<stack>-<logical ID>-<suffix>, up to 64 characters):
 # longer than the explicit names the template gives some of them.
-_SIZING = replace(
-    _SIZING_STACK,
-    **dict(
-        zip(
-            ("resources", "attributes"),
-            offline_resources(
-                {"Resources": {lid: {"Type": kind} for lid, (kind, _) in _RESOURCES.items()}}, _SIZING_STACK
-            ),
-            strict=True,
-        )
-    ),
+_SIZING_REFS, _SIZING_ATTRIBUTES = offline_resources(
+    {"Resources": {lid: {"Type": kind} for lid, (kind, _) in _RESOURCES.items()}}, _SIZING_STACK
 )
+_SIZING = replace(_SIZING_STACK, resources=_SIZING_REFS, attributes=_SIZING_ATTRIBUTES)
 
 
 def rule_resources(queue: str, rules: Iterable[Rule]) -> dict[str, Any]:

@@ -39,9 +39,9 @@ from leash_cli.template import (
     TEMPLATE,
     Router,
     deployment_for,
-    leash_resources,
     eventbridge_rules,
     function_environment,
+    leash_resources,
     load_template,
 )
 

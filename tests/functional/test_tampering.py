@@ -138,14 +138,19 @@ def tamper_event(action: CatalogAction, who: str, values: Mapping[str, Any] = LE
     event["source"] = f"aws.{action.service}"
     detail["eventSource"], detail["eventName"] = action.event_source, action.name
     detail["userIdentity"] = _identity(who)
-    detail["requestParameters"] = {**_example(action.only_when), action.resource[0]: values[_value_kind(action)]}
+    detail["requestParameters"] = {
+        **_example(action.only_when),
+        action.resource[0]: values[_value_kind(action)],
+    }
     detail["eventID"] = f"7a3c0e21-{abs(hash((action.action, action.only_when is None, who))) % 10**12:012d}"
     detail["userAgent"] = "aws-cli/2.22.4 Python/3.12.6 Linux/6.8"
     return event
 
 
 def _id(action: CatalogAction) -> str:
-    return action.action + ("" if action.only_when is None else ":" + json.dumps(action.only_when, sort_keys=True))
+    return action.action + (
+        "" if action.only_when is None else ":" + json.dumps(action.only_when, sort_keys=True)
+    )
 
 
 ROWS = list(TAMPERING)
@@ -172,7 +177,9 @@ def _run(handlers, lambda_context, event) -> tuple[dict, list[Alert], set[str]]:
 def test_tampering_is_a_critical_alert_on_the_second_path(handlers, lambda_context, action, who):
     event = tamper_event(action, who)
     routed_rules = [r.name for r in ROUTER.route(event) if r.function != "SpikeQueue"]
-    assert any("Tamper" in name for name in routed_rules), routed_rules  # the tamper rules route it, for anyone
+    assert any("Tamper" in name for name in routed_rules), (
+        routed_rules
+    )  # the tamper rules route it, for anyone
 
     result, alerts, _ = _run(handlers, lambda_context, event)
 
@@ -258,7 +265,9 @@ def test_leash_resources_come_from_the_stack_resource_list(aws):
     found = from_stack_resources(cfn, "leash", role_prefix="leash-", secrets=[WEBHOOK_SECRET])
     topic = boto3.client("sns").list_topics()["Topics"][0]["TopicArn"]
     queue = boto3.client("sqs").list_queues()["QueueUrls"][0]
-    assert found.owns("topic", [topic]) and found.owns("topic", [f"{topic}:5e6f7a8b-0000-4000-8000-000000000001"])
+    assert found.owns("topic", [topic]) and found.owns(
+        "topic", [f"{topic}:5e6f7a8b-0000-4000-8000-000000000001"]
+    )
     assert found.owns("queue", [queue]) and found.owns("table", ["leash-ledger"])
     assert found.owns("stack", [f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/leash/0a1b2c3d"])
     assert found.owns("secret", ["leash/slack-webhook"]) and found.owns("secret", [WEBHOOK_SECRET])

@@ -15,7 +15,6 @@ import base64
 import contextlib
 import io
 import json
-from unittest import mock
 import os
 import random
 import sys
@@ -24,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 from urllib.parse import urlencode
 
 TESTS = Path(__file__).resolve().parents[1]

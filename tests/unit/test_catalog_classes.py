@@ -13,9 +13,9 @@ from leash.catalog import (
     BACKUP_DELETED,
     CATALOG,
     CLASSES,
-    TAMPER,
     PROTECTION_WEAKENED,
     SECURITY_LOG_SOURCE,
+    TAMPER,
     grants_admin,
     lookup,
 )

@@ -224,7 +224,9 @@ def test_guardduty_detector_enabled_again_is_not_an_alert(router):
 
 
 def test_agent_signals_follow_the_deploy_parameters(template):
-    (create,) = [a for a in CATALOG if a.action == "iam:CreateRole" and not a.leash_kind]  # routed for agents only
+    (create,) = [
+        a for a in CATALOG if a.action == "iam:CreateRole" and not a.leash_kind
+    ]  # routed for agents only
     event = call(create, who="human")
     event["detail"]["userIdentity"]["arn"] = (
         f"arn:aws:sts::{ACCT}:assumed-role/platform-admin/agent-claude-42"

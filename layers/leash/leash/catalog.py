@@ -313,15 +313,23 @@ def _tamper(service: str, kind: str, *rows: tuple[Any, ...]) -> list[CatalogActi
         otherwise = kwargs.pop("otherwise", None)
         owner = next((a for a in _PLAIN if (a.service, a.name) == (service, name) and a.protection), None)
         if owner is not None and service != "iam":
-            out += _actions(service, TAMPER, (name, did, resource,
-                                              {**kwargs, "protection": owner.protection, "only_when": owner.only_when}))
+            out += _actions(
+                service,
+                TAMPER,
+                (
+                    name,
+                    did,
+                    resource,
+                    {**kwargs, "protection": owner.protection, "only_when": owner.only_when},
+                ),
+            )
             if owner.only_when is None:
                 continue
             if not otherwise:
                 raise ValueError(f"{service}:{name}: say which forms strip no protection (otherwise=)")
             kwargs["only_when"] = otherwise
         out += _actions(service, TAMPER, (name, did, resource, kwargs))
-    return out  # fmt: skip
+    return out
 
 
 _PLAIN: tuple[CatalogAction, ...] = tuple(

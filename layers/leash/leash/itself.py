@@ -39,12 +39,18 @@ def short_name(kind: str, value: str) -> str:
     value = value.strip()
     match kind:
         case "function":  # name, name:qualifier, ARN or partial ARN, with or without a qualifier
-            return value.split(":function:", 1)[1].split(":")[0] if ":function:" in value else value.split(":")[0]
+            return (
+                value.split(":function:", 1)[1].split(":")[0]
+                if ":function:" in value
+                else value.split(":")[0]
+            )
         case "topic":  # a topic ARN, or a subscription ARN (the topic ARN and ":<subscription id>")
             return value if value.count(":") <= 5 else value.rsplit(":", 1)[0]
         case "queue" | "table" | "key" | "rule":  # URL, ARN ending in /name, "bus|name" physical IDs
             return value.rsplit("/", 1)[-1].rsplit("|", 1)[-1]
-        case "state-machine" | "release-workflow":  # a state machine's ARN, or an execution's (...:execution:<machine>:<name>)
+        case (
+            "state-machine" | "release-workflow"
+        ):  # a state machine's ARN, or an execution's (...:execution:<machine>:<name>)
             for marker in (":stateMachine:", ":execution:", ":express:"):
                 if marker in value:
                     return value.split(marker, 1)[1].split(":")[0]
@@ -126,7 +132,9 @@ class CachedLeashResources:
     """Looked up on first use and again after `max_age` seconds (a stack update may add a resource without
     touching the function), so a container asks CloudFormation a few times an hour at most."""
 
-    def __init__(self, load: Callable[[], LeashResources], max_age: float = 900, clock: Callable[[], float] = monotonic):
+    def __init__(
+        self, load: Callable[[], LeashResources], max_age: float = 900, clock: Callable[[], float] = monotonic
+    ):
         self._load, self._max_age, self._clock = load, max_age, clock
         self._value: LeashResources | None = None
         self._loaded_at = 0.0

@@ -17,6 +17,7 @@ from leash.settings import LockdownSettings
 SOURCE = "leash"
 DETAIL_TYPE = "Leash Lockdown Requested"
 
+
 @dataclass(frozen=True)
 class AutoLockdown:
     """Deploy-time policy: who gets locked down automatically (AutoLockdown parameter) and what Leash is."""
