@@ -82,11 +82,11 @@ EXPECTED = {
         ["agent ai-agent-deploy opened ingress on security group sg-0123456789abcdef0",
          "Nothing to put back: no rule open to the whole internet"]),
     "kms-schedule-key-deletion-by-agent": (
-        ["ReapplyIdentity"], "published", "critical",
+        ["ReapplyIdentity1"], "published", "critical",
         ["scheduled deletion of KMS key arn:aws:kms:us-east-1:111122223333:key/1234abcd", "in 7 days"]),
     # Another account (userIdentity.type AWSAccount: no ARN) let in by the key policy.
     "kms-schedule-key-deletion-by-other-account": (
-        ["ReapplyIdentity"], "published", "critical",
+        ["ReapplyIdentity1"], "published", "critical",
         ["external account 444455556666 scheduled deletion of KMS key arn:aws:kms:us-east-1:111122223333:key/1234abcd",
          "principal AIDA6EXAMPLEOTHERACCT", "another AWS account (444455556666)"]),
     # Protections stripped: the reapply function owns these (tests/functional/test_reapply.py puts each one back on
@@ -108,13 +108,13 @@ EXPECTED = {
     "ec2-modify-instance-attribute-disable-termination-protection-by-agent": (
         ["ReapplyCompute"], "published", "high", ["disabled termination protection on i-0b5a7e1c2d3f40516"]),
     "iam-delete-role-permissions-boundary-by-agent": (
-        ["ReapplyIdentity"], "published", "high", ["removed the permissions boundary of role ai-agent-deploy"]),
+        ["ReapplyIdentity2"], "published", "high", ["removed the permissions boundary of role ai-agent-deploy"]),
     "iam-detach-role-policy-guardrail-by-agent": (
-        ["ReapplyIdentity"], "published", "high",
+        ["ReapplyIdentity1"], "published", "high",
         ["detached guardrail policy from role ai-agent-deploy (arn:aws:iam::111122223333:policy/agent-guardrail-deny)"]),
     "iam-put-role-permissions-boundary-replaced-by-human": (
-        ["ReapplyIdentity"], "published", "medium", ["replaced the permissions boundary of role ai-agent-deploy"]),
-    "kms-disable-key-by-agent": (["ReapplyIdentity"], "published", "high", ["disabled KMS key"]),
+        ["ReapplyIdentity2"], "published", "medium", ["replaced the permissions boundary of role ai-agent-deploy"]),
+    "kms-disable-key-by-agent": (["ReapplyIdentity1"], "published", "high", ["disabled KMS key"]),
     "rds-modify-db-cluster-disable-deletion-protection-by-agent": (
         ["ReapplyData"], "published", "high", ["disabled deletion protection on prod-aurora"]),
     "rds-modify-db-instance-disable-deletion-protection-by-agent": (
@@ -130,7 +130,7 @@ EXPECTED = {
     "s3-put-bucket-versioning-suspended-by-agent": (
         ["ReapplyData"], "published", "high", ["suspended versioning on nightly-db-backups"]),
     "secretsmanager-delete-secret-with-recovery-window-by-agent": (
-        ["ReapplyIdentity", "ReapplyTamper2"], "published", "high",
+        ["ReapplyIdentity1", "ReapplyTamper2"], "published", "high",
         ["deleted secret prod/payments/stripe-key (recovery window 7 days)"]),
     # The catalog's completeness (cli/leash_build/triage.yaml): one sample per newly watched class of call.
     "route53resolver-delete-resolver-query-log-config-by-agent": (

@@ -126,7 +126,11 @@ def call(action, who="agent", negate=False, **detail):
             "eventName": action.name,
             "awsRegion": "us-east-1",
             "userIdentity": identity(who),
-            "requestParameters": example(form, negate),
+            # A role's calls always name the role (the reapply rules leave Leash's own roles out by name).
+            "requestParameters": {
+                **({"roleName": "ai-agent-deploy"} if "roleName" in action.resource else {}),
+                **example(form, negate),
+            },
             "eventID": "e-1",
         },
     }
@@ -180,10 +184,10 @@ def test_every_identity_but_aws_services_reaches_the_handlers(router, name):
 # DeleteSecret's two forms (forced, recovery window) cover every DeleteSecret by design; a call whose
 # plain form is cataloged too (a snapshot shared with one account is sensitive, with everyone destructive)
 # has no harmless form either.
-PLAIN = {a.action for a in CATALOG if not (a.only_when or a.route_when)}
+PLAIN = {a.action for a in UNTAMPERED if not (a.only_when or a.route_when)}
 CONDITIONAL = [
     a
-    for a in CATALOG
+    for a in UNTAMPERED
     if (a.only_when or a.route_when) and a.action != "secretsmanager:DeleteSecret" and a.action not in PLAIN
 ]
 
