@@ -133,9 +133,19 @@ def deploy_notify_stack(monkeypatch):
     )
     for k, v in env.items():
         monkeypatch.setenv(k, v)
+    # Leash's own resources as its stack would list them (ListStackResources), for the same deployment.
+    monkeypatch.setattr("leash.wiring.own_resources", lambda *_: lambda: own_resources())
     boto3.client("events").create_event_bus(Name="leash-leash")
     inbox = AlertInbox(topic_arn)
     return topic_arn, inbox
+
+
+def own_resources():
+    """Leash's resources for the samples' deployment (account, parameters), offline from template.yaml."""
+    from leash_cli.template import deployment_for, leash_resources, load_template
+
+    template = load_template()
+    return leash_resources(template, deployment_for(template, SAMPLE_PARAMETERS, account=ACCOUNT))
 
 
 def ledger_records(event_id: str) -> list[dict]:

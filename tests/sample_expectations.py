@@ -49,8 +49,10 @@ EXPECTED = {
     "iam-create-user-by-agent-user": (
         ["AgentSensitiveIdentityIam"], "published", "medium",
         ["agent ci-agent-bot created IAM user backup-operator", "user ci-agent-bot is a named agent user"]),
+    # A secret named without its ARN may be Leash's (its ARN's random suffix hides the name from a pattern):
+    # the tamper rules route it too, and the handler finds it is not Leash's.
     "secretsmanager-delete-secret-force-by-iam-user": (
-        ["DestructiveIdentity1"], "published", "critical",
+        ["DestructiveIdentity", "Tamper9"], "published", "critical",
         ["human bob deleted secret prod/payments/stripe-key without a recovery window"]),
     "ec2-terminate-instances-by-autoscaling": (
         ["DestructiveCompute1"], "ignored", None, ["made by aws-service autoscaling.amazonaws.com"]),
@@ -80,11 +82,11 @@ EXPECTED = {
         ["agent ai-agent-deploy opened ingress on security group sg-0123456789abcdef0",
          "Nothing to put back: no rule open to the whole internet"]),
     "kms-schedule-key-deletion-by-agent": (
-        ["ReapplyIdentity"], "published", "critical",
+        ["ReapplyIdentity1"], "published", "critical",
         ["scheduled deletion of KMS key arn:aws:kms:us-east-1:111122223333:key/1234abcd", "in 7 days"]),
     # Another account (userIdentity.type AWSAccount: no ARN) let in by the key policy.
     "kms-schedule-key-deletion-by-other-account": (
-        ["ReapplyIdentity"], "published", "critical",
+        ["ReapplyIdentity1"], "published", "critical",
         ["external account 444455556666 scheduled deletion of KMS key arn:aws:kms:us-east-1:111122223333:key/1234abcd",
          "principal AIDA6EXAMPLEOTHERACCT", "another AWS account (444455556666)"]),
     # Protections stripped: the reapply function owns these (tests/functional/test_reapply.py puts each one back on
@@ -100,35 +102,35 @@ EXPECTED = {
         ["ReapplyAudit"], "published", "critical",
         ["stopped AWS Config recorder default", "covering tracks", "Leash requested a lockdown"]),
     "dynamodb-update-table-disable-deletion-protection-by-agent": (
-        ["ReapplyData1"], "published", "high", ["disabled deletion protection on orders"]),
+        ["ReapplyData"], "published", "high", ["disabled deletion protection on orders"]),
     "ec2-disable-ebs-encryption-by-default-by-agent": (
         ["ReapplyCompute"], "published", "high", ["disabled EBS encryption by default", "eu-west-1"]),
     "ec2-modify-instance-attribute-disable-termination-protection-by-agent": (
         ["ReapplyCompute"], "published", "high", ["disabled termination protection on i-0b5a7e1c2d3f40516"]),
     "iam-delete-role-permissions-boundary-by-agent": (
-        ["ReapplyIdentity"], "published", "high", ["removed the permissions boundary of role ai-agent-deploy"]),
+        ["ReapplyIdentity2"], "published", "high", ["removed the permissions boundary of role ai-agent-deploy"]),
     "iam-detach-role-policy-guardrail-by-agent": (
-        ["ReapplyIdentity"], "published", "high",
+        ["ReapplyIdentity1"], "published", "high",
         ["detached guardrail policy from role ai-agent-deploy (arn:aws:iam::111122223333:policy/agent-guardrail-deny)"]),
     "iam-put-role-permissions-boundary-replaced-by-human": (
-        ["ReapplyIdentity"], "published", "medium", ["replaced the permissions boundary of role ai-agent-deploy"]),
-    "kms-disable-key-by-agent": (["ReapplyIdentity"], "published", "high", ["disabled KMS key"]),
+        ["ReapplyIdentity2"], "published", "medium", ["replaced the permissions boundary of role ai-agent-deploy"]),
+    "kms-disable-key-by-agent": (["ReapplyIdentity1"], "published", "high", ["disabled KMS key"]),
     "rds-modify-db-cluster-disable-deletion-protection-by-agent": (
-        ["ReapplyData1"], "published", "high", ["disabled deletion protection on prod-aurora"]),
+        ["ReapplyData"], "published", "high", ["disabled deletion protection on prod-aurora"]),
     "rds-modify-db-instance-disable-deletion-protection-by-agent": (
-        ["ReapplyData1"], "published", "high", ["agent ai-agent-deploy disabled deletion protection on prod-db"]),
+        ["ReapplyData"], "published", "high", ["agent ai-agent-deploy disabled deletion protection on prod-db"]),
     "rds-modify-db-instance-disable-deletion-protection-by-exempt-role": (
-        ["ReapplyData1"], "published", "low", ["Exempt principal: Leash did not touch"]),
+        ["ReapplyData"], "published", "low", ["Exempt principal: Leash did not touch"]),
     "s3-delete-account-public-access-block-by-agent": (
-        ["ReapplyData2"], "published", "high", ["removed the account-wide S3 public access block"]),
+        ["ReapplyData"], "published", "high", ["removed the account-wide S3 public access block"]),
     "s3-delete-bucket-public-access-block-by-agent": (
-        ["ReapplyData2"], "published", "high", ["removed the public access block of customer-uploads"]),
+        ["ReapplyData"], "published", "high", ["removed the public access block of customer-uploads"]),
     "s3-put-bucket-public-access-block-weakened-by-human": (
-        ["ReapplyData2"], "published", "medium", ["weakened the public access block of customer-uploads"]),
+        ["ReapplyData"], "published", "medium", ["weakened the public access block of customer-uploads"]),
     "s3-put-bucket-versioning-suspended-by-agent": (
-        ["ReapplyData2"], "published", "high", ["suspended versioning on nightly-db-backups"]),
+        ["ReapplyData"], "published", "high", ["suspended versioning on nightly-db-backups"]),
     "secretsmanager-delete-secret-with-recovery-window-by-agent": (
-        ["ReapplyIdentity"], "published", "high",
+        ["ReapplyIdentity1", "ReapplyTamper2"], "published", "high",
         ["deleted secret prod/payments/stripe-key (recovery window 7 days)"]),
     # The catalog's completeness (cli/leash_build/triage.yaml): one sample per newly watched class of call.
     "route53resolver-delete-resolver-query-log-config-by-agent": (
@@ -156,4 +158,16 @@ EXPECTED = {
          "opened a console session"]),
     "malformed-ec2-state-change-notification": (
         [], "rejected", None, ["detail-type is 'EC2 Instance State-change Notification'"]),
+    # Tampering with Leash (#16): critical for anyone, also straight to Slack; an agent is locked down.
+    "sns-unsubscribe-alerts-topic-by-agent": (
+        ["Tamper3"], "published", "critical",
+        ["agent ai-agent-deploy removed a subscription of Leash's alerts topic",
+         "tampering with Leash itself", "lockdown"]),
+    "lambda-put-function-concurrency-zero-by-human": (
+        ["Tamper2"], "published", "critical",
+        ["set the reserved concurrency of Leash's Lambda function leash-NotifyFunction-072A9B5D142D to 0",
+         "tampering with Leash itself"]),
+    "iam-create-role-leash-named-by-agent": (
+        ["AgentSensitiveIdentityIam", "Tamper11"], "published", "critical",
+        ["agent ai-agent-deploy created a role named like Leash's leash-backdoor", "tampering with Leash itself"]),
 }  # fmt: skip

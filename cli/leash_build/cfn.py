@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
@@ -284,3 +284,104 @@ def ordered_pair_pattern(digits: int = 6) -> str:
             if smaller:
                 alternatives.append(f"{smaller}{rest},{larger}{rest}")
     return "^(?:" + "|".join(alternatives) + ")$"
+
+
+# --- offline stand-ins for what CloudFormation names: the rules, the demo and the tests agree on them ------
+
+# The property that names a resource explicitly, by type (else CloudFormation makes <stack>-<logical>-<suffix>).
+_NAME_PROPERTY = {
+    "AWS::Serverless::Function": "FunctionName",
+    "AWS::Lambda::Function": "FunctionName",
+    "AWS::SNS::Topic": "TopicName",
+    "AWS::SQS::Queue": "QueueName",
+    "AWS::DynamoDB::Table": "TableName",
+    "AWS::Serverless::StateMachine": "Name",
+    "AWS::StepFunctions::StateMachine": "StateMachineName",
+    "AWS::CloudWatch::Alarm": "AlarmName",
+    "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::IAM::Role": "RoleName",
+    "AWS::Events::EventBus": "Name",
+    "AWS::Events::Rule": "Name",
+}
+# SAM event sources and the resource each becomes, named <owner><event> (SAM's generated logical IDs).
+_SAM_EVENTS = {"EventBridgeRule": "AWS::Events::Rule", "SQS": "AWS::Lambda::EventSourceMapping"}
+
+
+def _suffix(logical_id: str, length: int = 12) -> str:
+    return hashlib.sha256(logical_id.encode()).hexdigest()[:length].upper()
+
+
+def deployed_resources(template: Mapping[str, Any]) -> dict[str, tuple[str, Mapping[str, Any]]]:
+    """Every resource the stack will hold, as (type, properties) by logical ID: the template's own and the
+    ones SAM generates from a function's or state machine's events (the rules, the SQS event source mappings)."""
+    out: dict[str, tuple[str, Mapping[str, Any]]] = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        kind, props = resource.get("Type", ""), resource.get("Properties") or {}
+        out[logical_id] = (kind, props)
+        if kind in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
+            for event, source in (props.get("Events") or {}).items():
+                generated = _SAM_EVENTS.get(source.get("Type"))
+                if generated:
+                    out[f"{logical_id}{event}"] = (generated, source.get("Properties") or {})
+    return out
+
+
+def offline_resources(
+    template: Mapping[str, Any], deployment: Deployment
+) -> tuple[dict[str, str], dict[str, str]]:
+    """What each resource's Ref and Fn::GetAtt (Arn, Name, QueueName, TopicName) return offline: explicit names
+    resolved, generated ones shaped as CloudFormation makes them (<stack>-<logical>-<suffix>), ARNs and URLs
+    built from them. (Ref, GetAtt "Logical.Attribute") mappings, for Deployment.resources / .attributes."""
+    p, r, a, stack = deployment.partition, deployment.region, deployment.account, deployment.stack_name
+    resources = deployed_resources(template)
+    names = {lid: f"{stack}-{lid}-{_suffix(lid)}"[:64] for lid in resources}
+    draft = replace(deployment, resources={**names, **deployment.resources})
+    for lid, (kind, props) in resources.items():
+        prop = _NAME_PROPERTY.get(kind)
+        if prop and prop in props:
+            try:
+                names[lid] = str(draft.resolve(props[prop]))
+            except TemplateError:
+                pass  # named after something that has no offline value: keep the generated shape
+    named = replace(deployment, resources={**names, **deployment.resources})
+    refs: dict[str, str] = {}
+    attributes: dict[str, str] = {}
+    for lid, (kind, props) in resources.items():
+        name = names[lid]
+        arn = {
+            "AWS::Serverless::Function": f"arn:{p}:lambda:{r}:{a}:function:{name}",
+            "AWS::Lambda::Function": f"arn:{p}:lambda:{r}:{a}:function:{name}",
+            "AWS::SNS::Topic": f"arn:{p}:sns:{r}:{a}:{name}",
+            "AWS::SQS::Queue": f"arn:{p}:sqs:{r}:{a}:{name}",
+            "AWS::DynamoDB::Table": f"arn:{p}:dynamodb:{r}:{a}:table/{name}",
+            "AWS::Serverless::StateMachine": f"arn:{p}:states:{r}:{a}:stateMachine:{name}",
+            "AWS::StepFunctions::StateMachine": f"arn:{p}:states:{r}:{a}:stateMachine:{name}",
+            "AWS::CloudWatch::Alarm": f"arn:{p}:cloudwatch:{r}:{a}:alarm:{name}",
+            "AWS::Logs::LogGroup": f"arn:{p}:logs:{r}:{a}:log-group:{name}:*",
+            "AWS::IAM::Role": f"arn:{p}:iam::{a}:role/{name}",
+            "AWS::Events::EventBus": f"arn:{p}:events:{r}:{a}:event-bus/{name}",
+            "AWS::Events::Rule": f"arn:{p}:events:{r}:{a}:rule/{name}",
+        }.get(kind)
+        key_id = "{}-{}-{}-{}-{}".format(
+            *(_suffix(lid, 32).lower()[i:j] for i, j in ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32)))
+        )
+        if kind == "AWS::KMS::Key":
+            refs[lid], arn = key_id, f"arn:{p}:kms:{r}:{a}:key/{key_id}"
+        elif kind in ("AWS::SNS::Topic", "AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"):
+            refs[lid] = arn or name
+        elif kind == "AWS::SQS::Queue":
+            refs[lid] = f"https://sqs.{r}.amazonaws.com/{a}/{name}"
+        elif kind == "AWS::Lambda::EventSourceMapping":
+            refs[lid] = key_id
+        elif kind == "AWS::Events::Rule" and props.get("EventBusName"):
+            bus = named.resolve(
+                props["EventBusName"]
+            )  # a rule on a custom bus: CloudFormation says "bus|name"
+            refs[lid] = f"{bus}|{name}"
+        else:
+            refs[lid] = name
+        if arn:
+            attributes[f"{lid}.Arn"] = arn
+        for attribute in ("Name", "QueueName", "TopicName"):
+            attributes[f"{lid}.{attribute}"] = name
+    return refs, attributes

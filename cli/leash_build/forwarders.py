@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from leash.catalog import CATALOG
 from leash.model import CLOUDTRAIL_DETAIL_TYPE
 from leash_build.cfn import CfnLoader
 from leash_build.patterns import (
@@ -28,6 +29,7 @@ from leash_build.patterns import (
     RULES_BY_QUEUE,
     Rule,
     pattern_size,
+    tamper_rules,
 )
 
 FORWARDERS = Path(__file__).resolve().parents[2] / "forwarders.yaml"
@@ -44,10 +46,24 @@ _CALL_KEYS = ("eventSource", "eventName", "requestParameters")
 _NO_VALUE = {"Ref": "AWS::NoValue"}
 
 
+# Leash's own resources live in the home region, and a call on one is made there (another region's endpoint
+# refuses a resource of this one), so most tamper rules need no forwarder. These kinds are the exceptions:
+# Leash's roles are IAM's (global: us-east-1), and the forwarder rules live in the watched regions.
+FORWARDED_TAMPER_KINDS = frozenset({"role", "new-role", "rule"})
+TAMPER_PREFIXES = ("Tamper", "ReapplyTamper")
+
+
 def home_rules() -> list[Rule]:
-    """Every rule that the home stack puts on its default bus for CloudTrail events; the spike rules first,
-    so that denied calls and agents' calls share the first forwarder (an agent's denied call goes once)."""
-    return [rule for rules in (*RULES_BY_QUEUE.values(), *RULES_BY_FUNCTION.values()) for rule in rules()]
+    """Every rule that the home stack puts on its default bus for CloudTrail events, as far as a call in
+    another region can match it; the spike rules first, so that denied calls and agents' calls share the
+    first forwarder (an agent's denied call goes once)."""
+    rules = [rule for rules in (*RULES_BY_QUEUE.values(), *RULES_BY_FUNCTION.values()) for rule in rules()]
+    away = [a for a in CATALOG if a.leash_kind in FORWARDED_TAMPER_KINDS]
+    return [
+        *(rule for rule in rules if not rule.name.startswith(TAMPER_PREFIXES)),
+        *tamper_rules("Tamper", [a for a in away if not a.protection]),
+        *tamper_rules("ReapplyTamper", [a for a in away if a.protection]),
+    ]
 
 
 # --- branches: one home rule's pattern as a list of alternatives -------------------------------------
@@ -241,6 +257,10 @@ def _attributes_as_parameters(value: Any) -> Any:
         return [_attributes_as_parameters(v) for v in value]
     if not isinstance(value, dict):
         return value
+    if set(value) == {"Fn::GetAtt"}:  # {"Fn::GetAtt": [Resource, Attribute]}: the parameter ResourceAttribute
+        resource, attribute = value["Fn::GetAtt"]
+        _ATTRIBUTE_PARAMETERS[resource + attribute] = [resource, attribute]
+        return {"Ref": resource + attribute}
     if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
         text = value["Fn::Sub"]
         for part in text.split("${")[1:]:
@@ -284,6 +304,12 @@ def forwarder_template(home: Mapping[str, Any]) -> dict[str, Any]:
             condition = home["Resources"][resource].get("Condition")
             value: Any = {"Fn::GetAtt": [resource, attribute]}
             # A role that exists only under a condition: its parameter is unused (the pattern's Fn::If) otherwise.
+            _ATTRIBUTE_VALUES[name] = {"Fn::If": [condition, value, "-"]} if condition else value
+            continue
+        if name in home["Resources"]:  # Leash's own resource (a tamper rule names it): the home stack's Ref
+            parameters[name] = {"Type": "String", "Description": f"The home stack's {name}."}
+            condition = home["Resources"][name].get("Condition")
+            value = {"Ref": name}
             _ATTRIBUTE_VALUES[name] = {"Fn::If": [condition, value, "-"]} if condition else value
             continue
         spec = home["Parameters"][name]
@@ -441,6 +467,11 @@ def stackset_parameters(template: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def stackset_body(template: Mapping[str, Any]) -> str:
+    """The StackSet's TemplateBody: the forwarder template as compact JSON (limit MAX_TEMPLATE_BODY_BYTES)."""
+    return json.dumps(template, separators=(",", ":"))
+
+
 def render_block(template: Mapping[str, Any], body: str, indent: int = 6) -> str:
     """The StackSet's generated properties (Parameters, TemplateBody), markers included."""
     pad = " " * indent
@@ -448,8 +479,8 @@ def render_block(template: Mapping[str, Any], body: str, indent: int = 6) -> str
     for parameter in stackset_parameters(template):
         value = json.dumps(parameter["ParameterValue"])
         lines.append(f"{pad}  - {{ ParameterKey: {parameter['ParameterKey']}, ParameterValue: {value} }}")
-    lines.append(pad + "TemplateBody: |")
-    lines += [(pad + "  " + line) if line else "" for line in body.rstrip("\n").split("\n")]
+    # The same template as forwarders.yaml, as compact JSON: CloudFormation counts TemplateBody's bytes.
+    lines.append(pad + "TemplateBody: " + json.dumps(stackset_body(template)))
     lines.append(pad + END_MARKER)
     return "\n".join(lines)
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from leash.agents import AGENT_SIGNALS
 from leash.catalog import CATALOG, CatalogAction
 from leash.events import CONSOLE_LOGIN, SIGN_IN_SOURCE
 from leash.model import CLOUDTRAIL_DETAIL_TYPE, CONSOLE_SIGN_IN_DETAIL_TYPES, DENIED_CODES, FAMILIES
-from leash_build.cfn import Deployment
+from leash_build.cfn import CfnLoader, Deployment, offline_resources
 from leash_build.docs import markdown
 
 # EventBridge's default quota for one event pattern; patterns are packed to stay well under it.
@@ -81,6 +81,16 @@ def _if_deployed(role: str, value: Any) -> Any:
     """A value about a role, left out where the role is not deployed (GetAtt of it would fail)."""
     condition = _CONDITIONS.get(role)
     return {"Fn::If": [condition, value, {"Ref": "AWS::NoValue"}]} if condition else value
+
+
+def template_resources(template_text: str | None = None) -> dict[str, tuple[str, str | None]]:
+    """Every resource of template.yaml: (type, condition or None) by logical ID."""
+    text = template_text if template_text is not None else _template_path().read_text()
+    resources = yaml.load(text, Loader=CfnLoader)["Resources"]
+    return {name: (r["Type"], r.get("Condition")) for name, r in resources.items()}
+
+
+_RESOURCES = template_resources()
 
 
 def leash_role_names(template_text: str | None = None) -> list[str]:
@@ -149,28 +159,120 @@ class Rule:
 
 
 def routing_forms(action: CatalogAction) -> list[dict[str, Any]]:
-    """The requestParameters sub-patterns that route a call; a top-level $or becomes separate forms."""
+    """The requestParameters sub-patterns that route a call; a top-level $or becomes separate forms.
+    A tampering row's forms also name Leash's own resources in the field the call names them by."""
     form = action.route_when or action.only_when
-    if not form:
-        return []
-    if set(form) == {"$or"}:
-        return [dict(f) for f in form["$or"]]
-    return [dict(form)]
+    forms = [] if not form else [dict(f) for f in form["$or"]] if set(form) == {"$or"} else [dict(form)]
+    if not action.leash_kind:
+        if action.protection and (action.service, action.name) in _ON_LEASH_ROLES:
+            # An agent guardrail stripped from one of Leash's roles is tampering (the notify function's):
+            # the reapply rules leave Leash's roles out, so that each call reaches one function.
+            not_leash = [{"anything-but": leash_values("role")}]
+            return [{**f, "roleName": not_leash} for f in forms or [{}]]
+        return forms
+    values = leash_values(action.leash_kind)
+    if values is None:
+        return forms
+    return [{**f, action.resource[0]: values} for f in forms or [{}]]
+
+
+_ON_LEASH_ROLES = {(a.service, a.name) for a in CATALOG if a.leash_kind == "role"}
+
+
+def _deployed(logical_id: str, value: Any) -> Any:
+    """A value that names a resource, left out where the resource is not deployed (its Ref would fail)."""
+    condition = _RESOURCES.get(logical_id, ("", None))[1]
+    return {"Fn::If": [condition, value, {"Ref": "AWS::NoValue"}]} if condition else value
+
+
+def _of_type(*types: str) -> list[str]:
+    return [lid for lid, (kind, _) in _RESOURCES.items() if kind in types]
+
+
+def _sub(text: str) -> dict[str, str]:
+    return {"Fn::Sub": text}
+
+
+_ARN_HEAD = "arn:${AWS::Partition}"
+_HERE = "${AWS::Region}:${AWS::AccountId}"
+
+
+def leash_values(kind: str) -> list[Any] | None:
+    """How a call's parameter names Leash's resources of this kind, as an EventBridge value list built from
+    template.yaml's resources at deploy time (None: route the call whatever it names, the handler decides).
+
+    Exact names, ARNs and URLs by Ref and Fn::GetAtt, with the forms a caller may use (a function's name
+    anywhere in the parameter, for its ARN and qualifiers; a subscription ARN under the topic's). Rules cannot be named in a rule's own pattern (a
+    dependency loop): CloudFormation names them <stack>-<logical ID>-<suffix>, so they are routed by the
+    stack's name as a prefix, as are the forwarder rules (<stack>-forward-*); the handler checks the exact
+    names. A secret may be given by a bare name, which its ARN's random suffix keeps out of reach: those
+    calls are routed whatever the name, and the handler decides.
+    """
+    functions = _of_type("AWS::Serverless::Function", "AWS::Lambda::Function")
+    machines = _of_type("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine")
+    values: dict[str, list[Any] | None] = {
+        "rule": [
+            {"prefix": _sub("${AWS::StackName}-")},
+            {"wildcard": _sub(f"{_ARN_HEAD}:events:{_HERE}:rule/*${{AWS::StackName}}-*")},
+        ],
+        "event-bus": [{"Ref": b} for b in _of_type("AWS::Events::EventBus")],
+        # A name, name:qualifier, or an ARN (full or partial, qualified or not): one wildcard per function holds
+        # them all, and five functions' forms written out would outgrow a pattern.
+        "function": [_deployed(f, {"wildcard": _sub(f"*${{{f}}}*")}) for f in functions],
+        "event-source-mapping": None,
+        "topic": [_deployed(t, {"Ref": t}) for t in _of_type("AWS::SNS::Topic")]
+        + [_deployed(t, {"prefix": _sub(f"${{{t}}}:")}) for t in _of_type("AWS::SNS::Topic")],
+        "queue": [_deployed(q, {"Ref": q}) for q in _of_type("AWS::SQS::Queue")],
+        "table": [
+            v
+            for t in _of_type("AWS::DynamoDB::Table")
+            for v in (_deployed(t, {"Ref": t}), _deployed(t, {"suffix": _sub(f":table/${{{t}}}")}))
+        ],
+        "state-machine": [_deployed(m, {"Ref": m}) for m in machines]
+        + [
+            _deployed(m, {"prefix": _sub(f"{_ARN_HEAD}:states:{_HERE}:execution:${{{m}.Name}}:")})
+            for m in machines
+        ],
+        "release-workflow": [{"Ref": m} for m in machines if m == "ReleaseStateMachine"],
+        "key": [v for k in _of_type("AWS::KMS::Key") for v in ({"Ref": k}, {"Fn::GetAtt": [k, "Arn"]})],
+        "alarm": [_deployed(a, {"Ref": a}) for a in _of_type("AWS::CloudWatch::Alarm")],
+        "secret": [
+            {"Fn::If": ["HasSlack", {"Ref": "SlackWebhookSecretArn"}, {"Ref": "AWS::NoValue"}]},
+            {"Fn::If": ["HasSlackInteractivity", {"Ref": "SlackSigningSecretArn"}, {"Ref": "AWS::NoValue"}]},
+            {"anything-but": {"prefix": "arn:"}},
+        ],
+        "log-group": [_deployed(g, {"Ref": g}) for g in _of_type("AWS::Logs::LogGroup")],
+        "stack": [
+            {"Ref": "AWS::StackName"},
+            {"prefix": _sub(f"{_ARN_HEAD}:cloudformation:{_HERE}:stack/${{AWS::StackName}}/")},
+        ],
+        "stack-set": [
+            _sub("${AWS::StackName}-forwarders"),
+            {"prefix": _sub("${AWS::StackName}-forwarders:")},
+        ],
+        "role": [_sub(n) for n in leash_role_names()],
+        "new-role": [{"prefix": _sub("${ResourcePrefix}-")}],
+    }
+    return values[kind]
 
 
 def _call_clauses(actions: Iterable[CatalogAction]) -> list[dict[str, Any]]:
-    """Group actions by service into `{eventSource, eventName[, requestParameters]}` clauses."""
+    """Group actions by service into `{eventSource, eventName[, requestParameters]}` clauses; calls of one
+    service routed in the same form share a clause (the Lambda calls that name one of Leash's functions)."""
     plain: dict[str, list[str]] = {}
-    clauses: list[dict[str, Any]] = []
+    formed: dict[tuple[str, str], tuple[dict[str, Any], list[str]]] = {}
     for a in actions:
         forms = routing_forms(a)
         for form in forms:
-            clauses.append(
-                {"eventSource": [a.event_source], "eventName": [a.name], "requestParameters": form}
-            )
+            key = (a.event_source, json.dumps(form, sort_keys=True))
+            formed.setdefault(key, (form, []))[1].append(a.name)
         if not forms:
             plain.setdefault(a.event_source, []).append(a.name)
     plain_clauses = [{"eventSource": [src], "eventName": sorted(set(names))} for src, names in plain.items()]
+    clauses = [
+        {"eventSource": [src], "eventName": sorted(set(names)), "requestParameters": form}
+        for (src, _), (form, names) in formed.items()
+    ]
     return plain_clauses + clauses
 
 
@@ -193,36 +295,33 @@ def pattern_size(pattern: Mapping[str, Any], deployment: Deployment | None = Non
     return len(json.dumps(deployment.resolve(pattern), separators=(",", ":")))
 
 
-def _units(detail: dict[str, Any], members: list[CatalogAction]) -> list[list[CatalogAction]]:
-    """The actions of a family in packing units: one per service, or one per call where a service alone
-    would outgrow the quota."""
-    units: list[list[CatalogAction]] = []
-    for service in dict.fromkeys(a.service for a in members):
-        group = [a for a in members if a.service == service]
-        if pattern_size(_pattern({service}, detail, _call_clauses(group))) > _PACK_LIMIT:
-            units.extend([a] for a in group)
-        else:
-            units.append(group)
-    return units
+def _fits(detail: dict[str, Any], actions: list[CatalogAction]) -> bool:
+    pattern = _pattern({a.service for a in actions}, detail, _call_clauses(actions))
+    return pattern_size(pattern) <= _PACK_LIMIT
 
 
 def _packed(
-    prefix: str, description: str, detail: dict[str, Any], actions: list[CatalogAction]
+    prefix: str,
+    description: str,
+    detail: dict[str, Any],
+    actions: list[CatalogAction],
+    family_of: Callable[[CatalogAction], str] = lambda a: FAMILIES[a.service],
 ) -> list[Rule]:
-    """One rule per family, split into numbered parts when a pattern would outgrow the quota."""
+    """One rule per family, split into numbered parts when a pattern would outgrow the quota: between
+    services, and within a service, call by call, when one service alone would outgrow it."""
     by_family: dict[str, list[CatalogAction]] = {}
     for a in actions:
-        by_family.setdefault(FAMILIES[a.service], []).append(a)
+        by_family.setdefault(family_of(a), []).append(a)
     rules: list[Rule] = []
     for family, members in by_family.items():
         parts: list[list[CatalogAction]] = [[]]
-        for group in _units(detail, members):
-            trial = parts[-1] + group
-            pattern = _pattern({a.service for a in trial}, detail, _call_clauses(trial))
-            if parts[-1] and pattern_size(pattern) > _PACK_LIMIT:
-                parts.append(group)
-            else:
-                parts[-1] = trial
+        for service in dict.fromkeys(a.service for a in members):
+            group = [a for a in members if a.service == service]
+            for unit in [group] if _fits(detail, group) else [[a] for a in group]:
+                if parts[-1] and not _fits(detail, parts[-1] + unit):
+                    parts.append(unit)
+                else:
+                    parts[-1] = parts[-1] + unit
         for i, part in enumerate(parts, start=1):
             suffix = "" if len(parts) == 1 else str(i)
             services = ", ".join(dict.fromkeys(a.service for a in part))
@@ -298,8 +397,9 @@ def notify_rules() -> list[Rule]:
         "Destructive",
         "AgentSensitive",
         "destructive and sensitive calls",
-        [a for a in CATALOG if not a.protection],
+        [a for a in CATALOG if not a.protection and not a.leash_kind],
     )
+    rules += tamper_rules("Tamper", [a for a in CATALOG if a.leash_kind and not a.protection])
     rules.append(
         Rule(
             "RootActivity",
@@ -339,8 +439,24 @@ def console_sign_in_rule() -> Rule:
 
 def reapply_rules() -> list[Rule]:
     """Rules that route to the reapply function: only the forms of calls that strip a protection."""
-    return _rules(
-        "Reapply", "ReapplyAgent", "calls that strip a protection", [a for a in CATALOG if a.protection]
+    rules = _rules(
+        "Reapply",
+        "ReapplyAgent",
+        "calls that strip a protection",
+        [a for a in CATALOG if a.protection and not a.leash_kind],
+    )
+    return rules + tamper_rules("ReapplyTamper", [a for a in CATALOG if a.leash_kind and a.protection])
+
+
+def tamper_rules(prefix: str, actions: list[CatalogAction]) -> list[Rule]:
+    """Calls on Leash's own resources, by anyone but Leash and AWS services (tampering is critical for anyone),
+    packed by size alone: services share a rule until it would outgrow the quota."""
+    return _packed(
+        prefix,
+        "Leash: tampering with Leash's own resources by anyone but Leash and AWS services",
+        {"errorCode": SUCCEEDED, "userIdentity": ANYONE},
+        actions,
+        family_of=lambda a: "",
     )
 
 
@@ -370,7 +486,7 @@ GENERATED = [*RULES_BY_FUNCTION, *RULES_BY_QUEUE]
 
 
 # Sizing assumes long-but-legal values, so a real deployment never exceeds the quota.
-_SIZING = Deployment(
+_SIZING_STACK = Deployment(
     parameters={
         "ResourcePrefix": "leash-security-prod",
         "AgentRoleNames": ["ai-agent-deploy-role-long-name"] * 4,
@@ -381,12 +497,30 @@ _SIZING = Deployment(
         "AgentUserNamePrefix": "ai-agent-user-prefix-",
         "GuardrailPolicyArns": ["arn:aws-us-gov:iam::123456789012:policy/agent-guardrail-deny-long-name"] * 3,
         "AgentPermissionsBoundaryArn": "arn:aws-us-gov:iam::123456789012:policy/agent-permissions-boundary",
+        "SlackWebhookSecretArn": "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:"
+        "leash-security-prod/slack-incoming-webhook-url-AbCdEf",
+        "SlackSigningSecretArn": "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:"
+        "leash-security-prod/slack-app-signing-secret-AbCdEf",
     },
     partition="aws-us-gov",
+    region="us-gov-west-1",
+    stack_name="leash-security-production-us-gov-west",
     conditions=dict.fromkeys(
-        [*(f"Has{s.parameter}" for s in AGENT_SIGNALS if s.parameter), *_CONDITIONS.values()], True
+        [
+            *(f"Has{s.parameter}" for s in AGENT_SIGNALS if s.parameter),
+            *(condition for _, condition in _RESOURCES.values() if condition),
+            "HasSlack",
+            "HasSlackInteractivity",
+        ],
+        True,
     ),
 )
+# Every resource under CloudFormation's generated name (<stack>-<logical ID>-<suffix>, up to 64 characters):
+# longer than the explicit names the template gives some of them.
+_SIZING_REFS, _SIZING_ATTRIBUTES = offline_resources(
+    {"Resources": {lid: {"Type": kind} for lid, (kind, _) in _RESOURCES.items()}}, _SIZING_STACK
+)
+_SIZING = replace(_SIZING_STACK, resources=_SIZING_REFS, attributes=_SIZING_ATTRIBUTES)
 
 
 def rule_resources(queue: str, rules: Iterable[Rule]) -> dict[str, Any]:

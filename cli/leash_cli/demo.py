@@ -29,7 +29,14 @@ from leash.render import describe, render_text
 from leash.slack_blocks import LOCKDOWN_APPLIED
 from leash_cli.agent import AgentSession, Record
 from leash_cli.emulator import ACCOUNT, Workflows, create_tables, emulated_account
-from leash_cli.template import APP_ROOT, Router, deployment_for, function_environment, load_template
+from leash_cli.template import (
+    APP_ROOT,
+    Router,
+    deployment_for,
+    function_environment,
+    leash_resources,
+    load_template,
+)
 
 # Where the demo's stack is deployed, and the second region the agent works in. The calls of us-east-1 (IAM's)
 # and of the second region reach the home region's rules as the forwarders deliver them: unchanged.
@@ -302,6 +309,15 @@ class Incident:
     def __init__(self, topic: str):
         self.steps: list[DemoStep] = []
         self.router = Router.from_template(overrides=DEMO_PARAMETERS, account=ACCOUNT, region=HOME_REGION)
+        # What the handlers learn from ListStackResources of their stack, which the emulated account has not:
+        # Leash's resources for the demo's deployment, offline from template.yaml (as replay judges tampering).
+        import leash.wiring
+
+        template = load_template()
+        own = leash_resources(
+            template, deployment_for(template, DEMO_PARAMETERS, account=ACCOUNT, region=HOME_REGION)
+        )
+        leash.wiring.own_resources = lambda *_: lambda: own  # type: ignore[assignment]
         self.handlers = {fn: _load_handler(d) for fn, d in FUNCTION_DIRS.items()}
         for handler in self.handlers.values():
             if hasattr(handler, "_idempotency"):

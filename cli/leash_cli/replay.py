@@ -48,6 +48,7 @@ from leash_cli.template import (
     deployment_for,
     eventbridge_rules,
     function_environment,
+    leash_resources,
     load_template,
 )
 
@@ -440,9 +441,10 @@ class Replay:
         template = load_template(template_path)
         self.home_region = home_region
         self.watched = watched_regions(template, overrides)
-        self.router = Router(
-            eventbridge_rules(template, deployment_for(template, overrides, account=account))
-        )
+        deployment = deployment_for(template, overrides, account=account, region=home_region)
+        self.router = Router(eventbridge_rules(template, deployment))
+        # Leash's own resources, as the deployed stack would list them: tampering is judged by them.
+        own = leash_resources(template, deployment)
         # The environment the deployed functions would have: the same parameters, resolved by the template.
         env = function_environment(template, list(HANDLED), overrides, account=account)
         config = ActorConfig.from_env(env)
@@ -456,7 +458,12 @@ class Replay:
         actors = ActorCache(config)  # replay looks no tags up: an identity is classified once
         self._handlers = {
             "NotifyFunction": Notifier(
-                config, _published, auto_lockdown=auto, request_lockdown=self._requests.append, actors=actors
+                config,
+                _published,
+                auto_lockdown=auto,
+                request_lockdown=self._requests.append,
+                actors=actors,
+                leash=lambda: own,
             ),
             "ReapplyFunction": Notifier(
                 config,
@@ -465,6 +472,7 @@ class Replay:
                 auto_lockdown=auto,
                 request_lockdown=self._requests.append,
                 actors=actors,
+                leash=lambda: own,
             ),
         }
         self._actor_config = config

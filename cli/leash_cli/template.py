@@ -12,9 +12,10 @@ from typing import Any
 import yaml
 
 from leash import routing
+from leash.itself import LeashResources
 from leash.routing import RoutedRule
 from leash_build.cfn import CfnLoader as _CfnLoader
-from leash_build.cfn import Deployment
+from leash_build.cfn import Deployment, deployed_resources, offline_resources
 
 
 def app_root() -> Path:
@@ -65,12 +66,31 @@ def deployment_for(
         if spec.get("Type") == "CommaDelimitedList":
             value = [v.strip() for v in str(value).split(",")] if not isinstance(value, list) else value
         parameters[name] = value
-    return Deployment(
+    deployment = Deployment(
         parameters=parameters,
         account=account,
         region=region,
         stack_name=stack_name,
         conditions=template.get("Conditions", {}),
+    )
+    # Resources' Refs and ARNs as CloudFormation would make them (the tamper rules name Leash's resources).
+    refs, attributes = offline_resources(template, deployment)
+    return replace(deployment, resources=refs, attributes=attributes)
+
+
+def leash_resources(template: Mapping[str, Any], deployment: Deployment) -> LeashResources:
+    """Leash's own resources for this deployment, offline: what ListStackResources would list (the demo,
+    replay and the tests judge tampering by it, as the handlers do by the stack's real list)."""
+    found = [
+        (logical_id, kind, str(deployment.resources.get(logical_id, "")))
+        for logical_id, (kind, _) in deployed_resources(template).items()
+    ]
+    secrets = [deployment.resolve({"Ref": p}) for p in ("SlackWebhookSecretArn", "SlackSigningSecretArn")]
+    return LeashResources.build(
+        found,
+        stack_name=deployment.stack_name,
+        role_prefix=f"{deployment.resolve({'Ref': 'ResourcePrefix'})}-",
+        secrets=[str(s) for s in secrets if s],
     )
 
 

@@ -254,15 +254,18 @@ def test_the_table_shows_the_worst_principals_and_all_with_all(tmp_path):
     top = replay("--top", "2", str(tmp_path))
     text = " ".join(top.stdout.split())
     assert "Per principal, worst first (8; the 2 worst shown, --all shows all)" in text
-    assert "agent ai-agent-deploy, by jordan@example.com: 34 alerts (9 critical, 22 high, 3 medium)" in text
+    # 35 alerts, 10 critical: its CreateRole leash-backdoor is tampering with Leash (#16). Its Unsubscribe from
+    # Leash's topic names the topic in 111122223333, not in the account this replay is deployed in: not Leash's.
+    assert "agent ai-agent-deploy, by jordan@example.com: 35 alerts (10 critical, 22 high, 3 medium)" in text
     assert "cloudtrail:PutEventSelectors org-trail" in text and "human data-pipeline-bot" not in text
     assert "Leash would put back 20 protections and lock it down once" in text
     everything = " ".join(replay("--all", str(tmp_path)).stdout.split())
     assert "human data-pipeline-bot" in everything and "more (--all)" not in everything
     assert "external account 444455556666: 1 alert (1 critical)" in everything  # another account, no ARN
     # Per rule, in the rule's own words, not only its name.
+    # One rule since the packer splits a service call by call only when it must (#16).
     assert (
-        "ReapplyData1 6 calls that strip a protection by anyone but Leash and AWS services (rds, dynamodb, s3)"
+        "ReapplyData1 4 calls that strip a protection by anyone but Leash and AWS services (rds, dynamodb)"
         in everything
     )
     assert all(len(line) <= 80 for line in top.stdout.splitlines())

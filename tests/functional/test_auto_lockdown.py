@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from conftest import ACCOUNT, bus_tap, load_event, load_handler
+from conftest import ACCOUNT, bus_tap, load_event, load_handler, own_resources
 
 from leash.actors import ActorConfig, classify_actor
 from leash.catalog import lookup
@@ -14,6 +14,9 @@ from leash.settings import LockdownSettings
 from leash_cli.emulator import create_tables
 from leash_cli.template import TEMPLATE, deployment_for, load_template
 
+LEASH = own_resources()  # what the handlers learn from ListStackResources, for the samples' deployment
+LEASH_FUNCTION = next(f for f in sorted(LEASH.names["function"]) if "NotifyFunction" in f)
+LEASH_RULE = next(r for r in sorted(LEASH.names["rule"]) if "DestructiveData" in r)
 CONFIG = ActorConfig(
     agent_role_prefix="ai-agent-", exempt_arns=frozenset({f"arn:aws:iam::{ACCOUNT}:role/breakglass-admin"})
 )
@@ -26,7 +29,7 @@ def request(name, mode="agents", mutate=None):
     call = parse_event(event)
     actor = classify_actor(call.user_identity, CONFIG)
     return AutoLockdown(LockdownSettings(mode, stack_name="leash", event_bus="leash-leash")).request_for(
-        call, actor, lookup(call)
+        call, actor, lookup(call, LEASH)
     )
 
 
@@ -63,7 +66,7 @@ def test_agent_detaching_its_own_guardrail_is_locked_down_but_not_for_another_ro
 
 def test_agent_tampering_with_leash_itself_is_locked_down():
     def delete_leash_function(detail):
-        detail["requestParameters"]["functionName"] = "leash-NotifyFunction-1A2B3C4D5E6F"
+        detail["requestParameters"]["functionName"] = LEASH_FUNCTION
 
     req = request("lambda-delete-function-by-tagged-agent-role", mutate=delete_leash_function)
     assert req is None  # data-pipeline-bot is an agent only by its tag, which this unit test does not look up
@@ -73,7 +76,7 @@ def test_agent_tampering_with_leash_itself_is_locked_down():
         detail["userIdentity"] = load_event("cloudtrail-stop-logging-by-agent")["detail"]["userIdentity"]
 
     req = request("lambda-delete-function-by-tagged-agent-role", mutate=agent_deletes_leash_function)
-    assert "tampered with Leash itself" in req["reason"]
+    assert f"deleted Leash's Lambda function {LEASH_FUNCTION}" in req["reason"]
     assert request("cloudformation-delete-stack-by-agent") is None  # webhooks-prod is not Leash
 
 
@@ -85,7 +88,7 @@ def agent_deletes_leash_rule():
         "events.amazonaws.com",
         "DeleteRule",
     )
-    detail["requestParameters"] = {"name": "leash-NotifyFunctionDestructiveData-1Q2W3E4R5T6Y", "force": False}
+    detail["requestParameters"] = {"name": LEASH_RULE, "force": False}
     detail["eventID"] = "0d1e2f3a-4b5c-4d6e-8f7a-8b9c0d1e2f3a"
     return event
 
@@ -94,7 +97,7 @@ def agent_deletes_leash_rule():
     ("function", "make_event", "said"),
     [
         ("reapply", lambda: load_event("cloudtrail-stop-logging-by-agent"), "stopped CloudTrail logging"),
-        ("notify", agent_deletes_leash_rule, "tampered with Leash itself"),
+        ("notify", agent_deletes_leash_rule, "deleted Leash's EventBridge rule"),
     ],
     ids=["reapply-path-stop-logging", "notify-path-delete-leash-rule"],
 )
@@ -120,6 +123,7 @@ def test_lockdown_request_starts_the_workflow(
         "POWERTOOLS_SERVICE_NAME": function,
     }.items():
         monkeypatch.setenv(key, value)
+    monkeypatch.setattr("leash.wiring.own_resources", lambda *_: lambda: LEASH)
 
     result = load_handler(function).lambda_handler(make_event(), lambda_context)
 

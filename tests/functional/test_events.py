@@ -32,7 +32,7 @@ def router():
 def _rule(name: str) -> str:
     """A packed rule without its part number (DestructiveData2 -> DestructiveData): which part of a family
     holds a service moves as the catalog and Leash's roles grow, the family a call belongs to does not."""
-    return re.sub(r"^((?:Destructive|Reapply)[A-Z][a-z]+)\d+$", r"\1", name)
+    return re.sub(r"^((?:Destructive|Reapply)[A-Z][a-z]+|(?:Reapply)?Tamper)\d+$", r"\1", name)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

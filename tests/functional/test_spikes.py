@@ -573,7 +573,9 @@ def test_a_denial_burst_split_across_three_regions_is_one_spike_that_names_its_r
     assert (str(alert.severity), alert.action) == ("high", "leash:AccessDeniedSpike")
     assert alert.title.startswith("agent ai-agent-deploy: 1600 denied calls in 5 min")
     assert alert.region == "eu-west-1, us-east-1, ap-southeast-2"  # most calls first
-    assert "Where:     account 111122223333, regions eu-west-1, us-east-1 and ap-southeast-2" in render_text(alert)
+    assert "Where:     account 111122223333, regions eu-west-1, us-east-1 and ap-southeast-2" in render_text(
+        alert
+    )
     assert (
         "counted across 3 regions, as one principal: eu-west-1 ×800, us-east-1 ×480, ap-southeast-2 ×320"
         in alert.reasons

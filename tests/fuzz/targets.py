@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 from urllib.parse import urlencode
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -38,6 +39,7 @@ from conftest import (  # noqa: E402
     LambdaContext,
     function_url_event,
     load_handler,
+    own_resources,
 )
 from mutate import HUGE, KEY_LIMIT, LONE_SURROGATE, UNDECODABLE, cloudtrail_mutant, mutate, rng_uuid  # noqa: E402
 
@@ -109,6 +111,10 @@ class World:
 
         self._stack.enter_context(mock_aws())
         import boto3
+
+        # Leash's own resources as its stack would list them (the handlers' ListStackResources).
+        known = own_resources()
+        self._stack.enter_context(mock.patch("leash.wiring.own_resources", lambda *_: lambda: known))
 
         from leash_cli.emulator import create_tables
 

@@ -312,8 +312,13 @@ def test_a_session_name_prefix_matches_in_every_account(template):
 
 
 def test_no_rule_names_the_deployment_account(template):
-    """Every rule resolves to the same pattern in any account: a replay of many accounts needs one router."""
+    """Every rule resolves to the same pattern in any account: a replay of many accounts needs one router.
+
+    But the tamper rules: they name Leash's own resources (ARNs, URLs), which live in the deployment's account.
+    """
     values = {"AgentSessionNamePrefix": "agent-", "AgentUserNames": "ci-agent-bot"}
     here = eventbridge_rules(template, deployment_for(template, values, account=ACCOUNT))
     there = eventbridge_rules(template, deployment_for(template, values, account=OTHER_ACCOUNT))
-    assert [r.pattern for r in here] == [r.pattern for r in there]
+    anywhere = [r.name for r in here if "Tamper" not in r.name]
+    assert anywhere and [r.name for r in here] == [r.name for r in there]
+    assert [r.pattern for r in here if r.name in anywhere] == [r.pattern for r in there if r.name in anywhere]

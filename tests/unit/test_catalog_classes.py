@@ -15,6 +15,7 @@ from leash.catalog import (
     CLASSES,
     PROTECTION_WEAKENED,
     SECURITY_LOG_SOURCE,
+    TAMPER,
     grants_admin,
     lookup,
 )
@@ -48,7 +49,11 @@ def test_a_cover_up_or_a_lockdown_is_always_a_security_log_source(action):
 
 @pytest.mark.parametrize("action", CATALOG, ids=lambda a: a.action)
 def test_a_log_source_or_backup_cannot_be_filed_as_plain_destructive(action):
-    # A new row whose name says "log", "trail", "detector" or "snapshot" must say which class it is.
+    # A new row whose name says "log", "trail", "detector" or "snapshot" must say which class it is
+    # (tampering with Leash's own log group is the stronger class: critical for anyone, and the second path).
+    if action.leash_kind:
+        assert action.impact_class is TAMPER, action.action
+        return
     if LOG_SOURCE_NAME.search(action.name) and action.action not in NOT_A_LOG_SOURCE:
         assert action.impact_class is SECURITY_LOG_SOURCE, f"{action.action}: a security log source?"
     if BACKUP_NAME.match(action.name) and action.action not in NOT_A_BACKUP:
@@ -66,7 +71,7 @@ def test_class_severities_match_the_issue():
 
 
 def test_log_sources_of_every_service_are_cover_ups():
-    by_action = {a.action: a for a in CATALOG}
+    by_action = {a.action: a for a in CATALOG if not a.leash_kind}
     for action in (
         "ec2:DeleteFlowLogs",
         "config:DeleteConfigurationRecorder",

@@ -134,6 +134,22 @@ def _variants():
 VARIANTS = _variants()
 
 
+def _made_only_at_home(event, routed) -> bool:
+    """Tampering with one of Leash's regional resources (its topic, functions, tables...): such a call is made
+    in the home region, where the resource is (another region's endpoint refuses it), so no forwarder needs it.
+    Tampering with Leash's roles (IAM: us-east-1) and with the forwarder rules (the watched regions) is forwarded.
+    """
+    if not all(r.name.startswith(forwarders.TAMPER_PREFIXES) for r in routed):
+        return False
+    detail = event.get("detail", {})
+    kinds = {
+        a.leash_kind
+        for a in CATALOG
+        if a.leash_kind and (a.event_source, a.name) == (detail.get("eventSource"), detail.get("eventName"))
+    }
+    return not kinds & forwarders.FORWARDED_TAMPER_KINDS
+
+
 @pytest.mark.parametrize("deployment", sorted(DEPLOYMENTS))
 def test_forwarders_forward_exactly_what_a_home_rule_matches(home_template, forwarder_template, deployment):
     """Every event a home rule matches is forwarded (coverage), and nothing else is (precision).
@@ -147,10 +163,11 @@ def test_forwarders_forward_exactly_what_a_home_rule_matches(home_template, forw
     forward = Router(_forward_rules(forwarder_template, overrides))
     matched = 0
     for name, event in VARIANTS:
-        at_home = bool(home.route(event))
+        routed = home.route(event)
+        at_home = bool(routed)
         sent = [r.name for r in forward.route(event)]
-        why = (name, sent, [r.name for r in home.route(event)])
-        if at_home:
+        why = (name, sent, [r.name for r in routed])
+        if at_home and not _made_only_at_home(event, routed):
             assert sent, why
         elif not name.startswith("mutant-"):
             assert not sent, why
@@ -205,8 +222,9 @@ def test_every_forwarder_pattern_fits_the_quota_with_long_parameters(forwarder_t
         assert size < MAX_PATTERN_CHARS, f"{rule.name} is {size} characters"
 
 
-def test_the_stackset_body_fits_cloudformations_limit():
-    assert len(FORWARDERS.read_bytes()) <= forwarders.MAX_TEMPLATE_BODY_BYTES
+def test_the_stackset_body_fits_cloudformations_limit(forwarder_template):
+    body = forwarders.stackset_body(forwarder_template)
+    assert len(body.encode()) <= forwarders.MAX_TEMPLATE_BODY_BYTES
 
 
 # --- the forwarder template ---------------------------------------------------------------------------
@@ -326,7 +344,7 @@ def test_the_stackset_deploys_to_the_watched_regions_of_this_account(home_templa
         "Regions": {"Ref": "WatchedRegions"},
     }
     assert stackset["OperationPreferences"]["FailureToleranceCount"] == 0
-    assert yaml.safe_load(stackset["TemplateBody"]) == yaml.safe_load(FORWARDERS.read_text())
+    assert json.loads(stackset["TemplateBody"]) == yaml.safe_load(FORWARDERS.read_text())
     watched = home_template["Parameters"]["WatchedRegions"]["Default"].split(",")
     assert "us-east-1" in watched and len(watched) == 17  # the regions enabled by default in every account
     passed = {p["ParameterKey"] for p in stackset["Parameters"]}

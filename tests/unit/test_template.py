@@ -108,6 +108,11 @@ def example(form: dict, negate: bool = False) -> dict:
     return out
 
 
+# The catalog's rows about anyone's resources; tampering with Leash's own has its table
+# (tests/functional/test_tampering.py), whose events name Leash's resources.
+UNTAMPERED = [a for a in CATALOG if not a.leash_kind]
+
+
 def call(action, who="agent", negate=False, **detail):
     form = action.route_when or action.only_when or {}
     event = {
@@ -121,7 +126,11 @@ def call(action, who="agent", negate=False, **detail):
             "eventName": action.name,
             "awsRegion": "us-east-1",
             "userIdentity": identity(who),
-            "requestParameters": example(form, negate),
+            # A role's calls always name the role (the reapply rules leave Leash's own roles out by name).
+            "requestParameters": {
+                **({"roleName": "ai-agent-deploy"} if "roleName" in action.resource else {}),
+                **example(form, negate),
+            },
             "eventID": "e-1",
         },
     }
@@ -134,7 +143,7 @@ def handlers(routed):
     return [r for r in routed if r.function != "SpikeQueue"]
 
 
-@pytest.mark.parametrize("action", CATALOG, ids=lambda a: a.action)
+@pytest.mark.parametrize("action", UNTAMPERED, ids=lambda a: a.action)
 def test_each_catalog_action_reaches_its_function_when_it_matters(router, action):
     wanted = "ReapplyFunction" if action.protection else "NotifyFunction"
     agent_rules = router.route(call(action))
@@ -144,7 +153,7 @@ def test_each_catalog_action_reaches_its_function_when_it_matters(router, action
     assert bool(human_rules) is (not action.routed_for_agents_only)
 
 
-@pytest.mark.parametrize("action", CATALOG, ids=lambda a: a.action)
+@pytest.mark.parametrize("action", UNTAMPERED, ids=lambda a: a.action)
 def test_leash_own_and_failed_calls_never_invoke_a_handler(router, action):
     assert router.route(call(action, who="leash")) == []
     denied = router.route(call(action, errorCode="AccessDenied"))
@@ -175,10 +184,10 @@ def test_every_identity_but_aws_services_reaches_the_handlers(router, name):
 # DeleteSecret's two forms (forced, recovery window) cover every DeleteSecret by design; a call whose
 # plain form is cataloged too (a snapshot shared with one account is sensitive, with everyone destructive)
 # has no harmless form either.
-PLAIN = {a.action for a in CATALOG if not (a.only_when or a.route_when)}
+PLAIN = {a.action for a in UNTAMPERED if not (a.only_when or a.route_when)}
 CONDITIONAL = [
     a
-    for a in CATALOG
+    for a in UNTAMPERED
     if (a.only_when or a.route_when) and a.action != "secretsmanager:DeleteSecret" and a.action not in PLAIN
 ]
 
@@ -219,7 +228,9 @@ def test_guardduty_detector_enabled_again_is_not_an_alert(router):
 
 
 def test_agent_signals_follow_the_deploy_parameters(template):
-    (create,) = [a for a in CATALOG if a.action == "iam:CreateRole"]  # routed for agents only
+    (create,) = [
+        a for a in CATALOG if a.action == "iam:CreateRole" and not a.leash_kind
+    ]  # routed for agents only
     event = call(create, who="human")
     event["detail"]["userIdentity"]["arn"] = (
         f"arn:aws:sts::{ACCT}:assumed-role/platform-admin/agent-claude-42"

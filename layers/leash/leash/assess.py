@@ -17,7 +17,7 @@ def severity_for(impact: Impact, actor: ActorKind) -> Severity | None:
     """SPEC's severity table: how bad, not how rare. None means: no alert."""
     if actor in (ActorKind.LEASH, ActorKind.AWS_SERVICE):
         return None
-    if actor is ActorKind.ROOT or impact in (Impact.IRREVERSIBLE, Impact.COVER_UP):
+    if actor is ActorKind.ROOT or impact in (Impact.IRREVERSIBLE, Impact.COVER_UP, Impact.TAMPER):
         return Severity.CRITICAL
     if impact is Impact.DESTRUCTIVE:
         if actor in UNACCOUNTABLE:
@@ -58,13 +58,14 @@ def assess(call: ApiCall, actor: Actor, entry: CatalogAction | None) -> tuple[Al
     why = [*reasons, *severity_reasons(impact, actor)]
     title = " ".join(part for part in (actor.label, did, resource, detail) if part)
     return (
-        _alert(call, actor, severity, title, resource, why, impact),
+        _alert(call, actor, severity, title, resource, why, impact, second_path=impact is Impact.TAMPER),
         f"{severity} {call.action} by {actor.kind}",
     )
 
 
 # Why a call has its severity, in words: what the call did by nature, then who made it (SPEC's table).
 IMPACT_WHY = {
+    Impact.TAMPER: "tampering with Leash itself: what watches the agents is being switched off or rewritten",
     Impact.IRREVERSIBLE: "irreversible: what it destroyed cannot be brought back",
     Impact.COVER_UP: "covering tracks: audit or detection turned off",
     Impact.DESTRUCTIVE: "destructive: something deleted or disabled that can be rebuilt",
@@ -74,7 +75,7 @@ IMPACT_WHY = {
 
 def severity_reasons(impact: Impact, actor: Actor) -> list[str]:
     """The severity explained for the on-call: the call's nature, and what the kind of caller adds."""
-    worst = impact in (Impact.IRREVERSIBLE, Impact.COVER_UP)
+    worst = impact in (Impact.IRREVERSIBLE, Impact.COVER_UP, Impact.TAMPER)
     why = [IMPACT_WHY[impact]]
     match actor.kind:
         case ActorKind.ROOT:
@@ -108,6 +109,8 @@ def _alert(
     resource: str,
     why: list[str],
     impact: Impact | None = None,
+    *,
+    second_path: bool = False,
 ) -> Alert:
     """The alert about one call: who, what, where and why, as the call recorded them."""
     return Alert(
@@ -124,6 +127,7 @@ def _alert(
         source_ip=call.source_ip,
         user_agent=call.user_agent,
         impact=str(impact or ""),
+        second_path=second_path,  # tampering: the sender also posts it straight to Slack
     )
 
 

@@ -17,6 +17,7 @@ from urllib.parse import unquote
 from leash.eventpattern import compile_pattern
 from leash.events import ApiCall, iter_path
 from leash.ingress import opens_to_world
+from leash.itself import LeashResources
 from leash.model import Impact
 
 
@@ -63,6 +64,9 @@ class CatalogAction:
     route_when: Mapping[str, Any] | None = None  # routing-only form with deploy parameters (CFN intrinsics)
     agents_only: bool | None = None  # routed only for agent identities (default: sensitive calls)
     impact_class: ImpactClass | None = None  # the kind of damage that decided impact and lockdown
+    # Tampering: the row counts only when `resource` names one of Leash's own resources of this kind
+    # (leash.itself.LeashResources); the same call on anything else falls through to the next row.
+    leash_kind: str | None = None
     # A False agents_only routes a sensitive call for every caller but Leash and AWS services: a role that
     # is an agent only by its Usage=Agent tag, or another account, looks like anyone to a rule; the
     # handler reads the tag and decides (sensitive calls alert for agents, other accounts and root only).
@@ -92,6 +96,13 @@ class CatalogAction:
         return (self._only_when is None or self._only_when(params)) and (
             self.only_if is None or self.only_if(params)
         )
+
+    def tampers_with(self, call: ApiCall, leash: LeashResources) -> bool:
+        """Whether the call names one of Leash's own resources of this row's kind."""
+        if self.leash_kind is None:
+            return False
+        values = (v for path in self.resource for v in iter_path(call.request_parameters, path))
+        return leash.owns(self.leash_kind, values)
 
     def escalation_of(self, call: ApiCall) -> Escalation | None:
         """The first worse form the call is in, or None for the plain form."""
@@ -216,7 +227,15 @@ ADMIN_GRANTED = ImpactClass(
     means="AdministratorAccess attached, or an inline policy or policy version allowing * on *: "
     "the alert names the policy (an escalation of the privilege calls, which are sensitive in their plain form)",
 )
-CLASSES = (SECURITY_LOG_SOURCE, BACKUP_DELETED, PROTECTION_WEAKENED, ADMIN_GRANTED)
+TAMPER = ImpactClass(
+    "tampering with Leash",
+    Impact.TAMPER,
+    lockdown=True,
+    means="a call that disables, deletes, rewrites, mutes or redirects one of Leash's own resources (its rules "
+    "and targets, functions, topic, queues, tables, workflows, key, alarms, secrets, log groups, stack, "
+    "forwarders, roles), or creates a role named like Leash's: critical for anyone, also sent straight to Slack",
+)
+CLASSES = (SECURITY_LOG_SOURCE, BACKUP_DELETED, PROTECTION_WEAKENED, ADMIN_GRANTED, TAMPER)
 
 
 def grants_admin(params: Mapping[str, Any]) -> bool:
@@ -282,7 +301,38 @@ ADMIN_POLICY_VERSION = Escalation(
 )
 PAB_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
-CATALOG: tuple[CatalogAction, ...] = tuple(
+
+def _tamper(service: str, kind: str, *rows: tuple[Any, ...]) -> list[CatalogAction]:
+    """Calls on one kind of Leash's resources. A form that also strips a protection (a key's deletion
+    scheduled) keeps it, so the reapply function puts it back and sends the one alert; the call's other forms
+    (`otherwise`, the complement, so that one function gets each call) stay tampering for the notify function.
+    (Leash's roles carry no agent guardrail to put back.)"""
+    out = []
+    for name, did, resource, *extra in rows:
+        kwargs = {"leash_kind": kind, **(extra[0] if extra else {})}
+        otherwise = kwargs.pop("otherwise", None)
+        owner = next((a for a in _PLAIN if (a.service, a.name) == (service, name) and a.protection), None)
+        if owner is not None and service != "iam":
+            out += _actions(
+                service,
+                TAMPER,
+                (
+                    name,
+                    did,
+                    resource,
+                    {**kwargs, "protection": owner.protection, "only_when": owner.only_when},
+                ),
+            )
+            if owner.only_when is None:
+                continue
+            if not otherwise:
+                raise ValueError(f"{service}:{name}: say which forms strip no protection (otherwise=)")
+            kwargs["only_when"] = otherwise
+        out += _actions(service, TAMPER, (name, did, resource, kwargs))
+    return out
+
+
+_PLAIN: tuple[CatalogAction, ...] = tuple(
     # --- EC2 and VPC -----------------------------------------------------------
     _actions("ec2", DESTRUCTIVE,
         ("TerminateInstances", "terminated instance", ["instancesSet.items.instanceId"]),
@@ -781,14 +831,130 @@ CATALOG: tuple[CatalogAction, ...] = tuple(
     + _actions("cognito-idp", SENSITIVE,
         ("AdminSetUserPassword", "set the password of a user of Cognito user pool", ["userPoolId"]),
     )
+
 )  # fmt: skip
+
+# --- Tampering with Leash (issue #16): the same calls on Leash's own resources, critical for anyone ------
+# The path each row names is the requestParameters field CloudTrail records for the call.
+_LAMBDA = ["functionName"]
+TAMPERING: tuple[CatalogAction, ...] = tuple(
+    _tamper("events", "rule",
+        ("DeleteRule", "deleted Leash's EventBridge rule", ["name"]),
+        ("DisableRule", "disabled Leash's EventBridge rule", ["name"]),
+        ("PutRule", "rewrote Leash's EventBridge rule", ["name"]),
+        ("RemoveTargets", "removed the targets of Leash's EventBridge rule", ["rule"]),
+        ("PutTargets", "changed the targets of Leash's EventBridge rule", ["rule"]),
+    )
+    + _tamper("events", "event-bus", ("DeleteEventBus", "deleted Leash's event bus", ["name"]))
+    + _tamper("lambda", "function",
+        ("DeleteFunction20150331", "deleted Leash's Lambda function", _LAMBDA),
+        ("UpdateFunctionCode20150331v2", "replaced the code of Leash's Lambda function", _LAMBDA),
+        ("UpdateFunctionConfiguration20150331v2", "changed the configuration of Leash's Lambda function", _LAMBDA),
+        ("PutFunctionConcurrency20171031", "set the reserved concurrency of Leash's Lambda function", _LAMBDA,
+         {"detail": "to {reservedConcurrentExecutions}"}),
+        ("DeleteFunctionConcurrency20171031", "removed the reserved concurrency of Leash's Lambda function", _LAMBDA),
+        ("AddPermission20150331v2", "let another principal invoke Leash's Lambda function", _LAMBDA,
+         {"detail": "({principal})"}),
+        ("RemovePermission20150331v2", "removed an invoke permission of Leash's Lambda function", _LAMBDA,
+         {"detail": "({statementId})"}),
+        ("CreateEventSourceMapping20150331", "added an event source to Leash's Lambda function", _LAMBDA),
+    )
+    + _tamper("lambda", "event-source-mapping",
+        ("UpdateEventSourceMapping20150331", "changed an event source mapping of Leash", ["uUID", "uuid"]),
+        ("DeleteEventSourceMapping20150331", "deleted an event source mapping of Leash", ["uUID", "uuid"]),
+    )
+    + _tamper("sns", "topic",
+        ("DeleteTopic", "deleted Leash's alerts topic", ["topicArn"]),
+        ("Subscribe", "subscribed to Leash's alerts topic", ["topicArn"], {"detail": "({protocol} {endpoint})"}),
+        ("Unsubscribe", "removed a subscription of Leash's alerts topic", ["subscriptionArn"]),
+        ("SetSubscriptionAttributes", "changed a subscription of Leash's alerts topic", ["subscriptionArn"],
+         {"detail": "({attributeName})"}),
+        ("SetTopicAttributes", "changed Leash's alerts topic", ["topicArn"], {"detail": "({attributeName})"}),
+        ("AddPermission", "shared Leash's alerts topic", ["topicArn"]),
+        ("RemovePermission", "removed a permission of Leash's alerts topic", ["topicArn"]),
+    )
+    + _tamper("sqs", "queue",
+        ("DeleteQueue", "deleted Leash's SQS queue", ["queueUrl"]),
+        ("PurgeQueue", "purged Leash's SQS queue", ["queueUrl"]),
+        ("SetQueueAttributes", "changed Leash's SQS queue", ["queueUrl"]),
+    )
+    + _tamper("dynamodb", "table",
+        ("DeleteTable", "deleted Leash's DynamoDB table", ["tableName"]),
+        ("UpdateTable", "changed Leash's DynamoDB table", ["tableName"],
+         {"otherwise": {"$or": [{"deletionProtectionEnabled": [True]},
+                                {"deletionProtectionEnabled": [{"exists": False}]}]}}),
+        ("UpdateTimeToLive", "changed the expiry of Leash's DynamoDB table", ["tableName"]),
+    )
+    + _tamper("states", "state-machine",
+        ("UpdateStateMachine", "rewrote Leash's workflow", ["stateMachineArn"]),
+        ("DeleteStateMachine", "deleted Leash's workflow", ["stateMachineArn"]),
+        ("StopExecution", "stopped a run of Leash's workflow", ["executionArn"]),
+    )
+    + _tamper("states", "release-workflow",
+        ("StartExecution", "started Leash's release workflow by hand", ["stateMachineArn"]),
+    )
+    + _tamper("kms", "key",
+        ("DisableKey", "disabled Leash's KMS key", ["keyId"]),
+        ("ScheduleKeyDeletion", "scheduled deletion of Leash's KMS key", ["keyId"],
+         {"detail": "in {pendingWindowInDays} days"}),
+        ("PutKeyPolicy", "replaced the key policy of Leash's KMS key", ["keyId"]),
+        ("DisableKeyRotation", "disabled automatic rotation of Leash's KMS key", ["keyId"]),
+        ("CreateGrant", "granted use of Leash's KMS key", ["keyId"], {"detail": "to {granteePrincipal}"}),
+    )
+    + _tamper("monitoring", "alarm",
+        ("DeleteAlarms", "deleted Leash's CloudWatch alarms", ["alarmNames"]),
+        ("DisableAlarmActions", "silenced Leash's CloudWatch alarms", ["alarmNames"]),
+        ("PutMetricAlarm", "rewrote Leash's CloudWatch alarm", ["alarmName"]),
+    )
+    + _tamper("secretsmanager", "secret",
+        ("PutSecretValue", "wrote a new value into Leash's secret", ["secretId"]),
+        ("UpdateSecret", "changed Leash's secret", ["secretId"]),
+        ("DeleteSecret", "deleted Leash's secret", ["secretId"],
+         {"otherwise": {"forceDeleteWithoutRecovery": [True]}}),
+    )
+    + _tamper("logs", "log-group",
+        ("DeleteLogGroup", "deleted Leash's log group", ["logGroupName"]),
+        ("PutRetentionPolicy", "changed the retention of Leash's log group", ["logGroupName"],
+         {"detail": "to {retentionInDays} days"}),
+    )
+    + _tamper("cloudformation", "stack",
+        ("DeleteStack", "deleted Leash's stack", ["stackName"]),
+        ("UpdateStack", "updated Leash's stack", ["stackName"]),
+        ("CreateChangeSet", "created a change set for Leash's stack", ["stackName"]),
+        ("ExecuteChangeSet", "executed a change set on Leash's stack", ["stackName"]),
+        ("UpdateTerminationProtection", "changed termination protection of Leash's stack", ["stackName"],
+         {"otherwise": {"enableTerminationProtection": [True]}}),
+        ("SetStackPolicy", "replaced the stack policy of Leash's stack", ["stackName"]),
+    )
+    + _tamper("cloudformation", "stack-set",
+        ("DeleteStackInstances", "removed Leash's forwarders from regions", ["stackSetName"]),
+        ("UpdateStackInstances", "changed Leash's forwarders in regions", ["stackSetName"]),
+        ("UpdateStackSet", "changed the stack set of Leash's forwarders", ["stackSetName"]),
+        ("DeleteStackSet", "deleted the stack set of Leash's forwarders", ["stackSetName"]),
+    )
+    + _tamper("iam", "role",
+        ("PutRolePolicy", "put an inline policy on Leash's role", ["roleName"]),
+        ("DeleteRolePolicy", "deleted an inline policy of Leash's role", ["roleName"]),
+        ("AttachRolePolicy", "attached a policy to Leash's role", ["roleName"], {"detail": "({policyArn})"}),
+        ("DetachRolePolicy", "detached a policy from Leash's role", ["roleName"], {"detail": "({policyArn})"}),
+        ("UpdateAssumeRolePolicy", "changed who can assume Leash's role", ["roleName"]),
+        ("PutRolePermissionsBoundary", "put a permissions boundary on Leash's role", ["roleName"]),
+        ("DeleteRolePermissionsBoundary", "removed the permissions boundary of Leash's role", ["roleName"]),
+        ("TagRole", "tagged Leash's role", ["roleName"]),
+        ("UntagRole", "untagged Leash's role", ["roleName"]),
+        ("DeleteRole", "deleted Leash's role", ["roleName"]),
+        ("UpdateRole", "changed Leash's role", ["roleName"]),
+    )
+    + _tamper("iam", "new-role", ("CreateRole", "created a role named like Leash's", ["roleName"]))
+)  # fmt: skip
+CATALOG: tuple[CatalogAction, ...] = _PLAIN + TAMPERING
 
 
 def _index() -> dict[tuple[str, str], tuple[CatalogAction, ...]]:
     index: dict[tuple[str, str], list[CatalogAction]] = {}
-    # A conditional form is checked before the plain form of the same call (e.g. a snapshot made public
-    # before a snapshot shared with one account), whatever their order in the table.
-    for entry in sorted(CATALOG, key=lambda e: e.only_when is None):
+    # Tampering with Leash first; then a conditional form before the plain form of the same call (e.g. a
+    # snapshot made public before a snapshot shared with one account), whatever their order in the table.
+    for entry in sorted(CATALOG, key=lambda e: (e.leash_kind is None, e.only_when is None)):
         index.setdefault((entry.event_source, entry.name), []).append(entry)
     return {k: tuple(v) for k, v in index.items()}
 
@@ -796,9 +962,19 @@ def _index() -> dict[tuple[str, str], tuple[CatalogAction, ...]]:
 _BY_CALL = _index()
 
 
-def lookup(call: ApiCall) -> CatalogAction | None:
-    """The catalog entry for this call in its current form, or None if Leash does not care."""
+def lookup(call: ApiCall, leash: LeashResources | None = None) -> CatalogAction | None:
+    """The catalog entry for this call in its current form, or None if Leash does not care.
+
+    With Leash's own resources, a call on one of them is tampering; without, tampering rows are skipped.
+    """
     for entry in _BY_CALL.get((call.event_source, call.event_name), ()):
+        if entry.leash_kind is not None and not (leash and entry.tampers_with(call, leash)):
+            continue
         if entry.applies_to(call):
             return entry
     return None
+
+
+def could_tamper(call: ApiCall) -> bool:
+    """Whether a tampering row exists for this call (only then is it worth learning Leash's resources)."""
+    return any(e.leash_kind for e in _BY_CALL.get((call.event_source, call.event_name), ()))

@@ -17,17 +17,6 @@ from leash.settings import LockdownSettings
 SOURCE = "leash"
 DETAIL_TYPE = "Leash Lockdown Requested"
 
-# Calls that disarm Leash itself, and where the event names the target.
-_LEASH_TARGETS = {
-    "events:DeleteRule": "name",
-    "events:DisableRule": "name",
-    "events:DeleteEventBus": "name",
-    "lambda:DeleteFunction20150331": "functionName",
-    "cloudformation:DeleteStack": "stackName",
-    "states:DeleteStateMachine": "stateMachineArn",
-    "sns:DeleteTopic": "topicArn",
-}
-
 
 @dataclass(frozen=True)
 class AutoLockdown:
@@ -58,15 +47,11 @@ class AutoLockdown:
         }
 
     def _why(self, call: ApiCall, actor: Actor, entry: CatalogAction) -> str | None:
+        # Tampering with Leash is a class with lockdown (leash.catalog.TAMPER), decided by Leash's own resources.
         if entry.lockdown:
             return f"{entry.did} {entry.resource_of(call)}".strip()
         if entry.protection in AGENT_ROLE_PROTECTIONS and call.param("roleName") == actor.name:
             return f"{entry.did} {actor.name}: its own guardrail"
-        field = _LEASH_TARGETS.get(call.action)
-        target = str(call.param(field) or "") if field else ""
-        stack, bus = self.settings.stack_name, self.settings.event_bus
-        if target and stack and (stack in target or (bus and bus in target)):
-            return f"tampered with Leash itself ({call.action} on {target})"
         return None
 
 

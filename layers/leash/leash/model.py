@@ -56,6 +56,7 @@ class Impact(StrEnum):
     COVER_UP = "cover-up"  # Leash's (and the auditors') eyes put out
     DESTRUCTIVE = "destructive"  # something deleted or disabled that can be rebuilt
     SENSITIVE = "sensitive"  # privilege, exposure or cost change: alerted for agents only
+    TAMPER = "tamper"  # Leash itself disabled, deleted, rewritten, muted or redirected: critical for anyone
 
 
 class Severity(StrEnum):

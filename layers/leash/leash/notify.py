@@ -10,9 +10,10 @@ from typing import Any, Literal, Protocol
 from leash.actors import Actor, ActorCache, TagLookup, classify_actor
 from leash.alerts import Alert
 from leash.assess import assess
-from leash.catalog import CatalogAction, lookup
+from leash.catalog import CatalogAction, could_tamper, lookup
 from leash.events import ApiCall, MalformedEvent, parse_event
 from leash.fit import fit, json_size
+from leash.itself import LeashResources
 from leash.lockdown import AutoLockdown, RequestLockdown, request_lockdown
 from leash.model import NotApplicable, Remedy
 from leash.publish import Publish
@@ -98,6 +99,7 @@ class Notifier:
         auto_lockdown: AutoLockdown | None = None,
         request_lockdown: RequestLockdown | None = None,
         actors: ActorCache | None = None,
+        leash: Callable[[], LeashResources] | None = None,
     ):
         self._config = actor_config
         self._publish = publish
@@ -107,6 +109,8 @@ class Notifier:
         self._auto_lockdown = auto_lockdown
         self._request_lockdown = request_lockdown
         self._actors = actors  # many events by few identities (replay): classify each once; no tag lookups
+        # Leash's own resources (leash.itself): looked up only for a call that could be tampering.
+        self._leash = leash
 
     def handle(self, event: Mapping[str, Any], *, caught_late_at: datetime | None = None) -> Outcome:
         """At most one alert for the event. `caught_late_at`: when the reconciler read it from the trail's log
@@ -115,10 +119,12 @@ class Notifier:
             call = parse_event(event)
         except MalformedEvent as exc:
             return Outcome("rejected", str(exc))
-        entry = lookup(call)
+        entry = lookup(call, self._leash() if self._leash and could_tamper(call) else None)
         if entry is not None and entry.protection and self._respond is None:
             # e.g. root's StopLogging also matches RootActivity: the reapply function owns that alert.
             return Outcome("ignored", f"{call.action} strips a protection: the reapply function handles it")
+        if entry is not None and entry.leash_kind and not entry.protection and self._respond is not None:
+            return Outcome("ignored", f"{call.action} tampers with Leash: the notify function handles it")
         # The Usage=Agent tag costs an IAM call: only look it up when the call matters.
         needs_tags = (entry is not None or call.console_sign_in) and not call.failed
         if self._actors is not None:

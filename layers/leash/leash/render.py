@@ -174,6 +174,10 @@ def why(alert: Alert) -> str:
 
 
 _NEXT_BY_IMPACT = {
+    Impact.TAMPER: (
+        "check Leash is whole again (redeploy the stack with `sam deploy` to undo the change) and ask {person}"
+        " why; if nobody meant it, {stop}"
+    ),
     Impact.IRREVERSIBLE: (
         "find what is left to restore from (final snapshot, backups, object versions) before anything"
         " expires, and ask {person} why"

@@ -112,6 +112,7 @@ class LockdownSettings:
     mode: str = "agents"
     stack_name: str = ""
     event_bus: str = ""
+    secret_arns: frozenset[str] = frozenset()  # the Slack secrets Leash was given: tampering with them counts
 
     @property
     def kinds(self) -> frozenset[ActorKind]:
@@ -123,6 +124,7 @@ class LockdownSettings:
             choice(env, "LEASH_AUTO_LOCKDOWN", tuple(LOCKDOWN_MODES), "agents"),
             text(env, "LEASH_STACK_NAME"),
             text(env, "LEASH_EVENT_BUS"),
+            names(env, "LEASH_SECRET_ARNS"),
         )
 
 
