@@ -140,6 +140,35 @@ def deploy_notify_stack(monkeypatch):
     return topic_arn, inbox
 
 
+# Long-but-legal deploy parameters: a pattern that fits the quota with these fits any real deployment's.
+LONG_PARAMETERS = {
+    "ResourcePrefix": "leash-security-prod1",
+    "AgentRoleNames": ",".join(f"ai-agent-role-with-a-long-name-{i}" for i in range(4)),
+    "AgentRoleNamePrefix": "ai-agent-long-prefix-",
+    "AgentSessionNamePrefix": "agent-session-long-",
+    "AgentSourceIdentityPrefix": "agent-source-identity-",
+    "AgentUserNames": ",".join(f"ai-agent-user-with-a-long-name-{i}" for i in range(4)),
+    "AgentUserNamePrefix": "ai-agent-user-long-prefix-",
+}
+
+
+def create_prod_db(region: str | None = None):
+    """The samples' RDS instance prod-db, deletion protection off; returns a reader of its protection."""
+    rds = boto3.client("rds", region_name=region) if region else boto3.client("rds")
+    rds.create_db_instance(
+        DBInstanceIdentifier="prod-db",
+        DBInstanceClass="db.t3.micro",
+        Engine="postgres",
+        MasterUsername="admin1",
+        MasterUserPassword="password123",
+        AllocatedStorage=20,
+        DeletionProtection=False,
+    )
+    return lambda: rds.describe_db_instances(DBInstanceIdentifier="prod-db")["DBInstances"][0][
+        "DeletionProtection"
+    ]
+
+
 def own_resources():
     """Leash's resources for the samples' deployment (account, parameters), offline from template.yaml."""
     from leash_cli.template import deployment_for, leash_resources, load_template

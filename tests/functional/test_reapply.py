@@ -14,6 +14,7 @@ from conftest import (
     BOUNDARY_ARN,
     GUARDRAIL_POLICY_ARN,
     bus_tap,
+    create_prod_db,
     ledger_records,
     load_event,
     load_handler,
@@ -67,19 +68,7 @@ def ec2_instance(event):
 
 
 def rds_instance(event):
-    rds = boto3.client("rds")
-    rds.create_db_instance(
-        DBInstanceIdentifier="prod-db",
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
-        MasterUsername="admin1",
-        MasterUserPassword="password123",
-        AllocatedStorage=20,
-        DeletionProtection=False,
-    )
-    return lambda: rds.describe_db_instances(DBInstanceIdentifier="prod-db")["DBInstances"][0][
-        "DeletionProtection"
-    ]
+    return create_prod_db()
 
 
 def rds_cluster(event):

@@ -18,6 +18,7 @@ from conftest import (
     ACCOUNT,
     GUARDRAIL_POLICY_ARN,
     bus_tap,
+    create_prod_db,
     deploy_notify_stack,
     ledger_records,
     load_event,
@@ -68,15 +69,7 @@ def test_a_forwarded_call_is_reapplied_recorded_and_alerted_in_its_own_region(
     inbox = stack_in(home)
     event = forwarded("rds-modify-db-instance-disable-deletion-protection-by-agent", call_region)
     here, there = boto3.client("rds", region_name=home), boto3.client("rds", region_name=call_region)
-    there.create_db_instance(
-        DBInstanceIdentifier="prod-db",
-        DBInstanceClass="db.t3.micro",
-        Engine="postgres",
-        MasterUsername="admin1",
-        MasterUserPassword="password123",
-        AllocatedStorage=20,
-        DeletionProtection=False,
-    )
+    create_prod_db(call_region)
     # The home rules, unchanged, take it as they take the same call made at home.
     router = Router.from_template()
     original = load_event("rds-modify-db-instance-disable-deletion-protection-by-agent")

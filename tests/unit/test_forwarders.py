@@ -13,7 +13,7 @@ import sys
 
 import pytest
 import yaml
-from conftest import EVENTS, ROOT, SAMPLE_PARAMETERS
+from conftest import EVENTS, LONG_PARAMETERS, ROOT, SAMPLE_PARAMETERS
 from identity_forms import FORMS
 
 from leash.catalog import CATALOG
@@ -206,13 +206,7 @@ def test_generated_forwarders_match_the_home_rules():
 
 def test_every_forwarder_pattern_fits_the_quota_with_long_parameters(forwarder_template):
     long = {
-        "ResourcePrefix": "leash-security-prod1",
-        "AgentRoleNames": ",".join(f"ai-agent-role-with-a-long-name-{i}" for i in range(4)),
-        "AgentRoleNamePrefix": "ai-agent-long-prefix-",
-        "AgentSessionNamePrefix": "agent-session-long-",
-        "AgentSourceIdentityPrefix": "agent-source-identity-",
-        "AgentUserNames": ",".join(f"ai-agent-user-with-a-long-name-{i}" for i in range(4)),
-        "AgentUserNamePrefix": "ai-agent-user-long-prefix-",
+        **LONG_PARAMETERS,
         "GuardrailPolicyArns": ",".join([f"arn:aws:iam::{ACCOUNT}:policy/agent-guardrail-deny-long"] * 3),
     }
     rules = _forward_rules(forwarder_template, long)

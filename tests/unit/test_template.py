@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import EVENTS
+from conftest import EVENTS, LONG_PARAMETERS
 from identity_forms import FORMS
 
 from leash.catalog import CATALOG
@@ -29,15 +29,7 @@ def test_generated_rules_match_the_catalog():
 def test_every_rule_fits_eventbridge_pattern_quota_with_long_parameters(template):
     deployment = deployment_for(
         template,
-        {
-            "ResourcePrefix": "leash-security-prod1",
-            "AgentRoleNames": ",".join(f"ai-agent-role-with-a-long-name-{i}" for i in range(4)),
-            "AgentRoleNamePrefix": "ai-agent-long-prefix-",
-            "AgentSessionNamePrefix": "agent-session-long-",
-            "AgentSourceIdentityPrefix": "agent-source-identity-",
-            "AgentUserNames": ",".join(f"ai-agent-user-with-a-long-name-{i}" for i in range(4)),
-            "AgentUserNamePrefix": "ai-agent-user-long-prefix-",
-        },
+        LONG_PARAMETERS,
         account=ACCT,
     )
     for rule in eventbridge_rules(template, deployment):
