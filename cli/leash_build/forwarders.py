@@ -344,6 +344,9 @@ def forwarder_template(home: Mapping[str, Any]) -> dict[str, Any]:
         "UndeliveredQueue": {
             "Type": "AWS::SQS::Queue",
             "Condition": "AwayFromHome",
+            # What could not be forwarded outlives the stack instance, like every other queue of Leash's.
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
             "Properties": {
                 "QueueName": {"Fn::Sub": "${LeashStackName}-forward-undelivered"},
                 "MessageRetentionPeriod": 1209600,
