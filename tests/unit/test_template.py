@@ -411,3 +411,13 @@ def test_leash_is_every_role_of_the_template_by_role_id(template):
     assert "assumed-role/${ResourcePrefix}-*" not in text and "role/${ResourcePrefix}-*" not in text
     for asl in ("lockdown", "release"):
         assert "${ResourcePrefix}" not in (TEMPLATE.parent / "statemachines" / f"{asl}.asl.json").read_text()
+
+
+def test_every_generated_rule_fits_the_quota_with_long_names_of_leashs_own_resources():
+    """The packer's own sizing (a long stack name, every resource under a long generated name): a rule that
+    names Leash's resources must fit whatever the stack is called."""
+    from leash_build.patterns import RULES_BY_FUNCTION, RULES_BY_QUEUE, pattern_size
+
+    for rules in (*RULES_BY_FUNCTION.values(), *RULES_BY_QUEUE.values()):
+        for rule in rules():
+            assert pattern_size(rule.pattern) <= MAX_PATTERN_CHARS, rule.name
