@@ -245,32 +245,42 @@ def _refs(value: Any, refs: set[str], conditions: set[str]) -> None:
             _refs(arg, refs, conditions)
 
 
-# A pattern's `${Role.RoleId}` (Leash's own sessions, leash_build.patterns.leash_roles) is the home stack's
-# attribute: the forwarder template takes it as the parameter `RoleRoleId`, which the StackSet fills in.
-_ATTRIBUTE_PARAMETERS: dict[str, list[str]] = {}
-_ATTRIBUTE_VALUES: dict[str, Any] = {}  # what the StackSet passes for each
-
-
 def _attributes_as_parameters(value: Any) -> Any:
-    """The patterns with each `${Resource.Attribute}` of an Fn::Sub turned into the parameter `${ResourceAttribute}`."""
+    """The patterns with each home attribute (`${Resource.Attribute}` of an Fn::Sub, an Fn::GetAtt) turned into
+    the parameter `ResourceAttribute`, which the StackSet fills in (leash_build.patterns.leash_roles' role IDs,
+    the ARNs a tamper rule names)."""
     if isinstance(value, list):
         return [_attributes_as_parameters(v) for v in value]
     if not isinstance(value, dict):
         return value
-    if set(value) == {"Fn::GetAtt"}:  # {"Fn::GetAtt": [Resource, Attribute]}: the parameter ResourceAttribute
+    if set(value) == {"Fn::GetAtt"}:
         resource, attribute = value["Fn::GetAtt"]
-        _ATTRIBUTE_PARAMETERS[resource + attribute] = [resource, attribute]
         return {"Ref": resource + attribute}
     if set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
         text = value["Fn::Sub"]
         for part in text.split("${")[1:]:
             name = part.split("}")[0]
             if "." in name and not name.startswith("AWS::"):
-                resource, attribute = name.split(".", 1)
-                _ATTRIBUTE_PARAMETERS[resource + attribute] = [resource, attribute]
-                text = text.replace("${" + name + "}", "${" + resource + attribute + "}")
+                text = text.replace("${" + name + "}", "${" + name.replace(".", "", 1) + "}")
         return {"Fn::Sub": text}
     return {k: _attributes_as_parameters(v) for k, v in value.items()}
+
+
+def _home_resource_value(name: str, home: Mapping[str, Any]) -> Any:
+    """What the home stack passes for a forwarder parameter named after one of its resources (its Ref) or a
+    resource's attribute (`ResourceAttribute`: its Fn::GetAtt); None for a home parameter. A resource that exists
+    only under a condition passes "-" otherwise (the pattern's Fn::If leaves the parameter unused then)."""
+    resources = home["Resources"]
+    if name in resources:
+        resource, value = name, {"Ref": name}
+    else:
+        owners = [r for r in resources if name.startswith(r) and name not in home.get("Parameters", {})]
+        if not owners:
+            return None
+        resource = max(owners, key=len)
+        value = {"Fn::GetAtt": [resource, name[len(resource) :]]}
+    condition = resources[resource].get("Condition")
+    return {"Fn::If": [condition, value, "-"]} if condition else value
 
 
 def forwarder_template(home: Mapping[str, Any]) -> dict[str, Any]:
@@ -298,19 +308,8 @@ def forwarder_template(home: Mapping[str, Any]) -> dict[str, Any]:
         },
     }
     for name in sorted(refs):
-        if name in _ATTRIBUTE_PARAMETERS:  # Leash's role IDs: the StackSet passes the home stack's values
+        if _home_resource_value(name, home) is not None:  # the home stack's resource or attribute
             parameters[name] = {"Type": "String", "Description": f"The home stack's {name}."}
-            resource, attribute = _ATTRIBUTE_PARAMETERS[name][:2]
-            condition = home["Resources"][resource].get("Condition")
-            value: Any = {"Fn::GetAtt": [resource, attribute]}
-            # A role that exists only under a condition: its parameter is unused (the pattern's Fn::If) otherwise.
-            _ATTRIBUTE_VALUES[name] = {"Fn::If": [condition, value, "-"]} if condition else value
-            continue
-        if name in home["Resources"]:  # Leash's own resource (a tamper rule names it): the home stack's Ref
-            parameters[name] = {"Type": "String", "Description": f"The home stack's {name}."}
-            condition = home["Resources"][name].get("Condition")
-            value = {"Ref": name}
-            _ATTRIBUTE_VALUES[name] = {"Fn::If": [condition, value, "-"]} if condition else value
             continue
         spec = home["Parameters"][name]
         parameters[name] = {k: spec[k] for k in ("Type", "Default", "AllowedPattern") if k in spec}
@@ -452,7 +451,7 @@ def render(template: Mapping[str, Any]) -> str:
     return yaml.dump(dict(template), Dumper=Dumper, sort_keys=False, width=110)
 
 
-def stackset_parameters(template: Mapping[str, Any]) -> list[dict[str, Any]]:
+def stackset_parameters(template: Mapping[str, Any], home: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The StackSet's Parameters: the home stack's values for every parameter of the forwarder template."""
     fixed = {
         "LeashStackName": {"Ref": "AWS::StackName"},
@@ -463,7 +462,7 @@ def stackset_parameters(template: Mapping[str, Any]) -> list[dict[str, Any]]:
     for name, spec in template["Parameters"].items():
         value = (
             fixed.get(name)
-            or _ATTRIBUTE_VALUES.get(name)
+            or _home_resource_value(name, home)
             or ({"Fn::Join": [",", {"Ref": name}]} if spec["Type"] == "CommaDelimitedList" else {"Ref": name})
         )
         out.append({"ParameterKey": name, "ParameterValue": value})
@@ -475,11 +474,11 @@ def stackset_body(template: Mapping[str, Any]) -> str:
     return json.dumps(template, separators=(",", ":"))
 
 
-def render_block(template: Mapping[str, Any], body: str, indent: int = 6) -> str:
+def render_block(template: Mapping[str, Any], home: Mapping[str, Any], body: str, indent: int = 6) -> str:
     """The StackSet's generated properties (Parameters, TemplateBody), markers included."""
     pad = " " * indent
     lines = [pad + BEGIN_MARKER, pad + "Parameters:"]
-    for parameter in stackset_parameters(template):
+    for parameter in stackset_parameters(template, home):
         value = json.dumps(parameter["ParameterValue"])
         lines.append(f"{pad}  - {{ ParameterKey: {parameter['ParameterKey']}, ParameterValue: {value} }}")
     # The same template as forwarders.yaml, as compact JSON: CloudFormation counts TemplateBody's bytes.
@@ -490,9 +489,10 @@ def render_block(template: Mapping[str, Any], body: str, indent: int = 6) -> str
 
 def generate(text: str) -> tuple[str, str]:
     """(template.yaml with the StackSet's generated block renewed, forwarders.yaml) for this template text."""
-    template = forwarder_template(yaml.load(text, Loader=CfnLoader))
+    home = yaml.load(text, Loader=CfnLoader)
+    template = forwarder_template(home)
     body = render(template)
     start = text.index(BEGIN_MARKER)
     line_start = text.rindex("\n", 0, start) + 1
     end = text.index(END_MARKER, start) + len(END_MARKER)
-    return text[:line_start] + render_block(template, body, start - line_start) + text[end:], body
+    return text[:line_start] + render_block(template, home, body, start - line_start) + text[end:], body
