@@ -21,7 +21,7 @@ from leash.alerts import Alert
 from leash.ledger import FEED, FEED_ATTRIBUTE, TIME_INDEX
 from leash.model import ActionKind, Severity
 from leash.settings import Env, names, required, text
-from leash.slack import webhook_url_from_secret
+from leash.slack import secret_url, webhook_url_from_secret
 
 Clients = Callable[[str, str], Any]
 """(service, region) -> boto3 client (leash.aws.boto3_clients)."""
@@ -323,12 +323,10 @@ def check_subscriptions(clients: Clients, settings: HealthSettings) -> CheckResu
 
 
 def _host(secret: str) -> str | None:
-    """The host a webhook secret (a URL, or JSON with one) points at, to name it without the URL."""
+    """The host a webhook secret points at, to name it without the URL."""
     try:
-        data = json.loads(secret) if secret.strip().startswith("{") else secret
-        url = (data.get("webhook_url") or data.get("url") or "") if isinstance(data, dict) else data
-        return urlparse(str(url).strip()).hostname
-    except ValueError:
+        return urlparse(str(secret_url(secret))).hostname
+    except (ValueError, AttributeError):  # not JSON, a JSON that is no object, an unparsable URL
         return None
 
 

@@ -132,16 +132,22 @@ SLACK_WEBHOOK_HOSTS = ("hooks.slack.com", "hooks.slack-gov.com")  # Slack's inco
 LOCAL_STAND_INS = ("127.0.0.1", "localhost")  # `leash demo` and the tests' fake Slack, over plain http
 
 
+def secret_url(secret: str) -> str:
+    """The URL a webhook secret holds, unchecked: the plain value, or JSON's "webhook_url" (or "url") key."""
+    secret = secret.strip()
+    if secret.startswith("{"):
+        data = json.loads(secret)
+        secret = data.get("webhook_url") or data.get("url") or ""
+    return secret
+
+
 def webhook_url_from_secret(secret: str) -> str:
     """The secret holds the plain webhook URL, or JSON with a "webhook_url" (or "url") key.
 
     Only a Slack webhook (https://hooks.slack.com/...) is accepted: a value written into the secret that
     points anywhere else would redirect every alert, so it is refused and the alert dead-lettered instead.
     """
-    secret = secret.strip()
-    if secret.startswith("{"):
-        data = json.loads(secret)
-        secret = data.get("webhook_url") or data.get("url") or ""
+    secret = secret_url(secret)
     try:
         url = urlsplit(secret)
         host, port = url.hostname, url.port
