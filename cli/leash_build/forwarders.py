@@ -271,6 +271,7 @@ def _home_resource_value(name: str, home: Mapping[str, Any]) -> Any:
     resource's attribute (`ResourceAttribute`: its Fn::GetAtt); None for a home parameter. A resource that exists
     only under a condition passes "-" otherwise (the pattern's Fn::If leaves the parameter unused then)."""
     resources = home["Resources"]
+    value: Any
     if name in resources:
         resource, value = name, {"Ref": name}
     else:
