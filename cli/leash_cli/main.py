@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import NoReturn
@@ -172,6 +173,10 @@ def replay(
     if refusals:
         refuse(*refusals)
     home = region or stack_defaults(samconfig, config_env)[1] or "us-east-1"
+    # The home region is checked as CloudFormation checks each of WatchedRegions (the parameter's own pattern).
+    region_pattern = template_data.get("Parameters", {}).get(WATCHED_REGIONS, {}).get("AllowedPattern")
+    if region_pattern and not re.fullmatch(region_pattern, home):
+        refuse(f"--region {home} is not a region code (e.g. us-east-1, eu-west-1)")
     try:
         replayer = Replay(template or TEMPLATE, overrides, account=account, home_region=home)
     except SettingsError as exc:

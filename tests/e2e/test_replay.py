@@ -166,6 +166,9 @@ def test_cli_jsonl_and_table(trail_file):
     assert table.exit_code == 0 and "Per principal" in table.stdout
     missing = runner.invoke(app, ["replay", "/no/such/trail"])
     assert missing.exit_code != 0 and "no such file or directory" in missing.output
+    # A home region that is no region code is refused before anything is read, as CloudFormation would.
+    mars = runner.invoke(app, ["replay", str(trail_file), "--region", "mars-1"])
+    assert mars.exit_code != 0 and "--region mars-1 is not a region code" in mars.output
 
 
 def routine(n):

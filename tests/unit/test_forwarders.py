@@ -401,3 +401,11 @@ def test_forward_patterns_are_generated_from_every_home_rule():
 
     odd = Rule("Odd", "not CloudTrail", {"source": ["aws.health"], "detail-type": ["AWS Health Event"]})
     assert odd.pattern in forwarders.forward_patterns([*forwarders.home_rules(), odd])
+
+
+def test_replay_watches_by_default_what_the_template_watches_by_default(home_template):
+    """leash replay's fallback for a template without WatchedRegions is the template's own default."""
+    from leash_build.regions import DEFAULT_WATCHED_REGIONS
+
+    default = home_template["Parameters"]["WatchedRegions"]["Default"]
+    assert tuple(default.split(",")) == DEFAULT_WATCHED_REGIONS
