@@ -421,3 +421,10 @@ def test_every_generated_rule_fits_the_quota_with_long_names_of_leashs_own_resou
     for rules in (*RULES_BY_FUNCTION.values(), *RULES_BY_QUEUE.values()):
         for rule in rules():
             assert pattern_size(rule.pattern) <= MAX_PATTERN_CHARS, rule.name
+
+
+def test_every_parameter_is_in_a_console_group(template):
+    """The console (and `sam deploy --guided`'s reader of the template) shows each parameter under a label."""
+    groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    grouped = [name for group in groups for name in group["Parameters"]]
+    assert sorted(grouped) == sorted(template["Parameters"])
