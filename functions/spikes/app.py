@@ -13,9 +13,10 @@ from leash.actors import RoleTagCache
 from leash.aws import LazyClient
 from leash.claims import DynamoDbClaims
 from leash.counters import DynamoDbCounterStore
+from leash.incidents import DynamoDbIncidents
 from leash.lockdown import EventBusRequester
 from leash.publish import SnsPublisher
-from leash.settings import ActorConfig, LockdownSettings, SpikeConfig, required
+from leash.settings import ActorConfig, IncidentSettings, LockdownSettings, SpikeConfig, required
 from leash.spike_consumer import SpikeConsumer
 
 logger = Logger()
@@ -23,11 +24,18 @@ metrics = Metrics()
 
 _dynamodb = boto3.client("dynamodb")
 _SPIKE_TABLE = required(os.environ, "SPIKE_TABLE")
+_INCIDENTS = IncidentSettings.from_env(os.environ)
 consumer = SpikeConsumer(
     ActorConfig.from_env(os.environ),
     SpikeConfig.from_env(os.environ),
     DynamoDbCounterStore(_dynamodb, _SPIKE_TABLE),
-    SnsPublisher(LazyClient("sns"), required(os.environ, "ALERTS_TOPIC_ARN")),  # most batches cross no level
+    SnsPublisher(  # most batches cross no level: the SNS client is built on the first alert
+        LazyClient("sns"),
+        required(os.environ, "ALERTS_TOPIC_ARN"),
+        DynamoDbIncidents(_dynamodb, _INCIDENTS.table, _INCIDENTS.quiet_seconds)
+        if _INCIDENTS.table
+        else None,
+    ),
     tag_lookup=RoleTagCache(lambda: boto3.client("iam")),
     lockdown_kinds=LockdownSettings.from_env(os.environ).kinds,
     # A redelivered batch asks once: requests are claimed in the counters table (UpdateItem only).

@@ -26,6 +26,11 @@ def alerts_from_sns(event: Any) -> list[Alert]:
     Total on any input: what is not shaped as SNS delivers it is skipped, and a message that only looks
     like Leash's (or an alarm's) is shown as the text it is, never trusted field by field.
     """
+    return [alert for alert, _ in alerts_with_attributes(event)]
+
+
+def alerts_with_attributes(event: Any) -> list[tuple[Alert, dict[str, str]]]:
+    """Each alert with its SNS message attributes (the incident it belongs to, among others)."""
     records = _object(event).get("Records")
     alerts = []
     for record in records if isinstance(records, list) else []:
@@ -39,11 +44,10 @@ def alerts_from_sns(event: Any) -> list[Alert]:
         }
         timestamp = _text(sns.get("Timestamp"))
         if attributes.get("workflow") in WORKFLOWS:
-            alerts.append(workflow_alert(attributes, timestamp))
+            alerts.append((workflow_alert(attributes, timestamp), attributes))
         else:
-            alerts.append(
-                alert_from_sns_message(sns.get("Message"), _text(sns.get("Subject")) or None, timestamp)
-            )
+            alert = alert_from_sns_message(sns.get("Message"), _text(sns.get("Subject")) or None, timestamp)
+            alerts.append((alert, attributes))
     return alerts
 
 

@@ -210,3 +210,18 @@ class SlackUsers:
     @classmethod
     def from_env(cls, env: Env) -> SlackUsers:
         return cls(names(env, "LEASH_SLACK_LOCKDOWN_USERS"), names(env, "LEASH_SLACK_RELEASE_USERS"))
+
+
+# --- incidents ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentSettings:
+    """Where incidents live and when one ends (QuietMinutes): set on every function that publishes alerts."""
+
+    table: str = ""  # empty: alerts are published without an incident (a function the template gives none)
+    quiet_seconds: int = 30 * 60
+
+    @classmethod
+    def from_env(cls, env: Env) -> IncidentSettings:
+        return cls(text(env, "LEASH_INCIDENT_TABLE"), whole_number(env, "LEASH_QUIET_MINUTES", 30) * 60)

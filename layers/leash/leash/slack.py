@@ -157,8 +157,10 @@ class SlackDelivery:
         self._timeout = timeout_seconds
         self._max_retries = max_retries
 
-    def deliver(self, alert: Alert, time_left: TimeLeft = unlimited) -> Delivery:
-        """Post one alert; time_left bounds every retry (pass the Lambda context's remaining time)."""
+    def deliver(
+        self, alert: Alert, time_left: TimeLeft = unlimited, payload: Mapping[str, Any] | None = None
+    ) -> Delivery:
+        """Post one alert (or `payload`, a message about it: an incident's digest); time_left bounds every retry."""
         budget = Budget(time_left, self._timeout)
         try:
             url = self._webhook_url()
@@ -169,8 +171,8 @@ class SlackDelivery:
                 "not-configured", "no Slack webhook configured; SNS subscribers still get the alert"
             )
         if not budget.allows(0, "no time left to try Slack"):
-            return self._give_up(alert, budget.refusal)
-        payload = render_slack(alert)
+            return self._give_up(alert, budget.refusal, payload)
+        payload = payload or render_slack(alert)
         client = WebhookClient(
             url,
             timeout=self._timeout,
@@ -184,18 +186,19 @@ class SlackDelivery:
         except Exception as exc:  # noqa: BLE001 - network errors after retries
             error = f"{type(exc).__name__}: {exc}"
             if budget.refusal:
-                return self._give_up(alert, f"{budget.refusal}; last error {error}")
-            return self._give_up(alert, f"Slack unreachable after retries: {error}")
+                return self._give_up(alert, f"{budget.refusal}; last error {error}", payload)
+            return self._give_up(alert, f"Slack unreachable after retries: {error}", payload)
         if response.status_code == 200:
             return Delivery("posted", "posted to Slack")
         return self._give_up(
             alert,
             budget.refusal or f"Slack answered HTTP {response.status_code}: {str(response.body)[:200]}",
+            payload,
         )
 
-    def _give_up(self, alert: Alert, reason: str) -> Delivery:
+    def _give_up(self, alert: Alert, reason: str, payload: Mapping[str, Any] | None = None) -> Delivery:
         kept = fit(alert, Alert.to_dict, json_size, DEAD_LETTER_ALERT_CHARS)
-        self._dead_letter({"reason": reason, "alert": kept, "slack": render_slack(alert)})
+        self._dead_letter({"reason": reason, "alert": kept, "slack": payload or render_slack(alert)})
         return Delivery("dead-lettered", reason)
 
 

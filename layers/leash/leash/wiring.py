@@ -11,10 +11,21 @@ from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 from leash.actors import RoleTagCache, TagLookup
 from leash.claims import DynamoDbClaims
 from leash.idempotency import once_per_event
+from leash.incidents import DynamoDbIncidents, IncidentStore
 from leash.lockdown import AutoLockdown, EventBusRequester
 from leash.notify import Notifier, Respond
 from leash.publish import SnsPublisher
-from leash.settings import ActorConfig, LockdownSettings, required
+from leash.settings import ActorConfig, IncidentSettings, LockdownSettings, required
+
+
+def incidents_from_env(env: Mapping[str, str], dynamodb_client: Any = None) -> IncidentStore | None:
+    """The incident store of LEASH_INCIDENT_TABLE, or None when the function has none."""
+    settings = IncidentSettings.from_env(env)
+    if not settings.table:
+        return None
+    return DynamoDbIncidents(
+        dynamodb_client or boto3.client("dynamodb"), settings.table, settings.quiet_seconds
+    )
 
 
 def notifier_from_env(
@@ -34,7 +45,9 @@ def notifier_from_env(
     once, idempotency = once_per_event(table, key_prefix=key_prefix, dynamodb_client=dynamodb_client)
     notifier = Notifier(
         ActorConfig.from_env(env),
-        SnsPublisher(boto3.client("sns"), required(env, "ALERTS_TOPIC_ARN")),
+        SnsPublisher(
+            boto3.client("sns"), required(env, "ALERTS_TOPIC_ARN"), incidents_from_env(env, dynamodb_client)
+        ),
         tag_lookup or RoleTagCache(lambda: boto3.client("iam")),
         respond=respond,
         once=once,
