@@ -18,7 +18,7 @@ import pytest
 from conftest import ACCOUNT, LambdaContext, load_event, load_handler
 
 from leash.alerts import Alert
-from leash.incidents import DynamoDbIncidents, InMemoryIncidents
+from leash.incidents import DynamoDbIncidents, InMemoryIncidents, SlackTraffic
 from leash.model import Severity
 from leash_cli.template import function_environment, load_template
 
@@ -203,6 +203,15 @@ def test_forty_calls_are_one_parent_thirty_nine_replies_and_a_running_summary(bo
     assert ack["incident"] == attributes[0]["incident"]
     assert set(slack_api.tokens) == {f"Bearer {TOKEN}"}
     assert bot.dead_letters() == []
+
+    # `leash replay` counts Slack traffic with SlackTraffic: it agrees with what was posted.
+    traffic = SlackTraffic()
+    for envelope in envelopes:
+        traffic.add(Alert.from_dict(json.loads(envelope["Message"])))
+    assert (traffic.incidents, traffic.parents, traffic.replies, traffic.broadcasts, traffic.updates) == (
+        1, len(slack_api.parents()), len(replies), 1, len(updates)
+    )  # fmt: skip
+    assert traffic.top_level == 2 and traffic.pages == {"critical": 1}
 
 
 def test_two_principals_and_a_quiet_hour_make_three_incidents(bot, slack_api):

@@ -13,7 +13,7 @@ from typing import Any
 
 from leash.alerts import Alert
 from leash.incidents import Incident, severities_text
-from leash.model import ACKNOWLEDGE, Severity
+from leash.model import ACKNOWLEDGE
 from leash.render import clip
 from leash.slack_blocks import BUTTON_VALUE_CHARS, action_buttons
 
@@ -130,5 +130,3 @@ def opened_note(incident: Incident) -> dict[str, Any]:
         ],
     }
 
-
-PAGED = (Severity.CRITICAL, Severity.HIGH)  # what the README's pager filter policy lets through

@@ -366,3 +366,70 @@ def severities_text(counts: Mapping[str, int]) -> str:
 def record_all(store: IncidentStore, alerts: Iterable[Alert]) -> list[Incident]:
     """Record alerts in order (tests and the demo)."""
     return [store.record(alert) for alert in alerts]
+
+
+PAGED = (Severity.CRITICAL, Severity.HIGH)  # what the README's pager filter policy lets through
+
+
+@dataclass
+class SlackTraffic:
+    """The messages a stream of alerts makes, by leash.slack_incidents' rules, without posting anything.
+
+    `leash replay` and the noise benchmark count with it; tests/functional/test_incidents.py checks it against
+    what the real Slack function posts.
+    """
+
+    store: InMemoryIncidents = field(default_factory=InMemoryIncidents)
+    alerts: int = 0
+    parents: int = 0  # Web API: one message in the channel per incident
+    replies: int = 0  # Web API: each later alert, in its incident's thread
+    broadcasts: int = 0  # Web API: criticals in a thread, also shown in the channel
+    updates: int = 0  # Web API: chat.update of the parent's summary
+    webhook_posts: int = 0  # webhook fallback: the first alert of each incident and every critical
+    pages: dict[str, int] = field(default_factory=dict)  # severity -> SNS messages a critical+high filter passes
+    _alone: dict[str, int] = field(default_factory=dict)  # incident -> its alerts posted on their own (webhook)
+
+    def add(self, alert: Alert) -> Incident:
+        incident = self.store.record(alert)
+        self.alerts += 1
+        critical = alert.severity is Severity.CRITICAL
+        if incident.alerts == 1:
+            self.parents += 1
+            self.webhook_posts += 1
+            self._alone[incident.id] = 1
+        else:
+            self.replies += 1
+            self.updates += 1
+            self.broadcasts += critical
+            self.webhook_posts += critical
+            self._alone[incident.id] += critical
+        if alert.severity in PAGED:
+            self.pages[str(alert.severity)] = self.pages.get(str(alert.severity), 0) + 1
+        return incident
+
+    @property
+    def incidents(self) -> int:
+        return len(self.store.incidents)
+
+    @property
+    def top_level(self) -> int:
+        """Messages in the channel itself with a bot token: a parent per incident and each critical broadcast."""
+        return self.parents + self.broadcasts
+
+    @property
+    def digests(self) -> int:
+        """Webhook fallback: one digest per incident with alerts that were not posted on their own."""
+        return sum(1 for i in self.store.incidents.values() if i.alerts > self._alone.get(i.id, 0))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "alerts": self.alerts,
+            "incidents": self.incidents,
+            "top_level_posts": self.top_level,
+            "parents": self.parents,
+            "thread_replies": self.replies,
+            "critical_broadcasts": self.broadcasts,
+            "summary_updates": self.updates,
+            "pages": {str(s): self.pages.get(str(s), 0) for s in PAGED},
+            "webhook_fallback": {"posts": self.webhook_posts, "digests": self.digests},
+        }
