@@ -19,7 +19,7 @@ from leash.slack_blocks import BUTTON_VALUE_CHARS, action_buttons
 
 
 def clock(epoch: float) -> str:
-    """'21:04 UTC' (the day too when it is not today's): how the summary says when."""
+    """'2026-11-22 21:04 UTC': how the summary says when."""
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
