@@ -129,4 +129,3 @@ def opened_note(incident: Incident) -> dict[str, Any]:
             }
         ],
     }
-

@@ -386,8 +386,8 @@ class SlackTraffic:
     broadcasts: int = 0  # Web API: criticals in a thread, also shown in the channel
     updates: int = 0  # Web API: chat.update of the parent's summary
     webhook_posts: int = 0  # webhook fallback: the first alert of each incident and every critical
-    pages: dict[str, int] = field(default_factory=dict)  # severity -> SNS messages a critical+high filter passes
-    _alone: dict[str, int] = field(default_factory=dict)  # incident -> its alerts posted on their own (webhook)
+    pages: dict[str, int] = field(default_factory=dict)  # severity -> messages a critical+high filter passes
+    _alone: dict[str, int] = field(default_factory=dict)  # incident -> alerts the webhook posted alone
 
     def add(self, alert: Alert) -> Incident:
         incident = self.store.record(alert)
