@@ -180,7 +180,7 @@ def main() -> None:
         f"{traffic.top_level} top-level posts ({traffic.parents} incident messages + {traffic.broadcasts} critical "
         f"broadcasts) = {after['top_level_posts_per_incident']} per incident, "
         f"{after['top_level_posts_per_10k_agent_calls']} per 10,000 agent calls; {traffic.replies:,} thread "
-        f"replies; webhook alone {traffic.webhook_posts + traffic.digests} posts; pages (critical+high filter) "
+        f"replies; webhook alone {traffic.webhook_posts + traffic.alone + traffic.digests} posts; pages (critical+high filter) "
         f"{after['pages']}."
     )
 

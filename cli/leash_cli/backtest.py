@@ -126,7 +126,7 @@ def slack_traffic_line(traffic: SlackTraffic) -> str:
         f"In Slack: {traffic.incidents:,} incident{'s' if traffic.incidents != 1 else ''}, "
         f"{traffic.top_level:,} top-level posts ({traffic.parents:,} incident messages, "
         f"{traffic.broadcasts:,} critical broadcasts) and {traffic.replies:,} thread replies with a bot token; "
-        f"{traffic.webhook_posts + traffic.digests:,} posts with the webhook alone "
+        f"{traffic.webhook_posts + traffic.alone + traffic.digests:,} posts with the webhook alone "
         f"({traffic.webhook_posts:,} first or critical alerts, {traffic.digests:,} digests). "
         f"Pages (critical and high): {pages}."
     )

@@ -374,7 +374,8 @@ def run_demo() -> DemoResult:
         for step in incident.steps:  # what the Slack function would post, by the incidents' rules
             if step.alert is not None:
                 before = result.slack.broadcasts
-                if result.slack.add(step.alert).alerts > 1:
+                joined = result.slack.add(step.alert)
+                if joined is not None and joined.alerts > 1:
                     result.thread.append((step.alert, result.slack.broadcasts > before))
     return result
 

@@ -36,7 +36,9 @@ metrics = Metrics()
 SECRET_ARN = text(os.environ, "SLACK_WEBHOOK_SECRET_ARN")
 BOT_TOKEN_SECRET_ARN = text(os.environ, "SLACK_BOT_TOKEN_SECRET_ARN")
 QUEUE_URL = text(os.environ, "SLACK_QUEUE_URL")
-_INCIDENTS = IncidentSettings.from_env(os.environ)
+_INCIDENTS = IncidentSettings.from_env(
+    os.environ
+)  # no table (a stack from before incidents): each alert alone
 _warned_unconfigured = False
 _sqs = LazyClient("sqs")
 
@@ -60,9 +62,9 @@ _METRIC = {
 _dead_letter = SqsDeadLetter(_sqs, required(os.environ, "SLACK_DEAD_LETTER_QUEUE_URL"))
 delivery = SlackDelivery(_webhook_url, _dead_letter)
 incidents = IncidentSlack(
-    DynamoDbIncidents(
-        LazyClient("dynamodb"), required(os.environ, "LEASH_INCIDENT_TABLE"), _INCIDENTS.quiet_seconds
-    ),
+    DynamoDbIncidents(LazyClient("dynamodb"), _INCIDENTS.table, _INCIDENTS.quiet_seconds)
+    if _INCIDENTS.table
+    else None,
     delivery,
     _dead_letter,
     WebApi(
@@ -97,7 +99,8 @@ def lambda_handler(event, context):
         return float(context.get_remaining_time_in_millis()) / 1000
 
     records = event.get("Records") if isinstance(event, dict) else None
-    if isinstance(records, list) and records and records[0].get("eventSource") == "aws:sqs":
+    first = records[0] if isinstance(records, list) and records else None
+    if isinstance(first, dict) and first.get("eventSource") == "aws:sqs":
 
         def post(record) -> str:
             alert, incident = from_queue(record.body)

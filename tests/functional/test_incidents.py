@@ -79,6 +79,8 @@ class Stack:
         )
         for k, v in env.items():
             monkeypatch.setenv(k, v)
+        # Not "slack": Powertools loggers of one service share their stream, which test_slack reads (capsys).
+        monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "slack-incidents")
         self.notify = load_handler("notify")
         self.slack = load_handler("slack_forwarder")
 
@@ -460,3 +462,84 @@ def test_the_summary_says_what_leash_put_back_and_the_lockdown():
     assert "*Leash put back*: guardrail policy on ai-agent-deploy" in text
     assert "*Lockdown*: locked down" in text
     assert "*Calls*: 2 (1 high, 1 medium)" in text
+
+
+def test_acknowledge_on_the_parent_marks_the_incident_and_its_summary(bot, slack_api, slack, monkeypatch):
+    """The real Acknowledge button of the parent, clicked (a signed request to the interactions handler)."""
+    import time
+    from urllib.parse import urlencode
+
+    from conftest import function_url_event
+    from slack_sdk.signature import SignatureVerifier
+
+    bot.run([call(MEDIUM, 0, 0)])
+    bot.drain_queue()
+    (parent,) = slack_api.parents()
+    (button,) = [e for e in parent["blocks"][-1]["elements"] if e["action_id"] == "leash_acknowledge"]
+    incident = json.loads(button["value"])["incident"]
+
+    secret = "8f742231b10e8888abcd99yyyzzz85a5"
+    for key, value in {
+        "SLACK_SIGNING_SECRET_ARN": boto3.client("secretsmanager").create_secret(
+            Name="leash/slack-signing", SecretString=secret
+        )["ARN"],
+        "LEASH_SLACK_LOCKDOWN_USERS": "U0ONCALL",
+        "LEASH_SLACK_RELEASE_USERS": "U0LEAD",
+        "LOCKDOWN_STATE_MACHINE_ARN": f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:lockdown",
+        "RELEASE_STATE_MACHINE_ARN": f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:release",
+        "LEDGER_TABLE": "leash-ledger",
+        "IDEMPOTENCY_TABLE": "leash-idempotency",
+        "LEASH_INCIDENT_TABLE": "leash-incidents",
+        "POWERTOOLS_SERVICE_NAME": "interactions",
+    }.items():
+        monkeypatch.setenv(key, value)
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U0ONCALL", "username": "sam"},
+        "response_url": slack.url,
+        "actions": [{**button, "block_id": "leash_actions"}],
+        "message": {"text": parent["text"], "blocks": parent["blocks"]},
+    }
+    body = urlencode({"payload": json.dumps(payload)})
+    ts = str(int(time.time()))
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    interactions = load_handler("interactions")
+    reply = interactions.lambda_handler(function_url_event(body, ts, signature), LambdaContext())
+    assert reply["statusCode"] == 200
+    assert "Acknowledged by <@U0ONCALL>" in json.dumps(slack.requests[-1]["blocks"])  # the message, at once
+
+    store = DynamoDbIncidents(boto3.client("dynamodb"), "leash-incidents")
+    assert store.get(incident).acknowledged_by.startswith("<@U0ONCALL> at ")
+    bot.run([call(MEDIUM, 1, 1)])  # the next alert's summary update says so, and offers no Acknowledge
+    bot.drain_queue()
+    update = slack_api.updates()[-1]
+    assert "*Acknowledged*: <@U0ONCALL> at " in summary(update)
+    assert [e["action_id"] for e in update["blocks"][-1]["elements"]] == ["leash_lockdown"]
+
+
+def test_an_alarm_is_no_one_s_incident_and_is_posted_on_its_own(bot, slack_api):
+    """A CloudWatch alarm on the topic has no principal: a message in the channel, no thread, no summary."""
+    alarm = {
+        "AlarmName": "leash-SlackUndeliveredAlarm",
+        "NewStateValue": "ALARM",
+        "NewStateReason": "Threshold Crossed",
+        "AlarmArn": f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:leash-SlackUndeliveredAlarm",
+        "AWSAccountId": ACCOUNT,
+        "StateChangeTime": "2026-11-22T21:10:00.000+0000",
+    }
+    later = {**alarm, "StateChangeTime": "2026-11-22T21:15:00.000+0000"}
+    bot.to_queue(
+        [{"Message": json.dumps(alarm), "Subject": "ALARM", "Timestamp": "2026-11-22T21:10:01.000Z"}]
+    )
+    bot.to_queue(
+        [{"Message": json.dumps(alarm), "Subject": "ALARM", "Timestamp": "2026-11-22T21:10:02.000Z"}]
+    )
+    bot.to_queue(
+        [{"Message": json.dumps(later), "Subject": "ALARM", "Timestamp": "2026-11-22T21:15:01.000Z"}]
+    )
+    assert bot.drain_queue() == []
+    posts = slack_api.posts()  # SNS delivered the first twice: the FIFO queue's deduplication posts it once
+    assert len(posts) == 2 and not any(p.get("thread_ts") for p in posts) and slack_api.updates() == []
+    assert (
+        posts[0]["blocks"][0]["text"]["text"] == "HIGH: CloudWatch alarm leash-SlackUndeliveredAlarm is ALARM"
+    )

@@ -32,10 +32,16 @@ LOCKDOWN_NOTICES = {
 }
 
 
+NO_PRINCIPAL = "leash"  # alarms and messages Leash did not write: no one's incident, posted on their own
+
+
 def principal_of(alert: Alert) -> str:
     """Whose incident an alert belongs to: an agent role's sessions together (the role), a person as one identity."""
+    if alert.kind in ("alarm", "message"):
+        return NO_PRINCIPAL
     actor = alert.actor
-    return str(actor.get("lockdownPrincipal") or actor.get("roleArn") or actor.get("arn") or "") or "leash"
+    found = actor.get("lockdownPrincipal") or actor.get("roleArn") or actor.get("arn") or ""
+    return found if isinstance(found, str) and found else NO_PRINCIPAL
 
 
 def alert_epoch(alert: Alert, now: Callable[[], float] = time.time) -> float:
@@ -389,9 +395,16 @@ class SlackTraffic:
     pages: dict[str, int] = field(default_factory=dict)  # severity -> messages a critical+high filter passes
     _alone: dict[str, int] = field(default_factory=dict)  # incident -> alerts the webhook posted alone
 
-    def add(self, alert: Alert) -> Incident:
-        incident = self.store.record(alert)
+    alone: int = 0  # alerts of no principal (alarms): a message of their own either way
+
+    def add(self, alert: Alert) -> Incident | None:
         self.alerts += 1
+        if alert.severity in PAGED:
+            self.pages[str(alert.severity)] = self.pages.get(str(alert.severity), 0) + 1
+        if principal_of(alert) == NO_PRINCIPAL:
+            self.alone += 1
+            return None
+        incident = self.store.record(alert)
         critical = alert.severity is Severity.CRITICAL
         if incident.alerts == 1:
             self.parents += 1
@@ -403,8 +416,6 @@ class SlackTraffic:
             self.broadcasts += critical
             self.webhook_posts += critical
             self._alone[incident.id] += critical
-        if alert.severity in PAGED:
-            self.pages[str(alert.severity)] = self.pages.get(str(alert.severity), 0) + 1
         return incident
 
     @property
@@ -413,8 +424,9 @@ class SlackTraffic:
 
     @property
     def top_level(self) -> int:
-        """Messages in the channel itself with a bot token: a parent per incident and each critical broadcast."""
-        return self.parents + self.broadcasts
+        """Messages in the channel itself with a bot token: a parent per incident, each critical broadcast and
+        each alert of no principal (an alarm)."""
+        return self.parents + self.broadcasts + self.alone
 
     @property
     def digests(self) -> int:
@@ -431,5 +443,6 @@ class SlackTraffic:
             "critical_broadcasts": self.broadcasts,
             "summary_updates": self.updates,
             "pages": {str(s): self.pages.get(str(s), 0) for s in PAGED},
-            "webhook_fallback": {"posts": self.webhook_posts, "digests": self.digests},
+            "alone": self.alone,
+            "webhook_fallback": {"posts": self.webhook_posts + self.alone, "digests": self.digests},
         }

@@ -14,6 +14,7 @@ Slack dead-letter queue with everything needed to post it later (method, channel
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +25,7 @@ from slack_sdk.web import WebClient
 from leash.alerts import Alert
 from leash.fit import fit, json_size
 from leash.incident_blocks import opened_note, render_digest, render_parent
-from leash.incidents import Incident, IncidentStore
+from leash.incidents import NO_PRINCIPAL, Incident, IncidentStore, principal_of
 from leash.model import Severity
 from leash.slack import (
     DEAD_LETTER_ALERT_CHARS,
@@ -41,6 +42,7 @@ from leash.slack import (
 from leash.slack_blocks import render_slack
 
 SLACK_API_URL = "https://slack.com/api/"
+INCIDENT_ID = re.compile(r"inc-[0-9a-f]{16}-[0-9]{1,12}")  # leash.incidents.incident_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,7 @@ class IncidentSlack:
 
     def __init__(
         self,
-        incidents: IncidentStore,
+        incidents: IncidentStore | None,
         webhook: SlackDelivery,
         dead_letter: Callable[[Mapping[str, Any]], None],
         web_api: WebApi | None = None,
@@ -87,7 +89,13 @@ class IncidentSlack:
         self._max_retries = max_retries
 
     def deliver(self, alert: Alert, incident_id: str = "", time_left: TimeLeft = unlimited) -> Delivery:
-        """Post one alert in its incident (recorded here when the publisher named none: alarms, old messages)."""
+        """Post one alert in its incident (recorded here when the publisher named none, e.g. a workflow notice).
+
+        What belongs to no principal (a CloudWatch alarm, a message Leash did not write) is posted on its own,
+        as is everything when the function has no incident table (a stack from before incidents).
+        """
+        if self._incidents is None or principal_of(alert) == NO_PRINCIPAL:
+            return self._alone(alert, time_left)
         incident = self._incidents.get(incident_id) if incident_id else None
         if incident is None:
             incident = self._incidents.record(alert)
@@ -98,9 +106,32 @@ class IncidentSlack:
             return self._thread(alert, incident, token, time_left)
         return self._webhook_post(alert, incident, time_left)
 
+    def _alone(self, alert: Alert, time_left: TimeLeft) -> Delivery:
+        """One message in the channel: with the bot token if there is one, else the webhook."""
+        if self._web_api is None:
+            return self._webhook.deliver(alert, time_left)
+        try:
+            token = self._web_api.token()
+        except Exception as exc:  # noqa: BLE001 - a broken secret must not lose the alert
+            return self._park(alert, "", f"could not read the Slack bot token: {exc}", {})
+        if not token:
+            return self._webhook.deliver(alert, time_left)
+        budget = Budget(time_left, self._timeout)
+        payload = render_slack(alert)
+        request = {"method": "chat.postMessage", "channel": self._web_api.channel, **payload}
+        if not budget.allows(0, "no time left to try Slack"):
+            return self._park(alert, "", budget.refusal, request)
+        try:
+            self._client(token, budget).chat_postMessage(channel=self._web_api.channel, **payload)
+        except Exception as exc:  # noqa: BLE001 - SlackApiError, network errors after retries
+            return self._park(alert, "", _failure(exc, budget), request)
+        return Delivery("posted", "posted to Slack")
+
     def sweep(self, now: float, quiet_seconds: float, time_left: TimeLeft = unlimited) -> list[Delivery]:
         """Close the incidents quiet for `quiet_seconds`: the webhook fallback posts each one's digest."""
-        results = []
+        results: list[Delivery] = []
+        if self._incidents is None:
+            return results
         for incident in self._incidents.quiet(now - quiet_seconds):
             if not incident.thread_ts and incident.posted > incident.webhook_posts:
                 alert = _digest_alert(incident)
@@ -123,17 +154,9 @@ class IncidentSlack:
             return self._give_up(alert, incident, f"could not read the Slack bot token: {exc}", {})
 
     def _thread(self, alert: Alert, incident: Incident, token: str, time_left: TimeLeft) -> Delivery:
-        assert self._web_api is not None
+        assert self._web_api is not None and self._incidents is not None
         budget = Budget(time_left, self._timeout)
-        client = WebClient(
-            token=token,
-            base_url=self._web_api.base_url,
-            timeout=self._timeout,
-            retry_handlers=[
-                RateLimitRetry(self._sleep, budget, self._max_retries),
-                TransientErrorRetry(self._sleep, budget, self._max_retries),
-            ],
-        )
+        client = self._client(token, budget)
         if not incident.thread_ts:
             parent = render_parent(incident, alert)
             request = {"method": "chat.postMessage", "channel": self._web_api.channel, **parent}
@@ -181,9 +204,23 @@ class IncidentSlack:
             "posted", f"replied in the thread of {incident.id}" + (" and broadcast" if broadcast else "")
         )
 
+    def _client(self, token: str, budget: Budget) -> WebClient:
+        """slack-sdk's Web API client, its retries (Retry-After, 5xx backoff) bounded by the time left."""
+        assert self._web_api is not None
+        return WebClient(
+            token=token,
+            base_url=self._web_api.base_url,
+            timeout=self._timeout,
+            retry_handlers=[
+                RateLimitRetry(self._sleep, budget, self._max_retries),
+                TransientErrorRetry(self._sleep, budget, self._max_retries),
+            ],
+        )
+
     # -- webhook fallback -------------------------------------------------------------------------
 
     def _webhook_post(self, alert: Alert, incident: Incident, time_left: TimeLeft) -> Delivery:
+        assert self._incidents is not None
         first = incident.posted == 0
         if not first and alert.severity is not Severity.CRITICAL:
             self._incidents.update(incident.id, posted=incident.posted + 1)
@@ -199,8 +236,12 @@ class IncidentSlack:
         return result
 
     def _give_up(self, alert: Alert, incident: Incident, reason: str, request: Mapping[str, Any]) -> Delivery:
+        return self._park(alert, incident.id, reason, request)
+
+    def _park(self, alert: Alert, incident: str, reason: str, request: Mapping[str, Any]) -> Delivery:
+        """The Slack DLQ gets the reason, the alert, its incident and the Web API call to repeat."""
         kept = fit(alert, Alert.to_dict, json_size, DEAD_LETTER_ALERT_CHARS)
-        self._dead_letter({"reason": reason, "alert": kept, "incident": incident.id, "slack": dict(request)})
+        self._dead_letter({"reason": reason, "alert": kept, "incident": incident, "slack": dict(request)})
         return Delivery("dead-lettered", reason)
 
 
@@ -241,12 +282,12 @@ def queue_message(alert: Alert, incident: str, message_id: str = "") -> dict[str
     import hashlib
     import json
 
-    from leash.incidents import principal_of
-
     body = json.dumps(
         {"incident": incident, "alert": fit(alert, Alert.to_dict, json_size, DEAD_LETTER_ALERT_CHARS)},
         separators=(",", ":"),
     )
+    if not INCIDENT_ID.fullmatch(incident):  # only ids Leash makes; anything else groups by principal
+        incident = ""
     group = incident or hashlib.sha256(principal_of(alert).encode("utf-8", "replace")).hexdigest()[:64]
     dedup = hashlib.sha256((message_id or body).encode("utf-8", "replace")).hexdigest()
     return {"MessageBody": body, "MessageGroupId": group, "MessageDeduplicationId": dedup}
