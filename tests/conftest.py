@@ -115,7 +115,13 @@ def deploy_notify_stack(monkeypatch):
     topic_arn = boto3.client("sns").create_topic(Name="leash-alerts")["TopicArn"]
     from leash_cli.emulator import create_tables
 
-    create_tables({"IdempotencyTable": "leash-idempotency", "LedgerTable": "leash-ledger"})
+    create_tables(
+        {
+            "IdempotencyTable": "leash-idempotency",
+            "LedgerTable": "leash-ledger",
+            "IncidentTable": "leash-incidents",
+        }
+    )
     from leash_cli.template import function_environment, load_template
 
     # What template.yaml sets on the notify and reapply functions, for these deploy parameters.
@@ -128,6 +134,7 @@ def deploy_notify_stack(monkeypatch):
             "LedgerTable": "leash-ledger",
             "LeashEventBus": "leash-leash",
             "AlertsTopic": topic_arn,
+            "IncidentTable": "leash-incidents",
         },
         account=ACCOUNT,
     )
@@ -442,3 +449,84 @@ def function_url_event(body: str, timestamp: int | str, signature: str) -> dict:
         "body": body,
         "isBase64Encoded": False,
     }
+
+
+class FakeSlackApi:
+    """Slack's Web API over real HTTP: chat.postMessage and chat.update, answered as Slack does.
+
+    Scripted replies (status, headers, body) are used first, then {"ok": true, ...}. Each post gets a new
+    ts; `calls` keeps (method, JSON body) in the order Slack received them.
+    """
+
+    def __init__(self):
+        self.replies: list[tuple[int, dict, str]] = []
+        self.calls: list[tuple[str, dict]] = []
+        self.stamps: list[str] = []  # the ts Slack gave each call
+        self.tokens: list[str] = []
+        self._lock = threading.Lock()
+        self._ts = 0
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
+                method = self.path.rsplit("/", 1)[-1]
+                with fake._lock:
+                    fake.tokens.append(self.headers.get("Authorization", ""))
+                    scripted = fake.replies.pop(0) if fake.replies else None
+                    if scripted is None:
+                        fake._ts += 1
+                        ts = f"1763845476.{fake._ts:06d}"
+                        fake.calls.append((method, body))
+                        fake.stamps.append(ts)
+                        answer = {"ok": True, "channel": body.get("channel", ""), "ts": ts}
+                        status, headers, text = 200, {}, json.dumps(answer)
+                    else:
+                        status, headers, text = scripted
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(text)))
+                self.end_headers()
+                self.wfile.write(text.encode())
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/api/"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def posts(self) -> list[dict]:
+        return [body for method, body in self.calls if method == "chat.postMessage"]
+
+    def parents(self) -> list[dict]:
+        return [body for body in self.posts() if not body.get("thread_ts")]
+
+    def parent_stamps(self) -> list[str]:
+        """The ts of each parent message (what its replies name as thread_ts)."""
+        return [
+            ts
+            for (method, body), ts in zip(self.calls, self.stamps, strict=True)
+            if method == "chat.postMessage" and not body.get("thread_ts")
+        ]
+
+    def replies_in(self, thread_ts: str) -> list[dict]:
+        return [body for body in self.posts() if body.get("thread_ts") == thread_ts]
+
+    def updates(self) -> list[dict]:
+        return [body for method, body in self.calls if method == "chat.update"]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def slack_api():
+    """A local HTTP server standing in for Slack's Web API (the bot token's chat.postMessage, chat.update)."""
+    fake = FakeSlackApi()
+    yield fake
+    fake.close()

@@ -14,6 +14,14 @@ from typing import Any
 
 import yaml
 
+# The secrets Leash is given, by parameter, each with the condition under which it is set: tampering with them
+# is tampering with Leash (the tamper rules, leash_cli.template.leash_resources and `leash scp` read this).
+SLACK_SECRETS = {
+    "SlackWebhookSecretArn": "HasSlack",
+    "SlackSigningSecretArn": "HasSlackInteractivity",
+    "SlackBotTokenSecretArn": "HasSlackBot",
+}
+
 NO_VALUE = object()
 _SUB = re.compile(r"\$\{([^}!][^}]*)\}")
 

@@ -22,7 +22,7 @@ from leash.agents import AGENT_SIGNALS
 from leash.catalog import CATALOG, CatalogAction
 from leash.events import CONSOLE_LOGIN, SIGN_IN_SOURCE
 from leash.model import CLOUDTRAIL_DETAIL_TYPE, CONSOLE_SIGN_IN_DETAIL_TYPES, DENIED_CODES, FAMILIES
-from leash_build.cfn import CfnLoader, Deployment, offline_resources
+from leash_build.cfn import SLACK_SECRETS, CfnLoader, Deployment, offline_resources
 from leash_build.docs import markdown
 
 # EventBridge's default quota for one event pattern; patterns are packed to stay well under it.
@@ -223,11 +223,8 @@ def leash_values(kind: str) -> list[Any] | None:
         "topic": [_deployed(t, {"Ref": t}) for t in _of_type("AWS::SNS::Topic")]
         + [_deployed(t, {"prefix": _sub(f"${{{t}}}:")}) for t in _of_type("AWS::SNS::Topic")],
         "queue": [_deployed(q, {"Ref": q}) for q in _of_type("AWS::SQS::Queue")],
-        "table": [
-            v
-            for t in _of_type("AWS::DynamoDB::Table")
-            for v in (_deployed(t, {"Ref": t}), _deployed(t, {"suffix": _sub(f":table/${{{t}}}")}))
-        ],
+        # A name or an ARN: one wildcard per table holds both (four tables' two forms outgrow a pattern).
+        "table": [_deployed(t, {"wildcard": _sub(f"*${{{t}}}")}) for t in _of_type("AWS::DynamoDB::Table")],
         "state-machine": [_deployed(m, {"Ref": m}) for m in machines]
         + [
             _deployed(m, {"prefix": _sub(f"{_ARN_HEAD}:states:{_HERE}:execution:${{{m}.Name}}:")})
@@ -239,8 +236,10 @@ def leash_values(kind: str) -> list[Any] | None:
         # pattern. CloudFormation names them <stack>-<logical ID>-<suffix>; the handler checks the exact names.
         "alarm": [{"prefix": _sub("${AWS::StackName}-")}],
         "secret": [
-            {"Fn::If": ["HasSlack", {"Ref": "SlackWebhookSecretArn"}, {"Ref": "AWS::NoValue"}]},
-            {"Fn::If": ["HasSlackInteractivity", {"Ref": "SlackSigningSecretArn"}, {"Ref": "AWS::NoValue"}]},
+            *(
+                {"Fn::If": [condition, {"Ref": p}, {"Ref": "AWS::NoValue"}]}
+                for p, condition in SLACK_SECRETS.items()
+            ),
             {"anything-but": {"prefix": "arn:"}},
         ],
         "log-group": [_deployed(g, {"Ref": g}) for g in _of_type("AWS::Logs::LogGroup")],
@@ -503,6 +502,8 @@ _SIZING_STACK = Deployment(
         "leash-security-prod/slack-incoming-webhook-url-AbCdEf",
         "SlackSigningSecretArn": "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:"
         "leash-security-prod/slack-app-signing-secret-AbCdEf",
+        "SlackBotTokenSecretArn": "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:"
+        "leash-security-prod/slack-app-bot-token-AbCdEf",
     },
     partition="aws-us-gov",
     region="us-gov-west-1",
@@ -511,8 +512,7 @@ _SIZING_STACK = Deployment(
         [
             *(f"Has{s.parameter}" for s in AGENT_SIGNALS if s.parameter),
             *(condition for _, condition in _RESOURCES.values() if condition),
-            "HasSlack",
-            "HasSlackInteractivity",
+            *SLACK_SECRETS.values(),
         ],
         True,
     ),

@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from leash.incidents import SlackTraffic
 from leash.model import Severity
 from leash_cli.replay import Decision, Report
 
@@ -75,6 +76,7 @@ def print_summary(
     console: Console,
     descriptions: Mapping[str, str],
     top: int | None = 10,
+    traffic: SlackTraffic | None = None,
 ) -> None:
     """The table a security engineer reads: totals, per principal (top N), protections, per rule."""
     console.print(_headline(report), highlight=False)
@@ -89,6 +91,8 @@ def print_summary(
             f"principal{'' if locked == 1 else 's'}.",
             highlight=False,
         )
+    if traffic is not None and traffic.alerts:
+        console.print(slack_traffic_line(traffic), highlight=False)
     principals = sorted(summary.principals.values(), key=lambda p: p.rank)
     shown = principals if top is None else principals[:top]
     if principals:
@@ -113,6 +117,19 @@ def print_summary(
         for rule, n in report.rules.most_common():
             table.add_row(rule, f"{n:,}", Text(descriptions.get(rule, "").removeprefix("Leash: ")))
         console.print(table)
+
+
+def slack_traffic_line(traffic: SlackTraffic) -> str:
+    """What Slack and the pager would have received: incidents, not one message per alert."""
+    pages = ", ".join(f"{n:,} {s}" for s, n in traffic.pages.items() if n) or "none"
+    return (
+        f"In Slack: {traffic.incidents:,} incident{'s' if traffic.incidents != 1 else ''}, "
+        f"{traffic.top_level:,} top-level posts ({traffic.parents:,} incident messages, "
+        f"{traffic.broadcasts:,} critical broadcasts) and {traffic.replies:,} thread replies with a bot token; "
+        f"{traffic.webhook_posts + traffic.alone + traffic.digests:,} posts with the webhook alone "
+        f"({traffic.webhook_posts:,} first or critical alerts, {traffic.digests:,} digests). "
+        f"Pages (critical and high): {pages}."
+    )
 
 
 def _severities(counts: Mapping[str, int]) -> str:

@@ -24,6 +24,8 @@ from typing import Any
 from leash.alerts import Alert
 from leash.events import wrap_record
 from leash.inbox import workflow_alert
+from leash.incident_blocks import summary_lines
+from leash.incidents import SlackTraffic
 from leash.model import ActionKind
 from leash.render import describe, render_text
 from leash.slack_blocks import LOCKDOWN_APPLIED
@@ -53,6 +55,7 @@ DEMO_RESOURCES = {
     "IdempotencyTable": "leash-idempotency",
     "LedgerTable": "leash-ledger",
     "SpikeTable": "leash-spikes",
+    "IncidentTable": "leash-incidents",
     "LeashEventBus": "leash-leash",
 }
 DEMO_ENV = {
@@ -95,6 +98,8 @@ class DemoStep:
 class DemoResult:
     steps: list[DemoStep] = field(default_factory=list)
     account: dict[str, str] = field(default_factory=dict)  # read back from the emulated account afterwards
+    slack: SlackTraffic = field(default_factory=SlackTraffic)  # the alerts as Slack incidents and threads
+    thread: list[tuple[Alert, bool]] = field(default_factory=list)  # (alert, also broadcast) per reply
 
 
 def _load_handler(function: str) -> Any:
@@ -119,11 +124,14 @@ class _Context:
 
 
 def create_leash_tables() -> str:
-    """What `sam deploy` creates that the handlers use: the alerts topic and the three tables."""
+    """What `sam deploy` creates that the handlers use: the alerts topic and the four tables."""
     import boto3
 
     create_tables(
-        {table: DEMO_RESOURCES[table] for table in ("IdempotencyTable", "LedgerTable", "SpikeTable")}
+        {
+            table: DEMO_RESOURCES[table]
+            for table in ("IdempotencyTable", "LedgerTable", "SpikeTable", "IncidentTable")
+        }
     )
     return boto3.client("sns").create_topic(Name="leash-alerts")["TopicArn"]
 
@@ -413,6 +421,12 @@ def run_demo() -> DemoResult:
         incident.flush_spikes(f"{denied} denied calls")
         result.steps = incident.steps
         result.account = read_back(ids)
+        for step in incident.steps:  # what the Slack function would post, by the incidents' rules
+            if step.alert is not None:
+                before = result.slack.broadcasts
+                joined = result.slack.add(step.alert)
+                if joined is not None and joined.alerts > 1:
+                    result.thread.append((step.alert, result.slack.broadcasts > before))
     return result
 
 
@@ -489,6 +503,36 @@ class LockdownTap:
         return steps
 
 
+def print_slack(result: DemoResult, console: Any) -> None:
+    """The incidents as Slack shows them with a bot token: each parent's summary, then its thread."""
+    from rich.markup import escape
+    from rich.panel import Panel
+
+    traffic = result.slack
+    for incident in traffic.store.incidents.values():
+        lines = [f"[bold]{escape(label)}[/]: {escape(value)}" for label, value in summary_lines(incident)]
+        lines.append("[ Lock down ] [ Acknowledge ]")
+        console.print(
+            Panel(
+                "\n".join(lines),
+                title=f"#leash-alerts: {incident.worst.upper()} incident: {escape(incident.label)}",
+                subtitle=f"{incident.alerts - 1} replies in the thread",
+                expand=False,
+            )
+        )
+    for alert, broadcast in result.thread:
+        style = SEVERITY_STYLE[str(alert.severity)]
+        also = "  [dim](also sent to the channel)[/]" if broadcast else ""
+        console.print(
+            f"   └ [{style}]{alert.severity.upper()}[/] {escape(alert.title)}{also}", highlight=False
+        )
+    console.print(
+        f"In Slack: {traffic.incidents} incident{'s' if traffic.incidents != 1 else ''}, "
+        f"{traffic.top_level} top-level posts ({traffic.broadcasts} critical broadcasts), "
+        f"{traffic.replies} thread replies, instead of {traffic.alerts} posts."
+    )
+
+
 SEVERITY_STYLE = {"critical": "bold white on red", "high": "bold red", "medium": "yellow", "low": "cyan"}
 
 
@@ -533,6 +577,7 @@ def print_demo(result: DemoResult, console: Any) -> None:
         style = SEVERITY_STYLE.get(sev, "dim")
         table.add_row(event + (f" x{count}" if count > 1 else ""), rules, f"[{style}]{sev}[/]", did)
     console.print(table)
+    print_slack(result, console)
     account = Table(title="The account afterwards, read back from the emulator")
     account.add_column("what")
     account.add_column("now")

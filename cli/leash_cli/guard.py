@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from leash_build.cfn import SLACK_SECRETS
 from leash_cli.template import deployment_for
 
 SCP_CHARACTERS = 5_120  # AWS Organizations' limit on one service control policy
@@ -121,10 +122,8 @@ def leash_resources(template: Mapping[str, Any], deployment: Any, partition: str
         # Every role named like Leash's, existing or not: creating one is how an agent would pose as Leash.
         arn("iam", f"role/{prefix}-*", where=""),
     ]
-    secret = str(deployment.parameters.get("SlackWebhookSecretArn") or "")
-    if secret:
-        resources.append(secret)
-    return resources
+    resources += [str(deployment.parameters.get(p) or "") for p in SLACK_SECRETS]
+    return [r for r in resources if r]
 
 
 def protection_policy(

@@ -231,7 +231,7 @@ def _backtest(replayer, inputs, output, progress, summary, err, template_data, t
         raise typer.Exit(2)
     if output is Format.TABLE:
         descriptions = {rule.name: rule.description for rule in template_rules(template_data)}
-        print_summary(report, summary, Console(), descriptions, top=top)
+        print_summary(report, summary, Console(), descriptions, top=top, traffic=replayer.traffic)
     if report.problem_count:
         err.print(
             f"{report.problem_count:,} unreadable: {report.unreadable_files:,} whole files, "

@@ -31,6 +31,7 @@ from leash.alerts import Alert
 from leash.catalog import CatalogAction
 from leash.counters import InMemoryCounterStore
 from leash.events import ApiCall, wrap_record
+from leash.incidents import InMemoryIncidents, SlackTraffic
 from leash.lockdown import AutoLockdown
 from leash.model import ActionKind, NotApplicable, Remedy
 from leash.notify import Notifier
@@ -38,7 +39,7 @@ from leash.notify import Outcome as NotifyOutcome
 from leash.protections import PROTECTION_NAMES
 from leash.reapply import Reapplier
 from leash.render import describe
-from leash.settings import ActorConfig, LockdownSettings, ReapplySettings, SpikeConfig
+from leash.settings import ActorConfig, IncidentSettings, LockdownSettings, ReapplySettings, SpikeConfig
 from leash.spike_consumer import SpikeConsumer
 from leash.spikes import BatchAggregator
 from leash_build.regions import sees, watched_regions
@@ -495,6 +496,8 @@ class Replay:
         self._seen: set[str] = set()  # eventIDs decided: the handlers' idempotency, over the history
         self._locked: dict[str, str] = {}  # principal locked -> the eventID that locked it
         self.report = Report()
+        # The Slack messages and pages these alerts would make, grouped into incidents (QuietMinutes).
+        self.traffic = SlackTraffic(InMemoryIncidents(IncidentSettings.from_env(env).quiet_seconds))
         self.on_problem: Callable[[Problem], None] | None = None
 
     # -- the history ------------------------------------------------------------------------------
@@ -610,6 +613,7 @@ class Replay:
     ) -> Decision:
         actions = tuple(replace(a, dry_run=True) for a in alert.leash_did)
         self.report.severities[str(alert.severity)] += 1
+        self.traffic.add(alert)
         planned, reapply, would_lock, lockdown = [], [], None, None
         for action in actions:
             text = describe(action)

@@ -14,8 +14,8 @@ import yaml
 from leash import routing
 from leash.itself import LeashResources
 from leash.routing import RoutedRule
+from leash_build.cfn import SLACK_SECRETS, Deployment, deployed_resources, offline_resources
 from leash_build.cfn import CfnLoader as _CfnLoader
-from leash_build.cfn import Deployment, deployed_resources, offline_resources
 
 
 def app_root() -> Path:
@@ -85,7 +85,7 @@ def leash_resources(template: Mapping[str, Any], deployment: Deployment) -> Leas
         (logical_id, kind, str(deployment.resources.get(logical_id, "")))
         for logical_id, (kind, _) in deployed_resources(template).items()
     ]
-    secrets = [deployment.resolve({"Ref": p}) for p in ("SlackWebhookSecretArn", "SlackSigningSecretArn")]
+    secrets = [deployment.resolve({"Ref": p}) for p in SLACK_SECRETS]
     return LeashResources.build(
         found,
         stack_name=deployment.stack_name,

@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities import parameters
 
 from leash.aws import LazyClient
 from leash.claims import DynamoDbClaims
+from leash.incidents import incidents_from_env
 from leash.interactions import Interactions, Reply, SlackSignature, request_body, request_headers
 from leash.ledger import Ledger
 from leash.settings import SlackUsers, required
@@ -28,6 +29,15 @@ _STATE_MACHINES = {
 _signatures = DynamoDbClaims(_dynamodb, required(os.environ, "IDEMPOTENCY_TABLE"), ttl_seconds=600)
 _SIGNING_SECRET_ARN = required(os.environ, "SLACK_SIGNING_SECRET_ARN")
 _ALLOWED = SlackUsers.from_env(os.environ)
+_incidents = incidents_from_env(os.environ, _dynamodb)  # Acknowledge on an incident's parent marks it
+
+
+def _acknowledge_incident(incident: str, who: str) -> None:
+    """Mark the incident acknowledged: the parent's next summary says by whom (best effort, logged)."""
+    try:
+        _incidents.update(incident, acknowledged_by=who)  # type: ignore[union-attr]
+    except Exception:  # noqa: BLE001 - the ledger has the acknowledgement; the summary is a courtesy
+        logger.warning("could not mark the incident acknowledged", extra={"incident": incident})
 
 
 def _signing_secret() -> str:
@@ -70,6 +80,7 @@ def _interactions() -> Interactions:
         _ledger.record_once,
         _update,
         log=lambda message, extra: logger.info(message, extra=extra),
+        acknowledge_incident=_acknowledge_incident if _incidents else None,
     )
 
 

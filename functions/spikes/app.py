@@ -13,6 +13,7 @@ from leash.actors import RoleTagCache
 from leash.aws import LazyClient
 from leash.claims import DynamoDbClaims
 from leash.counters import DynamoDbCounterStore
+from leash.incidents import incidents_from_env
 from leash.lockdown import EventBusRequester
 from leash.publish import SnsPublisher
 from leash.settings import ActorConfig, LockdownSettings, SpikeConfig, required
@@ -27,7 +28,11 @@ consumer = SpikeConsumer(
     ActorConfig.from_env(os.environ),
     SpikeConfig.from_env(os.environ),
     DynamoDbCounterStore(_dynamodb, _SPIKE_TABLE),
-    SnsPublisher(LazyClient("sns"), required(os.environ, "ALERTS_TOPIC_ARN")),  # most batches cross no level
+    SnsPublisher(  # most batches cross no level: the SNS client is built on the first alert
+        LazyClient("sns"),
+        required(os.environ, "ALERTS_TOPIC_ARN"),
+        incidents_from_env(os.environ, _dynamodb),  # a spike joins its principal's incident
+    ),
     tag_lookup=RoleTagCache(lambda: boto3.client("iam")),
     lockdown_kinds=LockdownSettings.from_env(os.environ).kinds,
     # A redelivered batch asks once: requests are claimed in the counters table (UpdateItem only).

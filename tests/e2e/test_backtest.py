@@ -384,3 +384,22 @@ def test_a_role_with_a_path_is_one_principal_to_lock_whichever_request_names_it(
         == f"arn:aws:iam::{ACCOUNT}:role/ai-agent-deploy"
     )
     assert lock_subject(f"arn:aws:iam::{ACCOUNT}:user/bob") == f"arn:aws:iam::{ACCOUNT}:user/bob"
+
+
+def test_the_table_says_what_slack_and_the_pager_would_have_received(tmp_path):
+    """Forty calls of one agent a minute apart, a critical among them: one incident, one thread, two pages."""
+    calls = [
+        record(
+            "rds-modify-db-instance-class-by-agent",
+            eventID=f"resize-{n}",
+            eventTime=f"2026-11-22T21:{n:02d}:00Z",
+        )
+        for n in range(39)
+    ] + [record("rds-delete-db-instance-skip-final-snapshot-by-agent", eventTime="2026-11-22T21:39:00Z")]
+    trail(tmp_path, calls)
+    text = " ".join(replay(str(tmp_path)).stdout.split())
+    assert (
+        "In Slack: 1 incident, 2 top-level posts (1 incident messages, 1 critical broadcasts) and 39 thread "
+        "replies with a bot token; 3 posts with the webhook alone (2 first or critical alerts, 1 digests). "
+        "Pages (critical and high): 1 critical."
+    ) in text

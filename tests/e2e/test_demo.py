@@ -11,7 +11,7 @@ from rich.console import Console
 from leash.render import what_leash_did
 from leash_cli import demo
 from leash_cli.agent import AgentSession
-from leash_cli.demo import print_demo, run_demo
+from leash_cli.demo import print_demo, print_slack, run_demo
 from leash_cli.emulator import emulated_account
 
 
@@ -166,3 +166,22 @@ def test_agent_session_records_calls_as_cloudtrail_writes_them():
         for k, v in samples["s3-put-bucket-versioning-suspended-by-agent"]["requestParameters"].items()
         if k != "Host"
     }
+
+
+def test_the_demo_shows_the_incident_as_one_thread():
+    """The agent's calls are one incident: one parent message, the rest replies, the criticals broadcast."""
+    from rich.console import Console
+
+    result = run_demo()
+    traffic = result.slack
+    assert traffic.incidents == 1 and traffic.parents == 1
+    assert traffic.replies == traffic.alerts - 1 == len(result.thread)
+    criticals = sum(1 for alert, _ in result.thread if alert.severity == "critical")
+    assert traffic.broadcasts == criticals > 0
+    console = Console(record=True, width=160)
+    print_slack(result, console)
+    text = console.export_text()
+    assert "#leash-alerts: CRITICAL incident: agent ai-agent-deploy" in text
+    assert "Human behind: jordan@example.com" in text
+    assert "(also sent to the channel)" in text
+    assert f"In Slack: 1 incident, {1 + criticals} top-level posts" in text

@@ -304,6 +304,21 @@ def test_an_unreadable_webhook_secret_is_critical(world, lambda_context):
     ]
 
 
+def test_a_bot_token_secret_without_a_bot_token_is_critical(world, lambda_context, monkeypatch):
+    """#15: with SlackBotTokenSecretArn set, its secret is checked as the webhook's is."""
+    secrets = boto3.client("secretsmanager", REGION)
+    arn = secrets.create_secret(Name="leash/slack-bot", SecretString="xoxp-a-user-token")["ARN"]
+    monkeypatch.setenv("SLACK_BOT_TOKEN_SECRET_ARN", arn)
+    monkeypatch.setenv("SLACK_CHANNEL_ID", "C0LEASH01")
+    run(lambda_context)
+    assert titles(health_alerts(world)) == [
+        "Leash health check failed: the Slack bot token secret does not hold a bot token (xoxb-...)"
+    ]
+    secrets.put_secret_value(SecretId=arn, SecretString='{"bot_token": "xoxb-1-2-3"}')
+    run(lambda_context)
+    assert health_alerts(world) == []
+
+
 @pytest.fixture
 def forwarders(world):
     """The forwarders' StackSet of #12, with an instance in each watched region but the home region."""

@@ -193,3 +193,32 @@ def test_a_redirected_webhook_is_refused_and_the_topic_still_carries_the_alert(
     assert result["status"] == "published" and second_path.slack.requests == []
     (envelope,) = second_path.inbox.drain()
     assert POSTED_TO_SLACK not in (envelope.get("MessageAttributes") or {})
+
+
+def test_with_only_a_bot_token_the_second_path_posts_through_the_web_api(
+    notify_stack, slack_api, monkeypatch, tamper, lambda_context
+):
+    """No incoming webhook, a bot token (#15): the tamper alert still reaches the channel straight, once."""
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName="slack-dlq")["QueueUrl"]
+    arn = boto3.client("secretsmanager").create_secret(
+        Name="leash/slack-bot", SecretString="xoxb-1111-2222-leash-test"
+    )["ARN"]
+    for name, value in {
+        "SLACK_BOT_TOKEN_SECRET_ARN": arn,
+        "SLACK_CHANNEL_ID": "C0LEASH01",
+        "SLACK_API_URL": slack_api.url,
+        "SLACK_DEAD_LETTER_QUEUE_URL": dlq,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SLACK_WEBHOOK_SECRET_ARN", raising=False)
+    topic_arn, _ = notify_stack
+    boto3.client("sns").delete_topic(TopicArn=topic_arn)
+
+    result = load_handler("notify").lambda_handler(tamper, lambda_context)
+
+    assert (result["status"], result["messageId"]) == ("published", SLACK_ONLY)
+    (post,) = slack_api.posts()
+    assert post["channel"] == "C0LEASH01" and "thread_ts" not in post and TITLE in post["text"]
+    assert slack_api.tokens == ["Bearer xoxb-1111-2222-leash-test"]
+    assert sqs.receive_message(QueueUrl=dlq).get("Messages", []) == []

@@ -173,6 +173,10 @@ def forwarder_env(aws, monkeypatch):
     queue = sqs.create_queue(QueueName="slack-dlq")["QueueUrl"]
     monkeypatch.setenv("SLACK_DEAD_LETTER_QUEUE_URL", queue)
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "slack")
+    from leash_cli.emulator import create_tables
+
+    create_tables({"IncidentTable": "leash-incidents"})
+    monkeypatch.setenv("LEASH_INCIDENT_TABLE", "leash-incidents")  # no SLACK_QUEUE_URL: posted at once
     return sqs, queue
 
 

@@ -123,12 +123,16 @@ class World:
                 "IdempotencyTable": "leash-idempotency",
                 "LedgerTable": "leash-ledger",
                 "SpikeTable": "leash-spikes",
+                "IncidentTable": "leash-incidents",
             }
         )
         self.topic = boto3.client("sns").create_topic(Name="leash-alerts")["TopicArn"]
         boto3.client("events").create_event_bus(Name="leash-leash")
         sqs = boto3.client("sqs")
         self.slack_dlq = sqs.create_queue(QueueName="leash-slack-dlq")["QueueUrl"]
+        self.slack_queue = sqs.create_queue(QueueName="leash-slack.fifo", Attributes={"FifoQueue": "true"})[
+            "QueueUrl"
+        ]
         secrets = self.secrets = boto3.client("secretsmanager")
         self.signing_secret = secrets.create_secret(Name="leash/slack-signing", SecretString=SIGNING_SECRET)[
             "ARN"
@@ -168,6 +172,8 @@ class World:
                 "LeashEventBus": "leash-leash",
                 "AlertsTopic": self.topic,
                 "SlackDeadLetterQueue": self.slack_dlq,
+                "SlackQueue": self.slack_queue,
+                "IncidentTable": "leash-incidents",
                 "LockdownStateMachine": self.state_machines["lockdown"],
                 "ReleaseStateMachine": self.state_machines["release"],
             },

@@ -21,7 +21,7 @@ from leash.alerts import Alert
 from leash.ledger import FEED, FEED_ATTRIBUTE, TIME_INDEX
 from leash.model import ActionKind, Severity
 from leash.settings import Env, names, required, text
-from leash.slack import secret_url, webhook_url_from_secret
+from leash.slack import bot_token_from_secret, secret_url, webhook_url_from_secret
 
 Clients = Callable[[str, str], Any]
 """(service, region) -> boto3 client (leash.aws.boto3_clients)."""
@@ -46,6 +46,7 @@ class HealthSettings:
     all_events_rules: frozenset[str] = frozenset()  # rules the template sets to ALL_MANAGEMENT_EVENTS
     event_bus: str = ""  # Leash's own bus (the lockdown requests' rule lives there)
     slack_secret_arn: str = ""
+    slack_bot_token_arn: str = ""
     slack_forwarder_arn: str = ""
     forwarders_stack_set: str = ""
 
@@ -63,6 +64,7 @@ class HealthSettings:
             all_events_rules=names(env, "LEASH_ALL_EVENTS_RULES"),
             event_bus=text(env, "LEASH_EVENT_BUS"),
             slack_secret_arn=text(env, "SLACK_WEBHOOK_SECRET_ARN"),
+            slack_bot_token_arn=text(env, "SLACK_BOT_TOKEN_SECRET_ARN"),
             slack_forwarder_arn=text(env, "LEASH_SLACK_FORWARDER_ARN"),
             forwarders_stack_set=text(env, "LEASH_FORWARDERS_STACK_SET") or f"{stack}-forwarders",
         )
@@ -331,27 +333,45 @@ def _host(secret: str) -> str | None:
 
 
 def check_slack(clients: Clients, settings: HealthSettings) -> CheckResult:
-    """The webhook secret is readable and holds a Slack URL (the heartbeat's post proves the webhook)."""
-    if not settings.slack_secret_arn:
-        return CheckResult("slack", skipped=f"{NOT_CONFIGURED}: no SlackWebhookSecretArn")
-    secret = settings.slack_secret_arn
+    """The Slack secrets are readable and hold what they should: a Slack webhook URL, a bot token (xoxb-).
+
+    The heartbeat's post proves the rest of the way.
+    """
+    secrets = [(settings.slack_secret_arn, "webhook"), (settings.slack_bot_token_arn, "bot token")]
+    configured = [(arn, what) for arn, what in secrets if arn]
+    if not configured:
+        return CheckResult(
+            "slack", skipped=f"{NOT_CONFIGURED}: no SlackWebhookSecretArn or SlackBotTokenSecretArn"
+        )
+    failures = tuple(f for arn, what in configured if (f := _slack_secret(clients, settings, arn, what)))
+    return CheckResult("slack", len(configured), failures)
+
+
+def _slack_secret(clients: Clients, settings: HealthSettings, secret: str, what: str) -> Failure | None:
     impact = "Leash's alerts do not reach Slack"
     try:
         value = clients("secretsmanager", settings.region).get_secret_value(SecretId=secret)["SecretString"]
     except ClientError as exc:
-        return CheckResult("slack", 1, (Failure(
-            "slack", secret, f"Leash cannot read the Slack webhook secret ({_code(exc)})", impact,
-        ),))  # fmt: skip
-    try:  # the one test of a Slack URL, the senders' own (leash.slack)
-        webhook_url_from_secret(value)
+        return Failure("slack", secret, f"Leash cannot read the Slack {what} secret ({_code(exc)})", impact)
+    try:  # the one test of each secret, the senders' own (leash.slack)
+        if what == "webhook":
+            webhook_url_from_secret(value)
+        else:
+            bot_token_from_secret(value)
     except (ValueError, AttributeError, TypeError):  # json.JSONDecodeError is a ValueError
+        if what != "webhook":
+            return Failure(
+                "slack", secret, "the Slack bot token secret does not hold a bot token (xoxb-...)", impact
+            )
         host = _host(value)
         where = f" (it points at {host})" if host else ""
-        return CheckResult("slack", 1, (Failure(
-            "slack", secret, f"the Slack webhook secret does not hold a Slack webhook URL{where}",
+        return Failure(
+            "slack",
+            secret,
+            f"the Slack webhook secret does not hold a Slack webhook URL{where}",
             f"{impact}; they may go to someone else",
-        ),))  # fmt: skip
-    return CheckResult("slack", 1)
+        )
+    return None
 
 
 CHECKS: tuple[Callable[[Clients, HealthSettings], CheckResult], ...] = (

@@ -27,6 +27,13 @@ def alerts_from_sns(event: Any, *, skip_posted_to_slack: bool = False) -> list[A
     like Leash's (or an alarm's) is shown as the text it is, never trusted field by field. With
     skip_posted_to_slack, a message its sender already posted to Slack (leash.second_path) is left out.
     """
+    return [alert for alert, _ in alerts_with_attributes(event, skip_posted_to_slack=skip_posted_to_slack)]
+
+
+def alerts_with_attributes(
+    event: Any, *, skip_posted_to_slack: bool = False
+) -> list[tuple[Alert, dict[str, str]]]:
+    """Each alert with its SNS message attributes (the incident it belongs to, among others)."""
     records = _object(event).get("Records")
     alerts = []
     for record in records if isinstance(records, list) else []:
@@ -42,11 +49,10 @@ def alerts_from_sns(event: Any, *, skip_posted_to_slack: bool = False) -> list[A
             continue
         timestamp = _text(sns.get("Timestamp"))
         if attributes.get("workflow") in WORKFLOWS:
-            alerts.append(workflow_alert(attributes, timestamp))
+            alerts.append((workflow_alert(attributes, timestamp), attributes))
         else:
-            alerts.append(
-                alert_from_sns_message(sns.get("Message"), _text(sns.get("Subject")) or None, timestamp)
-            )
+            alert = alert_from_sns_message(sns.get("Message"), _text(sns.get("Subject")) or None, timestamp)
+            alerts.append((alert, attributes))
     return alerts
 
 

@@ -153,6 +153,7 @@ class Interactions:
         update_message: Callable[[str, Mapping[str, Any]], None],  # (response_url, payload)
         log: Callable[[str, Mapping[str, Any]], None] = lambda message, extra: None,
         clock: Callable[[], float] = time.time,
+        acknowledge_incident: Callable[[str, str], None] | None = None,  # (incident id, who): leash.incidents
     ):
         self._verifier = verifier
         self._allowed = allowed
@@ -162,6 +163,7 @@ class Interactions:
         self._update = update_message
         self._log = log
         self._clock = clock
+        self._acknowledge_incident = acknowledge_incident
 
     def handle(self, body: str, headers: Mapping[str, Any]) -> Reply:
         headers = {k.lower(): v for k, v in headers.items() if isinstance(k, str) and isinstance(v, str)}
@@ -202,6 +204,9 @@ class Interactions:
                 },
                 ACKNOWLEDGED,
             )
+            if first and value.get("incident") and self._acknowledge_incident is not None:
+                # The incident's parent message: its running summary says who acknowledged it from now on.
+                self._acknowledge_incident(value["incident"], f"<@{user_id}> at {now}")
             if first:
                 line = f":eyes: Acknowledged by <@{user_id}> at {now}."
             else:
@@ -274,8 +279,8 @@ def _button_click(
         return "payload, user, action or button value is not an object"
     if not _short_text(user.get("id")) or not isinstance(action.get("action_id"), str):
         return "no user id or action id"
-    if not all(_short_text(value.get(key, "")) for key in ("principal", "eventId", "title")):
-        return "the button value's principal, eventId or title is not short text"
+    if not all(_short_text(value.get(key, "")) for key in ("principal", "eventId", "title", "incident")):
+        return "the button value's principal, eventId, title or incident is not short text"
     if action["action_id"] in (LOCKDOWN, RELEASE) and not value.get("principal"):
         return "no principal to lock down or release"
     return payload, user, action, value

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any, Protocol
 
 from leash.alerts import POSTED_TO_SLACK, Alert
 from leash.fit import SNS_MESSAGE_BYTES, fit
+from leash.incidents import IncidentStore, principal_of
 from leash.render import describe, render_text, subject
 
 
@@ -42,17 +44,47 @@ def _publish_bytes(args: dict[str, str]) -> int:
     return len(args["Message"].encode()) + len(args["Subject"].encode("utf-8", "replace"))
 
 
-class SnsPublisher:
-    """Publishes alerts to the alerts topic with a text body for e-mail and JSON for machines."""
+def message_attributes(alert: Alert, incident: str = "") -> dict[str, dict[str, str]]:
+    """What subscription filter policies select on: severity, actor kind, principal, incident (README)."""
+    attributes = {
+        "severity": str(alert.severity),
+        "actor_kind": str(alert.actor.get("kind") or "leash"),
+        "principal": principal_of(alert)[:256],
+        "alert_kind": alert.kind,
+    }
+    if incident:
+        attributes["incident"] = incident
+    return {name: {"DataType": "String", "StringValue": value} for name, value in attributes.items() if value}
 
-    def __init__(self, sns_client: Any, topic_arn: str):
+
+class SnsPublisher:
+    """Publishes alerts to the alerts topic with a text body for e-mail and JSON for machines.
+
+    With an incident store, each alert first opens or joins its incident, whose id rides along as a
+    message attribute (the Slack function threads by it).
+    """
+
+    def __init__(self, sns_client: Any, topic_arn: str, incidents: IncidentStore | None = None):
         self._sns = sns_client
         self._topic_arn = topic_arn
+        self._incidents = incidents
 
     def __call__(self, alert: Alert, /, *, posted_to_slack: bool = False) -> str:
-        args: dict[str, Any] = dict(sns_message(alert))
+        """Publish one alert; posted_to_slack marks a second-path alert its sender already posted."""
+        incident = ""
+        if self._incidents is not None:
+            try:
+                incident = self._incidents.record(alert).id
+            except Exception:  # the alert goes out regardless; Slack then opens the incident itself
+                logging.getLogger(__name__).warning(
+                    "could not record the incident of %s; published without one",
+                    alert.event_id,
+                    exc_info=True,
+                )
+        attributes = message_attributes(alert, incident)
         if posted_to_slack:
-            marker = {"DataType": "String", "StringValue": "true"}
-            args["MessageAttributes"] = {**args.get("MessageAttributes", {}), POSTED_TO_SLACK: marker}
-        response = self._sns.publish(TopicArn=self._topic_arn, **args)
+            attributes[POSTED_TO_SLACK] = {"DataType": "String", "StringValue": "true"}
+        response = self._sns.publish(
+            TopicArn=self._topic_arn, MessageAttributes=attributes, **sns_message(alert)
+        )
         return str(response["MessageId"])

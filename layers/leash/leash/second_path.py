@@ -1,7 +1,7 @@
 """The second path: alerts about tampering with Leash, and failed health checks, go straight to Slack as well.
 
 The alerts topic may be the very thing tampered with (deleted, its subscriptions removed, its key disabled),
-so an alert with `second_path=True` is posted to the Slack webhook by its sender first, then published to
+so an alert with `second_path=True` is posted to Slack (the bot token, else the webhook) by its sender first, then published to
 SNS marked as posted (leash.publish.POSTED_TO_SLACK), so the Slack forwarder does not post it a second time.
 Either path alone is enough: a failed publish after a successful post loses nothing and is reported; a
 failed post is left to SNS and the forwarder (with its own retries and dead-letter queue); only when both
@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from leash.alerts import Alert
-from leash.slack import DeadLetter, SlackDelivery, TimeLeft, unlimited
+from leash.slack import DeadLetter, Delivery, TimeLeft, unlimited
 
 SNS_RESERVE_SECONDS = 10.0  # of the invocation's time, kept for the SNS publish after the direct post
 SLACK_ONLY = "slack-only"  # the message id of an alert the topic refused but Slack got directly
@@ -23,6 +23,14 @@ SLACK_ONLY = "slack-only"  # the message id of an alert the topic refused but Sl
 class MarkedPublish(Protocol):
     def __call__(self, alert: Alert, /, *, posted_to_slack: bool = False) -> str:
         """Publish the alert to the alerts topic, marked when it is already in Slack; return the message id."""
+        ...
+
+
+class DirectPost(Protocol):
+    def deliver_alone(
+        self, alert: Alert, time_left: TimeLeft = unlimited, *, dead_letter: DeadLetter | None = None
+    ) -> Delivery:
+        """Post the alert to the Slack channel on its own (leash.slack_incidents.IncidentSlack)."""
         ...
 
 
@@ -51,7 +59,7 @@ class AlertSender:
     def __init__(
         self,
         publish: MarkedPublish,
-        slack: SlackDelivery | None,
+        slack: DirectPost | None,
         dead_letter: DeadLetter,
         *,
         time_left: TimeLeft = unlimited,
@@ -67,7 +75,7 @@ class AlertSender:
         if not alert.second_path or self._slack is None:
             return self._publish(alert)
         parked: list[Mapping[str, Any]] = []
-        delivery = self._slack.deliver(
+        delivery = self._slack.deliver_alone(
             alert, lambda: self._time_left() - SNS_RESERVE_SECONDS, dead_letter=parked.append
         )
         if delivery.status == "not-configured":

@@ -239,3 +239,18 @@ class SlackWebhook:
             required(env, "SLACK_DEAD_LETTER_QUEUE_URL") if arn else text(env, "SLACK_DEAD_LETTER_QUEUE_URL")
         )
         return cls(arn, queue)
+
+
+# --- incidents ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentSettings:
+    """Where incidents live and when one ends (QuietMinutes): set on every function that publishes alerts."""
+
+    table: str = ""  # empty: alerts are published without an incident (a function the template gives none)
+    quiet_seconds: int = 30 * 60
+
+    @classmethod
+    def from_env(cls, env: Env) -> IncidentSettings:
+        return cls(text(env, "LEASH_INCIDENT_TABLE"), whole_number(env, "LEASH_QUIET_MINUTES", 30) * 60)

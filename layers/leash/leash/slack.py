@@ -165,6 +165,16 @@ def webhook_url_from_secret(secret: str) -> str:
     return secret
 
 
+def bot_token_from_secret(secret: str) -> str:
+    """The secret holds the bot token (xoxb-...), plain or as JSON {"bot_token": "..."}."""
+    secret = secret.strip()
+    if secret.startswith("{"):
+        secret = str(json.loads(secret).get("bot_token") or "")
+    if not secret.startswith("xoxb-"):
+        raise ValueError("the Slack bot token secret does not hold a bot token (xoxb-...)")
+    return secret
+
+
 def webhook_url_reader(secret_arn: str, max_age_seconds: int = 300) -> Callable[[], str | None]:
     """Reads the webhook URL from the Secrets Manager secret (cached max_age_seconds); None when no secret is set."""
 
@@ -203,13 +213,18 @@ class SlackDelivery:
         self._sleep = sleep
         self._timeout = timeout_seconds
         self._max_retries = max_retries
-        self._buttons = buttons  # only with an interaction endpoint to receive the clicks
+        self.buttons = buttons  # only with an interaction endpoint to receive the clicks
         self._clock = clock
 
     def deliver(
-        self, alert: Alert, time_left: TimeLeft = unlimited, *, dead_letter: DeadLetter | None = None
+        self,
+        alert: Alert,
+        time_left: TimeLeft = unlimited,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        dead_letter: DeadLetter | None = None,
     ) -> Delivery:
-        """Post one alert; time_left bounds every retry (pass the Lambda context's remaining time).
+        """Post one alert (or `payload`, a message about it: an incident's digest); time_left bounds every retry.
 
         dead_letter, when given, takes what could not be posted instead of the delivery's own sink.
         """
@@ -218,14 +233,14 @@ class SlackDelivery:
         try:
             url = self._webhook_url()
         except Exception as exc:  # noqa: BLE001 - a broken secret must not lose the alert
-            return self._give_up(alert, f"could not read the Slack webhook URL: {exc}", park)
+            return self._give_up(alert, f"could not read the Slack webhook URL: {exc}", park, payload)
         if not url:
             return Delivery(
                 "not-configured", "no Slack webhook configured; SNS subscribers still get the alert"
             )
         if not budget.allows(0, "no time left to try Slack"):
-            return self._give_up(alert, budget.refusal, park)
-        payload = self._render(alert)
+            return self._give_up(alert, budget.refusal, park, payload)
+        payload = payload or self.render(alert)
         client = WebhookClient(
             url,
             timeout=self._timeout,
@@ -239,22 +254,26 @@ class SlackDelivery:
         except Exception as exc:  # noqa: BLE001 - network errors after retries
             error = f"{type(exc).__name__}: {exc}"
             if budget.refusal:
-                return self._give_up(alert, f"{budget.refusal}; last error {error}", park)
-            return self._give_up(alert, f"Slack unreachable after retries: {error}", park)
+                return self._give_up(alert, f"{budget.refusal}; last error {error}", park, payload)
+            return self._give_up(alert, f"Slack unreachable after retries: {error}", park, payload)
         if response.status_code == 200:
             return Delivery("posted", "posted to Slack")
         return self._give_up(
             alert,
             budget.refusal or f"Slack answered HTTP {response.status_code}: {str(response.body)[:200]}",
             park,
+            payload,
         )
 
-    def _render(self, alert: Alert) -> dict[str, Any]:
-        return render_slack(alert, buttons=self._buttons, now=self._clock())
+    def render(self, alert: Alert) -> dict[str, Any]:
+        """The alert as this channel shows it: buttons only with an interaction endpoint, times relative to now."""
+        return render_slack(alert, buttons=self.buttons, now=self._clock())
 
-    def _give_up(self, alert: Alert, reason: str, dead_letter: DeadLetter) -> Delivery:
+    def _give_up(
+        self, alert: Alert, reason: str, dead_letter: DeadLetter, payload: Mapping[str, Any] | None = None
+    ) -> Delivery:
         kept = fit(alert, Alert.to_dict, json_size, DEAD_LETTER_ALERT_CHARS)
-        dead_letter({"reason": reason, "alert": kept, "slack": self._render(alert)})
+        dead_letter({"reason": reason, "alert": kept, "slack": payload or self.render(alert)})
         return Delivery("dead-lettered", reason)
 
 

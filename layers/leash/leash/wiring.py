@@ -13,6 +13,7 @@ from leash.alerts import Alert
 from leash.aws import LazyClient, boto3_clients
 from leash.claims import DynamoDbClaims
 from leash.idempotency import once_per_event
+from leash.incidents import incidents_from_env
 from leash.itself import CachedLeashResources, LeashResources, from_stack_resources
 from leash.ledger import Ledger
 from leash.lockdown import AutoLockdown, EventBusRequester
@@ -28,9 +29,12 @@ from leash.settings import (
     SettingsError,
     SlackWebhook,
     required,
+    slack_buttons,
+    text,
     whole_number,
 )
 from leash.slack import SlackDelivery, SqsDeadLetter, TimeLeft, unlimited, webhook_url_reader
+from leash.slack_incidents import SLACK_API_URL, IncidentSlack, WebApi, bot_token_reader
 
 
 def alert_sender_from_env(
@@ -38,20 +42,26 @@ def alert_sender_from_env(
     *,
     time_left: TimeLeft = unlimited,
     sns_client: Any = None,
+    dynamodb_client: Any = None,
     report: Report | None = None,
 ) -> AlertSender:
     """How every Leash sender sends an alert: to the alerts topic, and a second-path one to Slack directly too.
 
     The health check calls it like the Notifier does: `alert_sender_from_env(os.environ)(alert)`. It needs
-    ALERTS_TOPIC_ARN and, for the second path, SLACK_WEBHOOK_SECRET_ARN and SLACK_DEAD_LETTER_QUEUE_URL.
+    ALERTS_TOPIC_ARN and, for the second path, SLACK_BOT_TOKEN_SECRET_ARN + SLACK_CHANNEL_ID or
+    SLACK_WEBHOOK_SECRET_ARN, and SLACK_DEAD_LETTER_QUEUE_URL;
+    with LEASH_INCIDENT_TABLE each alert opens or joins its principal's incident.
     """
     slack = SlackWebhook.from_env(env)
-    dead_letter = SqsDeadLetter(LazyClient("sqs"), slack.dead_letter_queue_url)
-    delivery = SlackDelivery(webhook_url_reader(slack.secret_arn), dead_letter) if slack.secret_arn else None
+    direct = slack_from_env(env) if slack.secret_arn or text(env, "SLACK_BOT_TOKEN_SECRET_ARN") else None
     return AlertSender(
-        SnsPublisher(sns_client or boto3.client("sns"), required(env, "ALERTS_TOPIC_ARN")),
-        delivery,
-        dead_letter,
+        SnsPublisher(
+            sns_client or boto3.client("sns"),
+            required(env, "ALERTS_TOPIC_ARN"),
+            incidents_from_env(env, dynamodb_client or LazyClient("dynamodb")),
+        ),
+        direct,
+        SqsDeadLetter(LazyClient("sqs"), slack.dead_letter_queue_url),
         time_left=time_left,
         report=report or log_and_count,
     )
@@ -77,6 +87,31 @@ def _time_left(idempotency: IdempotencyConfig) -> TimeLeft:
     return left
 
 
+def slack_from_env(env: Mapping[str, str], sqs_client: Any = None) -> IncidentSlack:
+    """How Leash posts to Slack: threads through the Web API with a bot token, else the incoming webhook.
+
+    SLACK_BOT_TOKEN_SECRET_ARN (+ SLACK_CHANNEL_ID) for threads, SLACK_WEBHOOK_SECRET_ARN for the fallback,
+    SLACK_DEAD_LETTER_QUEUE_URL for what cannot be posted; LEASH_SLACK_BUTTONS=on with the interaction endpoint.
+    """
+    slack = SlackWebhook.from_env(env)
+    bot_token_arn = text(env, "SLACK_BOT_TOKEN_SECRET_ARN")
+    dead_letter_url = (
+        required(env, "SLACK_DEAD_LETTER_QUEUE_URL") if bot_token_arn else slack.dead_letter_queue_url
+    )
+    dead_letter = SqsDeadLetter(sqs_client or LazyClient("sqs"), dead_letter_url)
+    webhook = SlackDelivery(webhook_url_reader(slack.secret_arn), dead_letter, buttons=slack_buttons(env))
+    web_api = (
+        WebApi(
+            bot_token_reader(bot_token_arn),
+            required(env, "SLACK_CHANNEL_ID"),
+            text(env, "SLACK_API_URL") or SLACK_API_URL,
+        )
+        if bot_token_arn
+        else None
+    )
+    return IncidentSlack(incidents_from_env(env, LazyClient("dynamodb")), webhook, dead_letter, web_api)
+
+
 def notifier_from_env(
     env: Mapping[str, str],
     *,
@@ -96,7 +131,7 @@ def notifier_from_env(
     once, idempotency = once_per_event(table, key_prefix=key_prefix, dynamodb_client=dynamodb_client)
     notifier = Notifier(
         actor_config,
-        alert_sender_from_env(env, time_left=_time_left(idempotency)),
+        alert_sender_from_env(env, time_left=_time_left(idempotency), dynamodb_client=dynamodb_client),
         tag_lookup or RoleTagCache(lambda: boto3.client("iam")),
         respond=respond,
         once=once,

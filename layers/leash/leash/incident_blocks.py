@@ -1,0 +1,134 @@
+"""An incident in Slack: the parent message's running summary, and the digest of the webhook fallback.
+
+The summary says who, the human behind, how many calls by severity, what Leash put back, the lockdown
+state and the last call; the parent keeps the Lock down / Acknowledge buttons (leash.slack_blocks builds
+them from the last alert; the Acknowledge button here also names the incident).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from leash.alerts import Alert
+from leash.incidents import Incident, severities_text
+from leash.model import ACKNOWLEDGE
+from leash.render import clip
+from leash.slack_blocks import BUTTON_VALUE_CHARS, action_buttons
+
+
+def clock(epoch: float) -> str:
+    """'2026-11-22 21:04 UTC': how the summary says when."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def summary_lines(incident: Incident) -> list[tuple[str, str]]:
+    """The summary's facts, in the order a responder reads them."""
+    calls = f"{incident.alerts:,} ({severities_text(incident.counts)})"
+    lines = [("Who", incident.label or incident.principal)]
+    if incident.humans:
+        lines.append(("Human behind", ", ".join(incident.humans[:5])))
+    lines.append(("Calls", calls))
+    put_back = incident.put_back
+    if put_back:
+        more = f" and {len(put_back) - 5} more" if len(put_back) > 5 else ""
+        lines.append(("Leash put back", "; ".join(put_back[:5]) + more))
+    else:
+        lines.append(("Leash put back", "nothing"))
+    lines.append(("Lockdown", incident.lockdown or "none"))
+    lines.append(("Last call", f"{incident.last_severity} · {incident.last_title} · {clock(incident.last)}"))
+    if incident.acknowledged_by:
+        lines.append(("Acknowledged", incident.acknowledged_by))
+    return lines
+
+
+def _worst_emoji(incident: Incident) -> str:
+    return incident.worst.emoji
+
+
+def incident_value(incident: Incident, alert: Alert) -> str:
+    """The Acknowledge button's value: the alert's fields and the incident it stands for."""
+    return json.dumps(
+        {
+            "principal": str(alert.actor.get("arn", "")),
+            "eventId": alert.event_id,
+            "title": alert.title[:300],
+            "incident": incident.id,
+        },
+        separators=(",", ":"),
+    )
+
+
+def render_parent(incident: Incident, alert: Alert, *, buttons: bool = True) -> dict[str, Any]:
+    """The parent message: the running summary, then the buttons (acknowledge marks the incident).
+
+    buttons: whether Slack can send the clicks anywhere (leash.settings.slack_buttons), as for an alert.
+    """
+    header = f"{incident.worst.upper()} incident: {incident.label or incident.principal}"
+    facts = "\n".join(f"*{label}*: {value}" for label, value in summary_lines(incident))
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": clip(header, 150), "emoji": True}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": clip(facts, 3000)}},
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": clip(
+                        f"{_worst_emoji(incident)} since {clock(incident.opened)} · each call is a reply in"
+                        f" this thread · incident {incident.id}",
+                        3000,
+                    ),
+                }
+            ],
+        },
+    ]
+    actions = action_buttons(alert) if buttons else None
+    elements = []
+    for element in actions["elements"] if actions else []:
+        if element["action_id"] == ACKNOWLEDGE:
+            if incident.acknowledged_by:
+                continue  # acknowledged: the summary says by whom, the button goes
+            value = incident_value(incident, alert)
+            if len(value) <= BUTTON_VALUE_CHARS:
+                element["value"] = value
+        elements.append(element)
+    if actions and elements:
+        blocks.append({**actions, "elements": elements})
+    text = f"{_worst_emoji(incident)} {header}: {incident.alerts} calls ({severities_text(incident.counts)})"
+    return {"text": clip(text, 3000), "blocks": blocks}
+
+
+def render_digest(incident: Incident) -> dict[str, Any]:
+    """The webhook fallback's one message when an incident goes quiet: the summary, no thread to open."""
+    header = f"Digest: {incident.label or incident.principal}, quiet since {clock(incident.last)}"
+    facts = "\n".join(f"*{label}*: {value}" for label, value in summary_lines(incident))
+    alone = incident.webhook_posts
+    note = (
+        f"{incident.alerts - alone:,} of its {incident.alerts:,} calls were not posted one by one"
+        " (no Slack bot token: Leash posts the first call and every critical, then this digest)."
+    )
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": clip(header, 150), "emoji": True}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": clip(facts, 3000)}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(note, 3000)}]},
+    ]
+    return {"text": clip(f"{incident.worst.emoji} {header}", 3000), "blocks": blocks}
+
+
+def opened_note(incident: Incident) -> dict[str, Any]:
+    """The context line the webhook fallback adds under the first alert of an incident."""
+    return {
+        "type": "context",
+        "elements": [
+            {
+                "type": "mrkdwn",
+                "text": clip(
+                    f"First call of incident {incident.id}. Later calls of it come as one digest when it is"
+                    " quiet; criticals are posted at once.",
+                    3000,
+                ),
+            }
+        ],
+    }
