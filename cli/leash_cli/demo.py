@@ -24,7 +24,7 @@ from typing import Any
 from leash.alerts import Alert
 from leash.events import wrap_record
 from leash.inbox import workflow_alert
-from leash.incident_blocks import summary_lines
+from leash.incident_blocks import render_parent, summary_lines
 from leash.incidents import SlackTraffic
 from leash.model import ActionKind
 from leash.render import describe, render_text
@@ -511,7 +511,11 @@ def print_slack(result: DemoResult, console: Any) -> None:
     traffic = result.slack
     for incident in traffic.store.incidents.values():
         lines = [f"[bold]{escape(label)}[/]: {escape(value)}" for label, value in summary_lines(incident)]
-        lines.append("[ Lock down ] [ Acknowledge ]")
+        if result.thread:  # the parent's buttons, as Slack would show them after the incident's last alert
+            parent = render_parent(incident, result.thread[-1][0])
+            actions = [b for b in parent["blocks"] if b["type"] == "actions"]
+            buttons = [e["text"]["text"] for block in actions for e in block["elements"]]
+            lines.append(" ".join(f"[ {escape(b)} ]" for b in buttons))
         console.print(
             Panel(
                 "\n".join(lines),

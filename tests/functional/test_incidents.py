@@ -489,6 +489,35 @@ def test_the_summary_says_what_leash_put_back_and_the_lockdown():
     assert "*Calls*: 2 (1 high, 1 medium)" in text
 
 
+@pytest.mark.parametrize("kind", ["memory", "dynamodb"])
+def test_a_request_after_the_lockdown_does_not_undo_it_and_the_parent_offers_release(aws, kind):
+    """The demo's order: requested, locked down by the workflow, then a spike asks again (not repeated)."""
+    from leash.incident_blocks import render_parent
+    from leash.model import ActionKind, LeashAction
+    from leash_cli.emulator import create_tables
+
+    role = f"arn:aws:iam::{ACCOUNT}:role/ai-agent-deploy"
+    if kind == "dynamodb":
+        create_tables({"IncidentTable": "leash-incidents"})
+        store = DynamoDbIncidents(boto3.client("dynamodb"), "leash-incidents")
+    else:
+        store = InMemoryIncidents()
+    request = LeashAction(ActionKind.LOCKDOWN_REQUESTED, principal=role)
+    asked = replace(_alert(0), severity=Severity.CRITICAL, leash_did=(request,))
+    assert store.record(asked).lockdown == "requested"
+    notice = replace(_alert(1, minutes=1), kind="workflow", notice="lockdown-applied",
+                     actor={"kind": "leash", "lockdownPrincipal": role})  # fmt: skip
+    assert store.record(notice).lockdown == "locked down"
+    again = replace(_alert(2, minutes=2), severity=Severity.CRITICAL, leash_did=(request,))
+    incident = store.record(again)
+    assert incident.lockdown == "locked down"
+    latest = replace(_alert(3, minutes=3), actor={**_alert(3).actor, "lockable": True})
+    elements = render_parent(incident, latest)["blocks"][-1]["elements"]
+    assert [e["action_id"] for e in elements] == ["leash_release", "leash_acknowledge"]
+    assert json.loads(elements[0]["value"])["principal"] == role
+    assert "*Lockdown*: locked down" in render_parent(incident, latest)["blocks"][1]["text"]["text"]
+
+
 def test_acknowledge_on_the_parent_marks_the_incident_and_its_summary(bot, slack_api, slack, monkeypatch):
     """The real Acknowledge button of the parent, clicked (a signed request to the interactions handler)."""
     import time

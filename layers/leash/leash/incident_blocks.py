@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from leash.alerts import Alert
-from leash.incidents import Incident, severities_text
-from leash.model import ACKNOWLEDGE
+from leash.incidents import LOCKED_DOWN, REQUESTED, Incident, severities_text
+from leash.model import ACKNOWLEDGE, LOCKDOWN
 from leash.render import clip
-from leash.slack_blocks import BUTTON_VALUE_CHARS, action_buttons
+from leash.slack_blocks import BUTTON_VALUE_CHARS, action_buttons, button, button_value, release_button
 
 
 def clock(epoch: float) -> str:
@@ -51,13 +51,35 @@ def incident_value(incident: Incident, alert: Alert) -> str:
     """The Acknowledge button's value: the alert's fields and the incident it stands for."""
     return json.dumps(
         {
-            "principal": str(alert.actor.get("arn", "")),
-            "eventId": alert.event_id,
+            "principal": str(alert.actor.get("arn") or incident.principal),
+            "eventId": alert.event_id or incident.id,  # a workflow notice has none: the incident stands in
             "title": alert.title[:300],
             "incident": incident.id,
         },
         separators=(",", ":"),
     )
+
+
+def parent_buttons(incident: Incident, alert: Alert) -> list[dict[str, Any]]:
+    """What the parent offers: Lock down while no lockdown is asked for or done (if the principal can be
+    locked), Release once it is locked down, Acknowledge until someone has (it marks the incident)."""
+    offered = action_buttons(alert)
+    lock = [e for e in (offered or {}).get("elements", []) if e["action_id"] == LOCKDOWN]
+    elements = []
+    if (
+        incident.lockdown == LOCKED_DOWN
+        and incident.principal.startswith("arn:")
+        and ":iam::" in incident.principal
+    ):
+        value = button_value(incident.principal, alert.event_id or incident.id, alert.title)
+        elements.append(release_button(incident.principal, value))
+    elif incident.lockdown != REQUESTED:
+        elements += lock
+    if not incident.acknowledged_by:  # acknowledged: the summary says by whom, the button goes
+        value = incident_value(incident, alert)
+        if len(value) <= BUTTON_VALUE_CHARS:
+            elements.append(button("Acknowledge", ACKNOWLEDGE, value))
+    return [e for e in elements if len(e["value"]) <= BUTTON_VALUE_CHARS]
 
 
 def render_parent(incident: Incident, alert: Alert, *, buttons: bool = True) -> dict[str, Any]:
@@ -84,18 +106,9 @@ def render_parent(incident: Incident, alert: Alert, *, buttons: bool = True) -> 
             ],
         },
     ]
-    actions = action_buttons(alert) if buttons else None
-    elements = []
-    for element in actions["elements"] if actions else []:
-        if element["action_id"] == ACKNOWLEDGE:
-            if incident.acknowledged_by:
-                continue  # acknowledged: the summary says by whom, the button goes
-            value = incident_value(incident, alert)
-            if len(value) <= BUTTON_VALUE_CHARS:
-                element["value"] = value
-        elements.append(element)
-    if actions and elements:
-        blocks.append({**actions, "elements": elements})
+    elements = parent_buttons(incident, alert) if buttons else []
+    if elements:
+        blocks.append({"type": "actions", "block_id": "leash_actions", "elements": elements})
     text = f"{_worst_emoji(incident)} {header}: {incident.alerts} calls ({severities_text(incident.counts)})"
     return {"text": clip(text, 3000), "blocks": blocks}
 

@@ -26,8 +26,10 @@ from leash.settings import IncidentSettings
 
 QUIET_MINUTES = 30  # default of the QuietMinutes deploy parameter
 KEEP_SECONDS = 7 * 24 * 3600  # an incident's record outlives its quiet period by a week (TTL), for the digest
+REQUESTED = "requested"  # Leash asked for a lockdown; the workflow's notice says what came of it
+LOCKED_DOWN = "locked down"
 LOCKDOWN_NOTICES = {
-    "lockdown-applied": "locked down",
+    "lockdown-applied": LOCKED_DOWN,
     "released": "released",
     "lockdown-failed": "lockdown failed",
 }
@@ -102,8 +104,15 @@ def _lockdown_state(alert: Alert) -> str:
     if alert.kind == "workflow":
         return LOCKDOWN_NOTICES.get(alert.notice, "")
     if any(a.kind is ActionKind.LOCKDOWN_REQUESTED for a in alert.leash_did):
-        return "requested"
+        return REQUESTED
     return ""
+
+
+def _next_lockdown(current: str, seen: str) -> str:
+    """A request never hides what the workflow said: a second request after "locked down" leaves it so."""
+    if seen == REQUESTED and current:
+        return current
+    return seen or current
 
 
 def _put_back(alert: Alert) -> list[str]:
@@ -157,7 +166,7 @@ class InMemoryIncidents:
             last=max(current.last, at),
             counts=counts,
             put_back=tuple(sorted({*current.put_back, *_put_back(alert)})),
-            lockdown=_lockdown_state(alert) or current.lockdown,
+            lockdown=_next_lockdown(current.lockdown, _lockdown_state(alert)),
             last_title=alert.title if at >= current.last or not current.last_title else current.last_title,
             last_severity=str(alert.severity)
             if at >= current.last or not current.last_severity
@@ -274,8 +283,12 @@ class DynamoDbIncidents:
             adds.append("put_back :put_back")
             values[":put_back"] = {"SS": put_back}
         lockdown = _lockdown_state(alert)
-        if lockdown:
-            sets.append("lockdown = :lockdown")
+        if lockdown:  # as _next_lockdown: a request does not overwrite the workflow's word
+            sets.append(
+                "lockdown = if_not_exists(lockdown, :lockdown)"
+                if lockdown == REQUESTED
+                else "lockdown = :lockdown"
+            )
             values[":lockdown"] = {"S": lockdown}
         response = self._db.update_item(
             TableName=self._table,

@@ -123,21 +123,13 @@ def action_buttons(alert: Alert) -> dict[str, Any] | None:
     elements = []
     principal = actor.get("lockdownPrincipal") or ""
     if alert.kind == "workflow" and alert.notice == LOCKDOWN_APPLIED and principal:
-        elements.append(
-            _button(
-                f"Release {principal.rsplit('/', 1)[-1]}",
-                RELEASE,
-                button_value(principal, event_id or title, title),
-                None,
-                "Release the lockdown? Sessions issued before it stay revoked.",
-            )
-        )
+        elements.append(release_button(principal, button_value(principal, event_id or title, title)))
     else:
         if lockable(alert):
             principal = actor.get("roleArn") or actor.get("arn") or ""
             name = actor.get("name") or principal.rsplit("/", 1)[-1]
             elements.append(
-                _button(
+                button(
                     f"Lock down {name}",
                     LOCKDOWN,
                     button_value(principal, event_id, title),
@@ -147,29 +139,41 @@ def action_buttons(alert: Alert) -> dict[str, Any] | None:
             )
         if event_id:
             elements.append(
-                _button("Acknowledge", ACKNOWLEDGE, button_value(actor.get("arn", ""), event_id, title))
+                button("Acknowledge", ACKNOWLEDGE, button_value(actor.get("arn", ""), event_id, title))
             )
     # A button whose value Slack would refuse (only a forged, overlong principal) is left out, not the alert.
     elements = [e for e in elements if len(e["value"]) <= BUTTON_VALUE_CHARS]
     return {"type": "actions", "block_id": "leash_actions", "elements": elements} if elements else None
 
 
-def _button(
+def release_button(principal: str, value: str) -> dict[str, Any]:
+    """Release the lockdown of `principal` (the lockdown notice's button, and a locked incident's parent)."""
+    return button(
+        f"Release {principal.rsplit('/', 1)[-1]}",
+        RELEASE,
+        value,
+        None,
+        "Release the lockdown? Sessions issued before it stay revoked.",
+    )
+
+
+def button(
     text: str, action_id: str, value: str, style: str | None = None, confirm: str | None = None
 ) -> dict[str, Any]:
-    button: dict[str, Any] = {
+    """One Block Kit button; a confirm dialog when `confirm` says what the click will do."""
+    made: dict[str, Any] = {
         "type": "button",
         "action_id": action_id,
         "value": value,
         "text": {"type": "plain_text", "text": text[:75], "emoji": True},
     }
     if style:
-        button["style"] = style
+        made["style"] = style
     if confirm:
-        button["confirm"] = {
+        made["confirm"] = {
             "title": {"type": "plain_text", "text": "Are you sure?"},
             "text": {"type": "plain_text", "text": confirm[:300]},
             "confirm": {"type": "plain_text", "text": text[:30]},
             "deny": {"type": "plain_text", "text": "Cancel"},
         }
-    return button
+    return made
