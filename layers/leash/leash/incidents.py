@@ -86,8 +86,9 @@ class Incident:
     thread_ts: str = ""
     posted: int = 0  # alerts the Slack function has handled (posted, replied or held for the digest)
     webhook_posts: int = 0  # webhook fallback: alerts posted on their own (the first and the criticals)
-    digested: bool = False
+    digested: bool = False  # gone quiet and closed: the digest sent (webhook) or the parent updated (Web API)
     acknowledged_by: str = ""
+    parent_alert: str = ""  # the last alert's button fields (leash.incident_blocks.button_alert), to close it
 
     @property
     def alerts(self) -> int:
@@ -124,7 +125,8 @@ class IncidentStore(Protocol):
     def get(self, incident_id: str, /) -> Incident | None: ...
 
     def update(self, incident_id: str, /, **changes: Any) -> None:
-        """Set Slack-side fields (channel, thread_ts, posted, webhook_posts, digested, acknowledged_by)."""
+        """Set Slack-side fields (channel, thread_ts, posted, webhook_posts, digested, acknowledged_by,
+        parent_alert)."""
         ...
 
     def quiet(self, before: float, /) -> list[Incident]:
@@ -369,6 +371,7 @@ def _incident(item: Mapping[str, Any]) -> Incident:
         webhook_posts=int(n("webhook_posts")),
         digested=bool(item.get("digested", {}).get("BOOL", False)),
         acknowledged_by=s("acknowledged_by"),
+        parent_alert=s("parent_alert"),
     )
 
 
