@@ -326,7 +326,7 @@ def atomic_items(monkeypatch):
     from moto.dynamodb.models import DynamoDBBackend
 
     lock = threading.RLock()
-    for name in ("update_item", "put_item", "get_item"):
+    for name in ("update_item", "put_item", "get_item", "transact_write_items"):
         original = getattr(DynamoDBBackend, name)
 
         def locked(self, *args, _original=original, **kwargs):
@@ -648,3 +648,40 @@ def test_a_closing_update_slack_refuses_is_parked_once(bot, slack_api, monkeypat
     assert (
         int(depth["ApproximateNumberOfMessages"]) + int(depth["ApproximateNumberOfMessagesNotVisible"]) == 1
     )
+
+
+def test_a_retried_publish_counts_its_alert_once(bot, slack_api, monkeypatch):
+    """SNS fails after the alert was counted: Lambda retries the whole event; the retry counts nothing more
+    and publishes with the incident of the first try."""
+    from botocore.exceptions import ClientError
+    from moto.sns.exceptions import InternalError
+    from moto.sns.models import SNSBackend
+
+    outage = [True]
+    publish = SNSBackend.publish
+
+    def failing(self, *args, **kwargs):
+        if outage[0]:
+            raise InternalError("SNS had a bad moment")
+        return publish(self, *args, **kwargs)
+
+    monkeypatch.setattr(SNSBackend, "publish", failing)
+    event = call(MEDIUM, 0, 0)
+    with pytest.raises(ClientError, match="InternalError"):
+        bot.notify.lambda_handler(event, LambdaContext())
+    store = DynamoDbIncidents(boto3.client("dynamodb"), "leash-incidents")
+    items = boto3.client("dynamodb").scan(TableName="leash-incidents")["Items"]
+    (first_try,) = [
+        i["pk"]["S"].removeprefix("incident#") for i in items if i["pk"]["S"].startswith("incident#")
+    ]
+    assert store.get(first_try).counts == {"medium": 1}  # counted before the publish failed
+
+    outage[0] = False
+    (envelope,) = bot.run([event])  # Lambda's retry of the same event
+    assert envelope["MessageAttributes"]["incident"]["Value"] == first_try
+    assert store.get(first_try).counts == {"medium": 1}  # not 2
+    (envelope,) = bot.run([call(MEDIUM, 1, 1)])  # the next call joins it and counts
+    assert envelope["MessageAttributes"]["incident"]["Value"] == first_try
+    assert store.get(first_try).counts == {"medium": 2}
+    assert bot.drain_queue() == []
+    assert "*Calls*: 2 (2 medium)" in summary(slack_api.updates()[-1])
