@@ -79,7 +79,7 @@ def lambda_handler(event, context):
             metrics.add_metric(name=_METRIC[result.status], unit=MetricUnit.Count, value=1)
         return {"digests": [r.status for r in results]}
     results = []
-    # A second-path alert its sender already posted (the subscription's filter policy drops it too).
+    # A second-path alert its sender already posted (posted_to_slack=true) is not posted again.
     for alert, attributes in alerts_with_attributes(event, skip_posted_to_slack=True):
         if QUEUE_URL:
             _sqs.send_message(QueueUrl=QUEUE_URL, **queue_message(alert, attributes.get("incident", "")))

@@ -326,7 +326,7 @@ def atomic_items(monkeypatch):
     from moto.dynamodb.models import DynamoDBBackend
 
     lock = threading.RLock()
-    for name in ("update_item", "put_item", "get_item"):
+    for name in ("update_item", "put_item", "get_item", "transact_write_items"):
         original = getattr(DynamoDBBackend, name)
 
         def locked(self, *args, _original=original, **kwargs):
@@ -610,3 +610,107 @@ def test_without_the_interaction_endpoint_the_incident_has_no_buttons(notify_sta
     messages = [body for _, body in slack_api.calls]
     assert len(slack_api.parents()) == 1 and len(messages) == 5  # parent, 2 replies, 2 updates
     assert all(block["type"] != "actions" for body in messages for block in body["blocks"])
+
+
+SWEEP = {"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+
+
+def test_a_quiet_incident_s_parent_says_it_is_closed_once(bot, slack_api, monkeypatch):
+    """Three calls, then the 5-minute sweep after QuietMinutes (30): the parent is updated once, closed."""
+    bot.run([call(MEDIUM, n, n) for n in range(3)])
+    assert bot.drain_queue() == []
+    (parent_ts,) = slack_api.parent_stamps()
+    assert len(slack_api.updates()) == 2
+
+    not_yet = START + timedelta(minutes=2 + 29)
+    monkeypatch.setattr("time.time", lambda: not_yet.timestamp())
+    assert bot.slack.lambda_handler(SWEEP, LambdaContext()) == {"digests": []}
+    assert len(slack_api.updates()) == 2  # 29 minutes of quiet: still live
+
+    later = START + timedelta(minutes=2 + 31)
+    monkeypatch.setattr("time.time", lambda: later.timestamp())
+    assert bot.slack.lambda_handler(SWEEP, LambdaContext()) == {"digests": ["posted"]}
+    closing = slack_api.updates()[-1]
+    assert len(slack_api.updates()) == 3
+    assert (closing["channel"], closing["ts"]) == (CHANNEL, parent_ts)
+    assert closing["blocks"][0]["text"]["text"] == "MEDIUM incident (closed): agent ai-agent-deploy"
+    text = summary(closing)
+    assert "*Calls*: 3 (3 medium)" in text
+    assert text.endswith(
+        "*Quiet since 2026-11-22 21:02 UTC: closed.* A new call by this principal opens a new incident."
+    )
+    assert "2026-11-22 21:00 UTC to 2026-11-22 21:02 UTC" in closing["blocks"][2]["elements"][0]["text"]
+    # The buttons stay, made from the last call as on the live parent: an agent gone quiet may still need
+    # locking down, and the incident acknowledging.
+    assert closing["blocks"][-1] == slack_api.updates()[1]["blocks"][-1]
+    assert [e["action_id"] for e in closing["blocks"][-1]["elements"]] == [
+        "leash_lockdown",
+        "leash_acknowledge",
+    ]
+    assert "*Calls*" not in json.dumps(slack_api.posts()[1:])  # the closing is an update, not a new message
+
+    # Swept once: the next sweep does nothing.
+    assert bot.slack.lambda_handler(SWEEP, LambdaContext()) == {"digests": []}
+    assert len(slack_api.calls) == 6 and bot.dead_letters() == []
+
+
+def test_a_closing_update_slack_refuses_is_parked_once(bot, slack_api, monkeypatch):
+    """Slack refuses the closing chat.update: the Slack DLQ gets it ready to repeat, and no sweep repeats it."""
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    bot.run([call(MEDIUM, n, n) for n in range(2)])
+    assert bot.drain_queue() == []
+    later = START + timedelta(minutes=1 + 31)
+    monkeypatch.setattr("time.time", lambda: later.timestamp())
+    refusal = (200, {}, json.dumps({"ok": False, "error": "message_not_found"}))
+    slack_api.replies = [refusal, refusal]
+    assert bot.slack.lambda_handler(SWEEP, LambdaContext()) == {"digests": ["dead-lettered"]}
+    assert len(slack_api.replies) == 1  # tried once
+
+    (dead,) = bot.dead_letters()
+    assert dead["reason"] == "Slack answered 200: message_not_found"
+    assert dead["slack"]["method"] == "chat.update" and dead["slack"]["ts"] == slack_api.parent_stamps()[0]
+    assert "closed.*" in dead["slack"]["blocks"][1]["text"]["text"]
+    assert dead["incident"] and dead["alert"]["title"] == f"closing summary of incident {dead['incident']}"
+    assert bot.slack.lambda_handler(SWEEP, LambdaContext()) == {"digests": []}
+    assert len(slack_api.replies) == 1  # not tried again
+    depth = bot.sqs.get_queue_attributes(QueueUrl=bot.dlq, AttributeNames=["All"])["Attributes"]
+    assert (
+        int(depth["ApproximateNumberOfMessages"]) + int(depth["ApproximateNumberOfMessagesNotVisible"]) == 1
+    )
+
+
+def test_a_retried_publish_counts_its_alert_once(bot, slack_api, monkeypatch):
+    """SNS fails after the alert was counted: Lambda retries the whole event; the retry counts nothing more
+    and publishes with the incident of the first try."""
+    from botocore.exceptions import ClientError
+    from moto.sns.exceptions import InternalError
+    from moto.sns.models import SNSBackend
+
+    outage = [True]
+    publish = SNSBackend.publish
+
+    def failing(self, *args, **kwargs):
+        if outage[0]:
+            raise InternalError("SNS had a bad moment")
+        return publish(self, *args, **kwargs)
+
+    monkeypatch.setattr(SNSBackend, "publish", failing)
+    event = call(MEDIUM, 0, 0)
+    with pytest.raises(ClientError, match="InternalError"):
+        bot.notify.lambda_handler(event, LambdaContext())
+    store = DynamoDbIncidents(boto3.client("dynamodb"), "leash-incidents")
+    items = boto3.client("dynamodb").scan(TableName="leash-incidents")["Items"]
+    (first_try,) = [
+        i["pk"]["S"].removeprefix("incident#") for i in items if i["pk"]["S"].startswith("incident#")
+    ]
+    assert store.get(first_try).counts == {"medium": 1}  # counted before the publish failed
+
+    outage[0] = False
+    (envelope,) = bot.run([event])  # Lambda's retry of the same event
+    assert envelope["MessageAttributes"]["incident"]["Value"] == first_try
+    assert store.get(first_try).counts == {"medium": 1}  # not 2
+    (envelope,) = bot.run([call(MEDIUM, 1, 1)])  # the next call joins it and counts
+    assert envelope["MessageAttributes"]["incident"]["Value"] == first_try
+    assert store.get(first_try).counts == {"medium": 2}
+    assert bot.drain_queue() == []
+    assert "*Calls*: 2 (2 medium)" in summary(slack_api.updates()[-1])

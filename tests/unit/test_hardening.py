@@ -79,6 +79,10 @@ def test_the_public_interactions_endpoint_has_reserved_concurrency(template):
     assert 0 < props["ReservedConcurrentExecutions"] <= 10
 
 
-def test_the_forwarder_subscription_drops_alerts_already_posted(template):
+def test_the_forwarder_subscription_has_no_filter_policy_so_alarms_reach_slack(template):
+    """CloudWatch publishes alarms without message attributes, and SNS matches an attribute filter policy
+    against no such message, not even {"exists": false} (AWS, "Key matching"): a filter here would keep every
+    alarm (heartbeat missing, a function failing) out of Slack. The forwarder skips posted_to_slack itself
+    (test_second_path)."""
     alerts = template["Resources"]["SlackForwarderFunction"]["Properties"]["Events"]["Alerts"]["Properties"]
-    assert alerts["FilterPolicy"] == {"posted_to_slack": [{"exists": False}]}
+    assert "FilterPolicy" not in alerts and "FilterPolicyScope" not in alerts

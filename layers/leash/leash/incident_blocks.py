@@ -2,7 +2,10 @@
 
 The summary says who, the human behind, how many calls by severity, what Leash put back, the lockdown
 state and the last call; the parent keeps the Lock down / Acknowledge buttons (leash.slack_blocks builds
-them from the last alert; the Acknowledge button here also names the incident).
+them from the last alert; the Acknowledge button here also names the incident). When the incident goes
+quiet, the parent says it is closed and keeps its buttons: an agent that went quiet may still need locking
+down, and the incident acknowledging. The buttons come from the incident's `parent_alert` (button_alert:
+the few fields of the last alert they need), so closing re-reads no alert.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 
 from leash.alerts import Alert
 from leash.incidents import LOCKED_DOWN, REQUESTED, Incident, severities_text
-from leash.model import ACKNOWLEDGE, LOCKDOWN
+from leash.model import ACKNOWLEDGE, LOCKDOWN, ActionKind, Severity
 from leash.render import clip
 from leash.slack_blocks import BUTTON_VALUE_CHARS, action_buttons, button, button_value, release_button
 
@@ -60,6 +63,11 @@ def incident_value(incident: Incident, alert: Alert) -> str:
     )
 
 
+def closed_note(incident: Incident) -> str:
+    """What a closed incident's summary ends with."""
+    return f"*Quiet since {clock(incident.last)}: closed.* A new call by this principal opens a new incident."
+
+
 def parent_buttons(incident: Incident, alert: Alert) -> list[dict[str, Any]]:
     """What the parent offers: Lock down while no lockdown is asked for or done (if the principal can be
     locked), Release once it is locked down, Acknowledge until someone has (it marks the incident)."""
@@ -82,13 +90,23 @@ def parent_buttons(incident: Incident, alert: Alert) -> list[dict[str, Any]]:
     return [e for e in elements if len(e["value"]) <= BUTTON_VALUE_CHARS]
 
 
-def render_parent(incident: Incident, alert: Alert, *, buttons: bool = True) -> dict[str, Any]:
+def render_parent(
+    incident: Incident, alert: Alert | None, *, buttons: bool = True, closed: bool = False
+) -> dict[str, Any]:
     """The parent message: the running summary, then the buttons (acknowledge marks the incident).
 
+    alert: the last alert, whose buttons the parent offers (None: no buttons).
     buttons: whether Slack can send the clicks anywhere (leash.settings.slack_buttons), as for an alert.
+    closed: the incident went quiet (the sweep's last update): the summary says so.
     """
-    header = f"{incident.worst.upper()} incident: {incident.label or incident.principal}"
+    state = " (closed)" if closed else ""
+    header = f"{incident.worst.upper()} incident{state}: {incident.label or incident.principal}"
     facts = "\n".join(f"*{label}*: {value}" for label, value in summary_lines(incident))
+    if closed:
+        facts = f"{facts}\n\n{closed_note(incident)}"
+        when = f"{clock(incident.opened)} to {clock(incident.last)} · each call is a reply in this thread"
+    else:
+        when = f"since {clock(incident.opened)} · each call is a reply in this thread"
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": clip(header, 150), "emoji": True}},
         {"type": "section", "text": {"type": "mrkdwn", "text": clip(facts, 3000)}},
@@ -97,20 +115,56 @@ def render_parent(incident: Incident, alert: Alert, *, buttons: bool = True) -> 
             "elements": [
                 {
                     "type": "mrkdwn",
-                    "text": clip(
-                        f"{_worst_emoji(incident)} since {clock(incident.opened)} · each call is a reply in"
-                        f" this thread · incident {incident.id}",
-                        3000,
-                    ),
+                    "text": clip(f"{_worst_emoji(incident)} {when} · incident {incident.id}", 3000),
                 }
             ],
         },
     ]
-    elements = parent_buttons(incident, alert) if buttons else []
+    elements = parent_buttons(incident, alert) if buttons and alert is not None else []
     if elements:
         blocks.append({"type": "actions", "block_id": "leash_actions", "elements": elements})
     text = f"{_worst_emoji(incident)} {header}: {incident.alerts} calls ({severities_text(incident.counts)})"
     return {"text": clip(text, 3000), "blocks": blocks}
+
+
+BUTTON_ALERT_CHARS = 4000  # bounded: a few ARNs and a clipped title; larger, the closed parent has no buttons
+_BUTTON_ACTOR = ("kind", "arn", "roleArn", "name", "identityType", "lockable", "lockdownPrincipal", "label")
+
+
+def button_alert(alert: Alert) -> str:
+    """The fields of an alert its buttons (leash.slack_blocks.action_buttons, incident_value) are made from,
+    as JSON to keep on the incident; "" if they would not fit in BUTTON_ALERT_CHARS."""
+    kept = Alert(
+        severity=alert.severity,
+        title=alert.title[:300],
+        actor={k: alert.actor[k] for k in _BUTTON_ACTOR if k in alert.actor},
+        action="",
+        resource="",
+        account="",
+        region="",
+        time="",
+        event_id=alert.event_id,
+        leash_did=tuple(a for a in alert.leash_did if a.kind is ActionKind.LOCKDOWN_REQUESTED),
+        kind=alert.kind,
+        notice=alert.notice,
+    )
+    data = {k: v for k, v in kept.to_dict().items() if v not in ("", [], None)}
+    text = json.dumps(data, separators=(",", ":"))
+    return text if len(text) <= BUTTON_ALERT_CHARS else ""
+
+
+def alert_of_buttons(text: str) -> Alert | None:
+    """The alert button_alert kept (None if none was, or it is unreadable: the parent then has no buttons)."""
+    if not text:
+        return None
+    try:
+        data = json.loads(text)
+        return Alert.from_dict(
+            {"severity": str(Severity.LOW), "action": "", "resource": "", "account": "", "region": "",
+             "time": "", "title": "", "event_id": "", "actor": {}, **data}
+        )  # fmt: skip
+    except (TypeError, ValueError, KeyError):
+        return None
 
 
 def render_digest(incident: Incident) -> dict[str, Any]:

@@ -9,6 +9,11 @@ memory for replay and the demo (a test proves they agree).
 Concurrency: the principal's pointer item names its open incident; it moves only by a conditional write
 (compare-and-swap on the incident it named and that incident's last time), so two alerts recorded at the
 same moment join one incident, never two. Counters are DynamoDB ADDs: no update is lost.
+
+Once per alert: a publish that fails after its alert was counted is retried whole by Lambda, so the count
+goes with a marker item ("alert#<hash of the event id>", same TTL) in one TransactWriteItems, on the
+condition that the marker is new. A retry finds the marker and gets the incident it was counted in, the
+same id as the first try; the incident item never grows with the alerts it counted.
 """
 
 from __future__ import annotations
@@ -88,8 +93,9 @@ class Incident:
     thread_ts: str = ""
     posted: int = 0  # alerts the Slack function has handled (posted, replied or held for the digest)
     webhook_posts: int = 0  # webhook fallback: alerts posted on their own (the first and the criticals)
-    digested: bool = False
+    digested: bool = False  # gone quiet and closed: the digest sent (webhook) or the parent updated (Web API)
     acknowledged_by: str = ""
+    parent_alert: str = ""  # the last alert's button fields (leash.incident_blocks.button_alert), to close it
 
     @property
     def alerts(self) -> int:
@@ -127,13 +133,18 @@ class IncidentStore(Protocol):
     """Where incidents live: DynamoDbIncidents in the functions, InMemoryIncidents in replay and the demo."""
 
     def record(self, alert: Alert, /) -> Incident:
-        """Open or join the alert's incident and count the alert in it."""
+        """Open or join the alert's incident and count the alert in it.
+
+        DynamoDbIncidents counts an alert with an event id once (a retried publish gets the same incident);
+        InMemoryIncidents counts what it is given (replay and the demo give each call once).
+        """
         ...
 
     def get(self, incident_id: str, /) -> Incident | None: ...
 
     def update(self, incident_id: str, /, **changes: Any) -> None:
-        """Set Slack-side fields (channel, thread_ts, posted, webhook_posts, digested, acknowledged_by)."""
+        """Set Slack-side fields (channel, thread_ts, posted, webhook_posts, digested, acknowledged_by,
+        parent_alert)."""
         ...
 
     def quiet(self, before: float, /) -> list[Incident]:
@@ -210,8 +221,31 @@ class DynamoDbIncidents:
 
     def record(self, alert: Alert) -> Incident:
         principal, at = principal_of(alert), alert_epoch(alert, self._now)
+        marker = _marker(alert)
+        counted = self._counted(marker)
+        if counted is not None:
+            return counted  # a retry: counted the first time, in this incident
         incident, newest = self._open_or_join(principal, at)
-        return self._count(incident, principal, alert, at, newest)
+        for _ in range(self.MAX_TRIES):
+            try:
+                return self._count(incident, principal, alert, at, newest, marker)
+            except self._db.exceptions.TransactionCanceledException as exc:
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if (
+                    reasons and reasons[0] == "ConditionalCheckFailed"
+                ):  # counted at this moment by another try
+                    counted = self._counted(marker)
+                    if counted is not None:
+                        return counted
+                continue  # TransactionConflict: another write of the incident was under way
+        raise RuntimeError(f"could not count {alert.event_id} in incident {incident}: too much contention")
+
+    def _counted(self, marker: dict[str, Any] | None) -> Incident | None:
+        """The incident an alert was already counted in, if it was."""
+        if marker is None:
+            return None
+        item = self._db.get_item(TableName=self._table, Key=marker, ConsistentRead=True).get("Item")
+        return self.get(item["incident"]["S"]) if item and "incident" in item else None
 
     def _open_or_join(self, principal: str, at: float) -> tuple[str, bool]:
         """The incident this call belongs to, and whether it is the incident's newest call so far."""
@@ -249,7 +283,15 @@ class DynamoDbIncidents:
                 continue  # another alert moved the pointer first: read it again
         raise RuntimeError(f"could not record the incident of {principal}: too much contention")
 
-    def _count(self, incident: str, principal: str, alert: Alert, at: float, newest: bool) -> Incident:
+    def _count(
+        self,
+        incident: str,
+        principal: str,
+        alert: Alert,
+        at: float,
+        newest: bool,
+        marker: dict[str, Any] | None,
+    ) -> Incident:
         names = {"#last": "last", "#c": f"n_{alert.severity}"}
         values: dict[str, Any] = {
             ":one": {"N": "1"},
@@ -290,15 +332,26 @@ class DynamoDbIncidents:
                 else "lockdown = :lockdown"
             )
             values[":lockdown"] = {"S": lockdown}
-        response = self._db.update_item(
-            TableName=self._table,
-            Key={"pk": {"S": f"incident#{incident}"}},
-            UpdateExpression=f"SET {', '.join(sets)} ADD #c :one{''.join(', ' + a for a in adds)}",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-            ReturnValues="ALL_NEW",
-        )
-        return _incident(response["Attributes"])
+        count = {
+            "TableName": self._table,
+            "Key": {"pk": {"S": f"incident#{incident}"}},
+            "UpdateExpression": f"SET {', '.join(sets)} ADD #c :one{''.join(', ' + a for a in adds)}",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        if marker is None:  # no event id to know a retry by (a workflow notice): counted as it comes
+            return _incident(self._db.update_item(**count, ReturnValues="ALL_NEW")["Attributes"])
+        once = {  # an Update, not a Put: the publishers' role needs dynamodb:UpdateItem only
+            "TableName": self._table,
+            "Key": marker,
+            "UpdateExpression": "SET incident = :incident, expiration = :exp",
+            "ConditionExpression": "attribute_not_exists(pk)",
+            "ExpressionAttributeValues": {":incident": {"S": incident}, ":exp": values[":exp"]},
+        }
+        self._db.transact_write_items(TransactItems=[{"Update": once}, {"Update": count}])
+        counted = self.get(incident)
+        assert counted is not None  # just written
+        return counted
 
     # -- the Slack function's side --------------------------------------------------------------
 
@@ -311,17 +364,24 @@ class DynamoDbIncidents:
     def update(self, incident_id: str, /, **changes: Any) -> None:
         names = {f"#{k}": k for k in changes}
         values = {f":{k}": _attribute(v) for k, v in changes.items()}
-        self._db.update_item(
-            TableName=self._table,
-            Key={"pk": {"S": f"incident#{incident_id}"}},
-            UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in changes),
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
+        for tries_left in reversed(range(self.MAX_TRIES)):
+            try:
+                self._db.update_item(
+                    TableName=self._table,
+                    Key={"pk": {"S": f"incident#{incident_id}"}},
+                    UpdateExpression="SET " + ", ".join(f"#{k} = :{k}" for k in changes),
+                    ConditionExpression="attribute_exists(pk)",
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=values,
+                )
+                return
+            except self._db.exceptions.TransactionConflictException:
+                if not tries_left:  # a publisher's count (a transaction) was under way on the item
+                    raise
 
     def quiet(self, before: float) -> list[Incident]:
-        """A scan: the table holds only the incidents of the last week (TTL), a few hundred items at most."""
+        """A scan: the table holds only the last week (TTL): its incidents, a few hundred items at most, and
+        one small marker per alert (tens of bytes each; 10,000 alerts are well under a megabyte to read)."""
         found: list[Incident] = []
         kwargs: dict[str, Any] = {
             "TableName": self._table,
@@ -342,6 +402,14 @@ class DynamoDbIncidents:
 
     def _expiry(self, at: float) -> float:
         return max(at, self._now()) + self._quiet + KEEP_SECONDS
+
+
+def _marker(alert: Alert) -> dict[str, Any] | None:
+    """The key of the item that says an alert is counted (None for an alert with no event id)."""
+    if not alert.event_id:
+        return None
+    digest = hashlib.sha256(alert.event_id.encode("utf-8", "replace")).hexdigest()[:32]
+    return {"pk": {"S": f"alert#{digest}"}}
 
 
 def _n(value: float) -> str:
@@ -382,6 +450,7 @@ def _incident(item: Mapping[str, Any]) -> Incident:
         webhook_posts=int(n("webhook_posts")),
         digested=bool(item.get("digested", {}).get("BOOL", False)),
         acknowledged_by=s("acknowledged_by"),
+        parent_alert=s("parent_alert"),
     )
 
 

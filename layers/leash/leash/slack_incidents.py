@@ -2,9 +2,10 @@
 
 With a bot token (Slack's Web API, slack-sdk's WebClient): the first alert of an incident posts the parent
 (chat.postMessage), each later one replies in its thread (thread_ts; a critical is also broadcast to the
-channel with reply_broadcast) and the parent's summary is updated (chat.update). Without one, the incoming
-webhook is the fallback: the first alert and every critical are posted, the rest reach the channel as one
-digest when the incident goes quiet (`sweep`, run on a schedule).
+channel with reply_broadcast) and the parent's summary is updated (chat.update); when the incident goes
+quiet, `sweep` (run on a schedule) updates the parent once more to say it is closed. Without one, the
+incoming webhook is the fallback: the first alert and every critical are posted, the rest reach the channel
+as one digest when the incident goes quiet (`sweep`).
 
 The caller serialises the alerts of one incident (the Slack function reads them from an SQS FIFO queue
 whose message group is the incident): two alerts of one incident are never posted at the same moment, so
@@ -24,7 +25,7 @@ from slack_sdk.web import WebClient
 
 from leash.alerts import Alert
 from leash.fit import fit, json_size
-from leash.incident_blocks import opened_note, render_digest, render_parent
+from leash.incident_blocks import alert_of_buttons, button_alert, opened_note, render_digest, render_parent
 from leash.incidents import NO_PRINCIPAL, Incident, IncidentStore, principal_of
 from leash.model import Severity
 from leash.slack import (
@@ -135,18 +136,30 @@ class IncidentSlack:
         return Delivery("posted", "posted to Slack")
 
     def sweep(self, now: float, quiet_seconds: float, time_left: TimeLeft = unlimited) -> list[Delivery]:
-        """Close the incidents quiet for `quiet_seconds`: the webhook fallback posts each one's digest."""
+        """Close the incidents quiet for `quiet_seconds`, each once: a thread's parent says it is closed
+        (chat.update), the webhook fallback posts the digest of what it held back.
+
+        What Slack refuses lands in the Slack dead-letter queue, ready to post, and the incident is closed
+        all the same (never parked twice). When the invocation runs out of time, the rest wait for the next
+        sweep.
+        """
         results: list[Delivery] = []
         if self._incidents is None:
             return results
         for incident in self._incidents.quiet(now - quiet_seconds):
-            if not incident.thread_ts and incident.posted > incident.webhook_posts:
-                alert = _digest_alert(incident)
+            if incident.thread_ts and self._web_api is not None:
+                result = self._close_thread(incident, time_left)
+                if result is None:
+                    break  # no time left: closed by the next sweep
+                results.append(result)
+            elif not incident.thread_ts and incident.posted > incident.webhook_posts:
+                alert = _incident_alert(incident, f"digest of incident {incident.id}")
                 result = self._webhook.deliver(alert, time_left, render_digest(incident))
-                if result.status == "dead-lettered":
-                    results.append(result)
-                    continue
-                results.append(Delivery(result.status, f"digest of {incident.id}: {result.detail}"))
+                results.append(
+                    result
+                    if result.status == "dead-lettered"
+                    else Delivery(result.status, f"digest of {incident.id}: {result.detail}")
+                )
             self._incidents.update(incident.id, digested=True)
         return results
 
@@ -178,6 +191,7 @@ class IncidentSlack:
                 channel=str(response["channel"]),
                 thread_ts=str(response["ts"]),
                 posted=incident.posted + 1,
+                parent_alert=button_alert(alert),
             )
             return Delivery("posted", f"opened incident {incident.id} in Slack")
         reply = self._webhook.render(alert)
@@ -197,7 +211,7 @@ class IncidentSlack:
             )
         except Exception as exc:  # noqa: BLE001
             return self._give_up(alert, incident, _failure(exc, budget), request)
-        self._incidents.update(incident.id, posted=incident.posted + 1)
+        self._incidents.update(incident.id, posted=incident.posted + 1, parent_alert=button_alert(alert))
         current = self._incidents.get(incident.id) or incident
         parent = render_parent(current, alert, buttons=self._webhook.buttons)
         update = {"method": "chat.update", "channel": incident.channel, "ts": incident.thread_ts, **parent}
@@ -210,6 +224,31 @@ class IncidentSlack:
         return Delivery(
             "posted", f"replied in the thread of {incident.id}" + (" and broadcast" if broadcast else "")
         )
+
+    def _close_thread(self, incident: Incident, time_left: TimeLeft) -> Delivery | None:
+        """The parent's last update: the summary says the incident is closed; the buttons stay. None: no time."""
+        assert self._web_api is not None
+        alert = _incident_alert(incident, f"closing summary of incident {incident.id}")
+        parent = render_parent(
+            incident, alert_of_buttons(incident.parent_alert), buttons=self._webhook.buttons, closed=True
+        )
+        request = {"method": "chat.update", "channel": incident.channel, "ts": incident.thread_ts, **parent}
+        try:
+            token = self._web_api.token()
+        except Exception as exc:  # noqa: BLE001 - a broken secret must not lose the update
+            return self._park(alert, incident.id, f"could not read the Slack bot token: {exc}", request)
+        if not token:
+            return Delivery(
+                "not-configured", f"no Slack bot token: the parent of {incident.id} stays as it is"
+            )
+        budget = Budget(time_left, self._timeout)
+        if not budget.allows(0, "no time left to try Slack"):
+            return None
+        try:
+            self._client(token, budget).chat_update(channel=incident.channel, ts=incident.thread_ts, **parent)
+        except Exception as exc:  # noqa: BLE001 - SlackApiError, network errors after retries
+            return self._park(alert, incident.id, _failure(exc, budget), request)
+        return Delivery("posted", f"closed incident {incident.id} in Slack")
 
     def _client(self, token: str, budget: Budget) -> WebClient:
         """slack-sdk's Web API client, its retries (Retry-After, 5xx backoff) bounded by the time left."""
@@ -269,11 +308,11 @@ def _failure(exc: Exception, budget: Budget) -> str:
     return f"{budget.refusal}; last error {what}" if budget.refusal else what
 
 
-def _digest_alert(incident: Incident) -> Alert:
-    """The digest as an alert, for the dead-letter queue should it not be posted."""
+def _incident_alert(incident: Incident, title: str) -> Alert:
+    """A message about an incident (its digest, its closing summary) as an alert, for the dead-letter queue."""
     return Alert(
         severity=incident.worst,
-        title=f"digest of incident {incident.id}",
+        title=title,
         actor={"arn": incident.principal, "label": incident.label},
         action="leash:IncidentDigest",
         resource=incident.principal,
