@@ -6,8 +6,10 @@ import importlib.util
 import json
 import sys
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -273,19 +275,19 @@ def workflows(monkeypatch):
         yield workflows
 
 
-class FakeSlack:
-    """Answers webhook POSTs with scripted (status, headers, body) replies, then 200 "ok"."""
+Answer = Callable[[str, Any, bytes], tuple[int, dict, str]]
+"""(path, headers, body) of a POST -> (status, headers, text) of the reply."""
 
-    def __init__(self):
-        self.replies: list[tuple[int, dict, str]] = []
-        self.requests: list[dict] = []
-        fake = self
 
+class LocalHttp:
+    """A local HTTP server on a free port whose POSTs `answer` replies to: Slack stood in, over real HTTP."""
+
+    def __init__(self, answer: Answer, path: str):
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                fake.requests.append(json.loads(body))
-                status, headers, text = fake.replies.pop(0) if fake.replies else (200, {}, "ok")
+                status, headers, text = answer(
+                    self.path, self.headers, self.rfile.read(int(self.headers["Content-Length"]))
+                )
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
@@ -297,13 +299,25 @@ class FakeSlack:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/services/T000/B000/XXXX"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}{path}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+class FakeSlack(LocalHttp):
+    """Answers webhook POSTs with scripted (status, headers, body) replies, then 200 "ok"."""
+
+    def __init__(self):
+        self.replies: list[tuple[int, dict, str]] = []
+        self.requests: list[dict] = []
+        super().__init__(self._answer, "/services/T000/B000/XXXX")
+
+    def _answer(self, _path: str, _headers: Any, body: bytes) -> tuple[int, dict, str]:
+        self.requests.append(json.loads(body))
+        return self.replies.pop(0) if self.replies else (200, {}, "ok")
 
 
 @pytest.fixture
@@ -451,7 +465,7 @@ def function_url_event(body: str, timestamp: int | str, signature: str) -> dict:
     }
 
 
-class FakeSlackApi:
+class FakeSlackApi(LocalHttp):
     """Slack's Web API over real HTTP: chat.postMessage and chat.update, answered as Slack does.
 
     Scripted replies (status, headers, body) are used first, then {"ok": true, ...}. Each post gets a new
@@ -465,39 +479,21 @@ class FakeSlackApi:
         self.tokens: list[str] = []
         self._lock = threading.Lock()
         self._ts = 0
-        fake = self
+        super().__init__(self._answer, "/api/")
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
-                method = self.path.rsplit("/", 1)[-1]
-                with fake._lock:
-                    fake.tokens.append(self.headers.get("Authorization", ""))
-                    scripted = fake.replies.pop(0) if fake.replies else None
-                    if scripted is None:
-                        fake._ts += 1
-                        ts = f"1763845476.{fake._ts:06d}"
-                        fake.calls.append((method, body))
-                        fake.stamps.append(ts)
-                        answer = {"ok": True, "channel": body.get("channel", ""), "ts": ts}
-                        status, headers, text = 200, {}, json.dumps(answer)
-                    else:
-                        status, headers, text = scripted
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(text)))
-                self.end_headers()
-                self.wfile.write(text.encode())
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/api/"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+    def _answer(self, path: str, headers: Any, raw: bytes) -> tuple[int, dict, str]:
+        body = json.loads(raw or b"{}")
+        with self._lock:
+            self.tokens.append(headers.get("Authorization", ""))
+            if self.replies:
+                status, scripted, text = self.replies.pop(0)
+                return status, {"Content-Type": "application/json; charset=utf-8", **scripted}, text
+            self._ts += 1
+            ts = f"1763845476.{self._ts:06d}"
+            self.calls.append((path.rsplit("/", 1)[-1], body))
+            self.stamps.append(ts)
+        answer = {"ok": True, "channel": body.get("channel", ""), "ts": ts}
+        return 200, {"Content-Type": "application/json; charset=utf-8"}, json.dumps(answer)
 
     def posts(self) -> list[dict]:
         return [body for method, body in self.calls if method == "chat.postMessage"]
@@ -518,10 +514,6 @@ class FakeSlackApi:
 
     def updates(self) -> list[dict]:
         return [body for method, body in self.calls if method == "chat.update"]
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
