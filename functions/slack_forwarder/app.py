@@ -25,9 +25,8 @@ logger = Logger()
 metrics = Metrics()
 
 QUEUE_URL = text(os.environ, "SLACK_QUEUE_URL")
-_INCIDENTS = IncidentSettings.from_env(
-    os.environ
-)  # no table (a stack from before incidents): each alert alone
+# No incident table (a stack from before incidents): each alert is posted alone.
+_INCIDENTS = IncidentSettings.from_env(os.environ)
 _warned_unconfigured = False
 _sqs = LazyClient("sqs")
 

@@ -175,19 +175,20 @@ def bot_token_from_secret(secret: str) -> str:
     return secret
 
 
-def webhook_url_reader(secret_arn: str, max_age_seconds: int = 300) -> Callable[[], str | None]:
-    """Reads the webhook URL from the Secrets Manager secret (cached max_age_seconds); None when no secret is set."""
+def secret_reader(
+    secret_arn: str, parse: Callable[[str], str], max_age_seconds: int = 300
+) -> Callable[[], str | None]:
+    """Reads a Slack secret (webhook_url_from_secret, bot_token_from_secret) from Secrets Manager, cached
+    max_age_seconds; None when no secret is set."""
 
-    def webhook_url() -> str | None:
+    def read() -> str | None:
         if not secret_arn:
             return None
-        from aws_lambda_powertools.utilities import (
-            parameters,
-        )  # a cold start without Slack does not pay for it
+        from aws_lambda_powertools.utilities import parameters  # a cold start without Slack does not pay
 
-        return webhook_url_from_secret(str(parameters.get_secret(secret_arn, max_age=max_age_seconds)))
+        return parse(str(parameters.get_secret(secret_arn, max_age=max_age_seconds)))
 
-    return webhook_url
+    return read
 
 
 class SlackDelivery:

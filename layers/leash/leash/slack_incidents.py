@@ -38,7 +38,6 @@ from leash.slack import (
     Sleep,
     TimeLeft,
     TransientErrorRetry,
-    bot_token_from_secret,
     real_sleep,
     unlimited,
 )
@@ -54,17 +53,6 @@ class WebApi:
     token: Callable[[], str | None]
     channel: str
     base_url: str = SLACK_API_URL
-
-
-def bot_token_reader(secret_arn: str, max_age_seconds: int = 300) -> Callable[[], str | None]:
-    """Reads the bot token from the Secrets Manager secret (cached max_age_seconds)."""
-
-    def token() -> str | None:
-        from aws_lambda_powertools.utilities import parameters  # a cold start without Slack does not pay
-
-        return bot_token_from_secret(str(parameters.get_secret(secret_arn, max_age=max_age_seconds)))
-
-    return token
 
 
 class IncidentSlack:

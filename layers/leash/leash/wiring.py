@@ -33,8 +33,16 @@ from leash.settings import (
     text,
     whole_number,
 )
-from leash.slack import SlackDelivery, SqsDeadLetter, TimeLeft, unlimited, webhook_url_reader
-from leash.slack_incidents import SLACK_API_URL, IncidentSlack, WebApi, bot_token_reader
+from leash.slack import (
+    SlackDelivery,
+    SqsDeadLetter,
+    TimeLeft,
+    bot_token_from_secret,
+    secret_reader,
+    unlimited,
+    webhook_url_from_secret,
+)
+from leash.slack_incidents import SLACK_API_URL, IncidentSlack, WebApi
 
 
 def alert_sender_from_env(
@@ -52,16 +60,17 @@ def alert_sender_from_env(
     SLACK_WEBHOOK_SECRET_ARN, and SLACK_DEAD_LETTER_QUEUE_URL;
     with LEASH_INCIDENT_TABLE each alert opens or joins its principal's incident.
     """
-    slack = SlackWebhook.from_env(env)
-    direct = slack_from_env(env) if slack.secret_arn or text(env, "SLACK_BOT_TOKEN_SECRET_ARN") else None
+    sqs = LazyClient("sqs")
     return AlertSender(
         SnsPublisher(
             sns_client or boto3.client("sns"),
             required(env, "ALERTS_TOPIC_ARN"),
             incidents_from_env(env, dynamodb_client or LazyClient("dynamodb")),
         ),
-        direct,
-        SqsDeadLetter(LazyClient("sqs"), slack.dead_letter_queue_url),
+        slack_from_env(
+            env, sqs
+        ),  # neither secret set: it answers "not-configured", the topic alone carries it
+        SqsDeadLetter(sqs, SlackWebhook.from_env(env).dead_letter_queue_url),
         time_left=time_left,
         report=report or log_and_count,
     )
@@ -99,10 +108,12 @@ def slack_from_env(env: Mapping[str, str], sqs_client: Any = None) -> IncidentSl
         required(env, "SLACK_DEAD_LETTER_QUEUE_URL") if bot_token_arn else slack.dead_letter_queue_url
     )
     dead_letter = SqsDeadLetter(sqs_client or LazyClient("sqs"), dead_letter_url)
-    webhook = SlackDelivery(webhook_url_reader(slack.secret_arn), dead_letter, buttons=slack_buttons(env))
+    webhook = SlackDelivery(
+        secret_reader(slack.secret_arn, webhook_url_from_secret), dead_letter, buttons=slack_buttons(env)
+    )
     web_api = (
         WebApi(
-            bot_token_reader(bot_token_arn),
+            secret_reader(bot_token_arn, bot_token_from_secret),
             required(env, "SLACK_CHANNEL_ID"),
             text(env, "SLACK_API_URL") or SLACK_API_URL,
         )
