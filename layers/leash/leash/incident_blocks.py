@@ -52,14 +52,11 @@ def _worst_emoji(incident: Incident) -> str:
 
 def incident_value(incident: Incident, alert: Alert) -> str:
     """The Acknowledge button's value: the alert's fields and the incident it stands for."""
-    return json.dumps(
-        {
-            "principal": str(alert.actor.get("arn") or incident.principal),
-            "eventId": alert.event_id or incident.id,  # a workflow notice has none: the incident stands in
-            "title": alert.title[:300],
-            "incident": incident.id,
-        },
-        separators=(",", ":"),
+    return button_value(
+        str(alert.actor.get("arn") or incident.principal),
+        alert.event_id or incident.id,  # a workflow notice has none: the incident stands in
+        alert.title,
+        incident.id,
     )
 
 

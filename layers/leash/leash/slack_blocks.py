@@ -108,11 +108,13 @@ def lockable(alert: Alert) -> bool:
     )
 
 
-def button_value(principal: str, event_id: str, title: str) -> str:
-    """What a button carries back to Leash (Slack allows 2,000 characters)."""
-    return json.dumps(
-        {"principal": principal, "eventId": event_id, "title": title[:300]}, separators=(",", ":")
-    )
+def button_value(principal: str, event_id: str, title: str, incident: str = "") -> str:
+    """What a button carries back to Leash (Slack allows 2,000 characters); on an incident's parent, the
+    incident too (Acknowledge marks it)."""
+    value = {"principal": principal, "eventId": event_id, "title": title[:300]}
+    if incident:
+        value["incident"] = incident
+    return json.dumps(value, separators=(",", ":"))
 
 
 def action_buttons(alert: Alert) -> dict[str, Any] | None:
